@@ -1,0 +1,40 @@
+// swift-tools-version: 6.1
+import PackageDescription
+
+let package = Package(
+    name: "Curvature",
+    products: [
+        .library(name: "Curvature", targets: ["Curvature"]),
+        .executable(name: "curvature", targets: ["CurvatureCLI"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/weichsel/ZIPFoundation", from: "0.9.19"),
+    ],
+    targets: [
+        // System-library shims: Debian's libopenblas-dev, liblapacke-dev, libfftw3-dev.
+        .systemLibrary(name: "CBLAS", pkgConfig: "openblas",
+                       providers: [.apt(["libopenblas-dev"])]),
+        .systemLibrary(name: "CLAPACKE", pkgConfig: "lapacke",
+                       providers: [.apt(["liblapacke-dev"])]),
+        .systemLibrary(name: "CFFTW3", pkgConfig: "fftw3",
+                       providers: [.apt(["libfftw3-dev"])]),
+
+        .target(name: "LinearAlgebra", dependencies: ["CBLAS", "CLAPACKE", "CFFTW3"]),
+        .target(name: "ModelFormats", dependencies: [
+            "LinearAlgebra",
+            .product(name: "ZIPFoundation", package: "ZIPFoundation"),
+        ]),
+        .target(name: "Curvature", dependencies: ["LinearAlgebra", "ModelFormats"]),
+        .executableTarget(name: "CurvatureCLI", dependencies: [
+            "Curvature",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+
+        .testTarget(name: "LinearAlgebraTests", dependencies: ["LinearAlgebra"]),
+        .testTarget(name: "ModelFormatsTests", dependencies: ["ModelFormats"],
+                    resources: [.copy("Fixtures")]),
+        .testTarget(name: "CurvatureCLITests", dependencies: ["CurvatureCLI"]),
+    ],
+    swiftLanguageModes: [.v6]
+)

@@ -1,0 +1,3 @@
+// The umbrella module: `import Curvature` brings in every public module of the toolkit.
+@_exported import LinearAlgebra
+@_exported import ModelFormats

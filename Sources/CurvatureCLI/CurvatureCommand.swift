@@ -1,0 +1,17 @@
+import ArgumentParser
+
+@main
+struct CurvatureCommand: ParsableCommand {
+    static let version = "0.1.0"
+
+    static let configuration = CommandConfiguration(
+        commandName: "curvature",
+        abstract: "Hessian spectra, loss landscapes and heavy-tailed weight spectra of trained networks.",
+        discussion: """
+            Reads weight files (safetensors, NumPy .npy/.npz, PyTorch checkpoints, ONNX) and reports on them.
+            Results go to stdout as an aligned table, JSON or CSV (--format); progress and errors go to stderr.
+            """,
+        version: version,
+        subcommands: [InfoCommand.self]
+    )
+}

@@ -1,0 +1,38 @@
+import Foundation
+
+/// File reads and writes that report `FormatError` naming the file.
+enum FileAccess {
+    /// The file's bytes, memory-mapped so large files are paged in only as they are touched.
+    static func mappedContents(of url: URL) throws(FormatError) -> Data {
+        do {
+            return try Data(contentsOf: url, options: .alwaysMapped)
+        } catch {
+            throw FormatError(.unreadable, file: url.relativePath, "cannot read: \(describe(error))")
+        }
+    }
+
+    static func write(_ data: Data, to url: URL) throws(FormatError) {
+        do {
+            try data.write(to: url, options: .atomic)
+        } catch {
+            throw FormatError(.unreadable, file: url.relativePath, "cannot write: \(describe(error))")
+        }
+    }
+
+    /// A short reason for a Foundation error, without Foundation's long boilerplate.
+    static func describe(_ error: any Error) -> String {
+        let nsError = error as NSError
+        if let underlying = nsError.userInfo[NSUnderlyingErrorKey] as? NSError,
+           underlying.domain == NSPOSIXErrorDomain, let code = POSIXErrorCode(rawValue: Int32(underlying.code)) {
+            return String(cString: strerror(code.rawValue))
+        }
+        if nsError.domain == NSCocoaErrorDomain {
+            switch nsError.code {
+            case NSFileReadNoSuchFileError, NSFileNoSuchFileError: return "no such file"
+            case NSFileReadNoPermissionError, NSFileWriteNoPermissionError: return "permission denied"
+            default: break
+            }
+        }
+        return nsError.localizedDescription
+    }
+}

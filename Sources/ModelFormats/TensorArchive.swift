@@ -1,0 +1,36 @@
+/// A file (or set of files) of named tensors whose descriptors are known up front and whose data is read only
+/// when asked for, one tensor at a time.
+public protocol TensorArchive: Sendable {
+    /// The file or directory, as the user named it.
+    var path: String { get }
+    /// The format's name as `curvature info` shows it, e.g. "npz".
+    var formatName: String { get }
+    /// Every tensor, in the file's order.
+    var descriptors: [TensorDescriptor] { get }
+    /// Reads one tensor's data.
+    func tensor(named name: String) throws(FormatError) -> StoredTensor
+}
+
+extension TensorArchive {
+    /// Reads every tensor, in the file's order.
+    public func allTensors() throws(FormatError) -> [StoredTensor] {
+        var result: [StoredTensor] = []
+        for descriptor in descriptors { result.append(try tensor(named: descriptor.name)) }
+        return result
+    }
+
+    /// Throws `missingTensor` naming the file and the tensors it does have.
+    func missing(_ name: String) -> FormatError {
+        let available = descriptors.prefix(10).map(\.name).joined(separator: ", ")
+        return FormatError(.missingTensor, file: path, tensor: name,
+                           "no such tensor (the file has \(descriptors.count): \(available)\(descriptors.count > 10 ? ", ..." : ""))")
+    }
+}
+
+/// Rejects a second tensor of the same name.
+func checkUniqueNames(_ descriptors: [TensorDescriptor], file: String) throws(FormatError) {
+    var seen = Set<String>()
+    for descriptor in descriptors where !seen.insert(descriptor.name).inserted {
+        throw FormatError(.duplicateName, file: file, tensor: descriptor.name, "the name appears more than once")
+    }
+}

@@ -1,0 +1,119 @@
+import Foundation
+import Testing
+@testable import LinearAlgebra
+
+@Suite struct DecompositionTests {
+    func symmetric(_ n: Int, seed: UInt64) -> [[Double]] {
+        let a = randomRows(n, n, seed: seed)
+        return (0..<n).map { i in (0..<n).map { j in (a[i][j] + a[j][i]) / 2 } }
+    }
+
+    func checkSymmetricEigen<S: TensorScalar>(_: S.Type) throws {
+        for n in [0, 1, 2, 7, 30] {
+            let a = symmetric(n, seed: UInt64(n))
+            let result = try symmetricEigen(tensor(a, columns: n, as: S.self))
+            let expected = jacobiEigenvalues(a)
+            #expect(result.values.count == n)
+            for (value, reference) in zip(result.values, expected) {
+                #expect(abs(Double(value) - reference) <= tolerance(S.self, scale: Double(n)) * 10)
+            }
+            // Each row is a unit eigenvector: A v = lambda v.
+            let vectors = try #require(result.vectors)
+            for i in 0..<n {
+                let v = vectors.row(i).map(Double.init)
+                let av = (0..<n).map { r in (0..<n).reduce(0.0) { $0 + a[r][$1] * v[$1] } }
+                let residual = zip(av, v).map { abs($0 - Double(result.values[i]) * $1) }.max() ?? 0
+                #expect(residual <= tolerance(S.self, scale: Double(n)) * 20, "eigenpair \(i) of \(n): \(residual)")
+            }
+            let gram = rowsOf(matmul(vectors, vectors, transposeB: true))
+            #expect(maxDifference(gram, rowsOf(Tensor<Double>.identity(n))) <= tolerance(S.self, scale: Double(n)) * 10)
+        }
+    }
+
+    @Test func symmetricEigenFloat() throws { try checkSymmetricEigen(Float.self) }
+    @Test func symmetricEigenDouble() throws { try checkSymmetricEigen(Double.self) }
+
+    @Test func symmetricEigenValuesOnly() throws {
+        let result = try symmetricEigen(Tensor<Double>(rows: [[2, 1], [1, 2]]), computeVectors: false)
+        #expect(result.vectors == nil)
+        #expect(abs(result.values[0] - 1) < 1e-14 && abs(result.values[1] - 3) < 1e-14)
+    }
+
+    func checkTridiagonal<S: TensorScalar>(_: S.Type) throws {
+        // The path-graph Laplacian tridiag(-1, 2, -1) of order n has eigenvalues 2 - 2 cos(k pi / (n + 1)).
+        for n in [1, 2, 5, 40] {
+            let result = try tridiagonalEigen(
+                diagonal: [S](repeating: 2, count: n), offDiagonal: [S](repeating: -1, count: n - 1))
+            for (k, value) in result.values.enumerated() {
+                let exact = 2 - 2 * cos(Double(k + 1) * .pi / Double(n + 1))
+                #expect(abs(Double(value) - exact) <= tolerance(S.self, scale: Double(n)) * 10)
+            }
+            let vectors = try #require(result.vectors)
+            let gram = rowsOf(matmul(vectors, vectors, transposeB: true))
+            #expect(maxDifference(gram, rowsOf(Tensor<Double>.identity(n))) <= tolerance(S.self, scale: Double(n)) * 10,
+                    "tridiagonal eigenvectors of order \(n) are not orthonormal")
+        }
+        // A random tridiagonal matrix against Jacobi on its dense form, and T v = theta v for every pair.
+        let n = 12
+        let random = randomRows(2, n, seed: 9)
+        let diagonal = random[0], off = Array(random[1].prefix(n - 1))
+        var dense = Array(repeating: Array(repeating: 0.0, count: n), count: n)
+        for i in 0..<n { dense[i][i] = diagonal[i] }
+        for i in 0..<(n - 1) { dense[i][i + 1] = off[i]; dense[i + 1][i] = off[i] }
+        let result = try tridiagonalEigen(diagonal: diagonal.map { S($0) }, offDiagonal: off.map { S($0) })
+        for (value, reference) in zip(result.values, jacobiEigenvalues(dense)) {
+            #expect(abs(Double(value) - reference) <= tolerance(S.self, scale: Double(n)) * 10)
+        }
+        let vectors = try #require(result.vectors)
+        for i in 0..<n {
+            let v = vectors.row(i).map(Double.init)
+            let tv = (0..<n).map { r in (0..<n).reduce(0.0) { $0 + dense[r][$1] * v[$1] } }
+            let residual = zip(tv, v).map { abs($0 - Double(result.values[i]) * $1) }.max() ?? 0
+            #expect(residual <= tolerance(S.self, scale: Double(n)) * 20)
+        }
+    }
+
+    @Test func tridiagonalFloat() throws { try checkTridiagonal(Float.self) }
+    @Test func tridiagonalDouble() throws { try checkTridiagonal(Double.self) }
+
+    @Test func tridiagonalEmpty() throws {
+        let result = try tridiagonalEigen(diagonal: [Double](), offDiagonal: [])
+        #expect(result.values.isEmpty)
+    }
+
+    func checkSingularValues<S: TensorScalar>(_: S.Type) throws {
+        for (m, n) in [(1, 6), (6, 1), (4, 7), (9, 3), (0, 4), (4, 0), (20, 20)] {
+            let a = randomRows(m, n, seed: UInt64(m * 31 + n))
+            let values = try singularValues(tensor(a, columns: n, as: S.self))
+            #expect(values.count == min(m, n))
+            // Reference: square roots of the eigenvalues of the smaller Gram matrix, by Jacobi.
+            let gram = m <= n ? naiveMatmul(a, naiveTranspose(a, columns: n)) : naiveMatmul(naiveTranspose(a, columns: n), a)
+            let expected = jacobiEigenvalues(gram).reversed().map { max(0, $0).squareRoot() }
+            for (value, reference) in zip(values, expected) {
+                #expect(abs(Double(value) - reference) <= tolerance(S.self, scale: Double(max(m, n))) * 10,
+                        "singular values of \(m)x\(n) \(S.self)")
+            }
+            #expect(zip(values, values.dropFirst()).allSatisfy { $0 >= $1 }, "singular values are not descending")
+        }
+    }
+
+    @Test func singularValuesFloat() throws { try checkSingularValues(Float.self) }
+    @Test func singularValuesDouble() throws { try checkSingularValues(Double.self) }
+
+    func checkQR<S: TensorScalar>(_: S.Type) throws {
+        for (m, n) in [(1, 5), (5, 1), (6, 4), (4, 6), (7, 7), (0, 3), (3, 0)] {
+            let a = randomRows(m, n, seed: UInt64(m * 7 + n))
+            let result = try qr(tensor(a, columns: n, as: S.self))
+            let k = min(m, n)
+            #expect(result.q.shape == [m, k] && result.r.shape == [k, n])
+            guard k > 0 else { continue }
+            #expect(maxDifference(rowsOf(matmul(result.q, result.r)), a) <= tolerance(S.self, scale: Double(n)) * 10)
+            let gram = rowsOf(matmul(result.q, result.q, transposeA: true))
+            #expect(maxDifference(gram, rowsOf(Tensor<Double>.identity(k))) <= tolerance(S.self, scale: Double(m)) * 10)
+            for i in 0..<k { for j in 0..<min(i, n) { #expect(result.r[i, j] == 0, "R is not upper triangular") } }
+        }
+    }
+
+    @Test func qrFloat() throws { try checkQR(Float.self) }
+    @Test func qrDouble() throws { try checkQR(Double.self) }
+}

@@ -1,0 +1,65 @@
+import Testing
+@testable import LinearAlgebra
+
+/// Shapes (m, k, n) including vectors, empty and non-square cases.
+let productShapes: [(Int, Int, Int)] = [
+    (1, 7, 1), (1, 1, 9), (9, 1, 1), (5, 3, 4), (4, 6, 2), (0, 3, 4), (3, 0, 4), (3, 4, 0), (17, 33, 9),
+]
+
+@Suite struct MatrixProductTests {
+    func checkGemm<S: TensorScalar>(_: S.Type) {
+        for (m, k, n) in productShapes {
+            for transposeA in [false, true] {
+                for transposeB in [false, true] {
+                    let a = randomRows(m, k, seed: 1), b = randomRows(k, n, seed: 2)
+                    let storedA = transposeA ? naiveTranspose(a, columns: k) : a
+                    let storedB = transposeB ? naiveTranspose(b, columns: n) : b
+                    let ta = tensor(storedA, columns: transposeA ? m : k, as: S.self)
+                    let tb = tensor(storedB, columns: transposeB ? k : n, as: S.self)
+                    let c = matmul(ta, tb, transposeA: transposeA, transposeB: transposeB)
+                    #expect(c.shape == [m, n])
+                    let expected = naiveMatmul(a, b)
+                    let error = m > 0 && n > 0 ? maxDifference(rowsOf(c), expected) : 0
+                    #expect(error <= tolerance(S.self, scale: Double(k)) * 10,
+                            "gemm \(S.self) m=\(m) k=\(k) n=\(n) tA=\(transposeA) tB=\(transposeB): \(error)")
+                }
+            }
+        }
+    }
+
+    @Test func gemmFloat() { checkGemm(Float.self) }
+    @Test func gemmDouble() { checkGemm(Double.self) }
+
+    @Test func gemmAccumulatesWithAlphaAndBeta() {
+        let a = Tensor<Double>(rows: [[1, 2], [3, 4]])
+        var c = Tensor<Double>(rows: [[1, 1], [1, 1]])
+        gemm(alpha: 2, a, a, beta: 3, into: &c)
+        // a*a = [[7, 10], [15, 22]]
+        #expect(c == Tensor(rows: [[17, 23], [33, 47]]))
+        var empty = Tensor<Double>(rows: [[1, 2], [3, 4]])
+        gemm(alpha: 1, Tensor(zeros: [2, 0]), Tensor(zeros: [0, 2]), beta: 0.5, into: &empty)
+        #expect(empty == Tensor(rows: [[0.5, 1], [1.5, 2]]))
+    }
+
+    func checkGemv<S: TensorScalar>(_: S.Type) {
+        let shapes: [(Int, Int)] = [(1, 8), (8, 1), (5, 3), (0, 3), (3, 0), (13, 21)]
+        for (m, n) in shapes {
+            let a = randomRows(m, n, seed: 3)
+            let ta = tensor(a, columns: n, as: S.self)
+            for transpose in [false, true] {
+                let length = transpose ? m : n
+                let x = randomRows(1, length, seed: 4)[0]
+                let y = matvec(ta, Tensor<S>(x.map { S($0) }), transpose: transpose)
+                let product = naiveMatmul(transpose ? [x] : a, transpose ? a : x.map { [$0] }).flatMap { $0 }
+                // An empty inner dimension gives zeros, which the naive product cannot size.
+                let expected = length == 0 ? [Double](repeating: 0, count: transpose ? n : m) : product
+                #expect(y.shape == [expected.count])
+                let error = zip(y.scalars, expected).map { abs(Double($0) - $1) }.max() ?? 0
+                #expect(error <= tolerance(S.self, scale: Double(length)) * 10, "gemv \(S.self) \(m)x\(n) t=\(transpose)")
+            }
+        }
+    }
+
+    @Test func gemvFloat() { checkGemv(Float.self) }
+    @Test func gemvDouble() { checkGemv(Double.self) }
+}

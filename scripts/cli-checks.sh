@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# End-to-end checks of the built CLI: exit codes, stdout versus stderr, one-line errors.
+# Usage: scripts/cli-checks.sh PATH_TO_CURVATURE
+set -uo pipefail
+curvature="$1"
+cd "$(dirname "$0")/.."
+failures=0
+work="$(mktemp -d)"
+trap 'rm -rf "$work"' EXIT
+
+matches() {  # matches FILE PATTERN: the pattern EMPTY means the file must be empty
+  if [ "$2" = EMPTY ]; then [ ! -s "$1" ]; else grep -Eq "$2" "$1"; fi
+}
+
+check() {  # check NAME EXPECTED_EXIT STDOUT_PATTERN STDERR_PATTERN -- ARGS...
+  local name="$1" expected_exit="$2" out_pattern="$3" err_pattern="$4"
+  shift 5
+  "$curvature" "$@" >"$work/out" 2>"$work/err"
+  local status=$?
+  if [ "$status" -ne "$expected_exit" ] || ! matches "$work/out" "$out_pattern" || ! matches "$work/err" "$err_pattern"; then
+    echo "CLI check failed: $name (exit $status)" >&2
+    sed 's/^/  stdout: /' "$work/out" >&2
+    sed 's/^/  stderr: /' "$work/err" >&2
+    failures=$((failures + 1))
+  fi
+}
+
+check "version" 0 '^[0-9]+\.[0-9]+\.[0-9]+$' EMPTY -- --version
+check "info table" 0 '^x +float32 +\(1797, 64\) +115008$' EMPTY -- info Examples/data/digits.npz
+check "info json" 0 '"tensor_count" : 2' EMPTY -- info Examples/data/digits.npz --format json
+check "info csv" 0 '^y,int64,"\(1797,\)",1797$' EMPTY -- info Examples/data/digits.npz --format csv
+check "missing file" 1 EMPTY '^Error: missing\.npz: no such file or directory$' -- info missing.npz
+printf 'not a zip' >"$work/bad.npz"
+check "corrupt npz" 1 EMPTY 'bad\.npz: not a valid \.npz \(zip\) archive$' -- info "$work/bad.npz"
+check "bad option" 64 EMPTY 'xml' -- info Examples/data/digits.npz --format xml
+
+if [ "$failures" -ne 0 ]; then
+  echo "$failures CLI checks failed" >&2
+  exit 1
+fi
+echo "CLI checks passed" >&2

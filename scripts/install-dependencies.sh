@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Installs the Debian packages Curvature builds against, only when some are missing.
+# Idempotent: a machine that has them all does nothing and needs no network.
+set -euo pipefail
+
+packages=(libopenblas-dev liblapacke-dev libfftw3-dev zlib1g-dev pkg-config)
+
+missing=()
+for package in "${packages[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$package")
+  fi
+done
+
+if [ ${#missing[@]} -eq 0 ]; then
+  exit 0
+fi
+
+echo "Installing missing Debian packages: ${missing[*]}" >&2
+sudo=""
+if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
+export DEBIAN_FRONTEND=noninteractive
+$sudo apt-get update -qq
+$sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
