@@ -10,6 +10,7 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/weichsel/ZIPFoundation", from: "0.9.19"),
+        .package(url: "https://github.com/apple/swift-protobuf", from: "1.30.0"),
     ],
     targets: [
         // System-library shims: Debian's libopenblas-dev, liblapacke-dev, libfftw3-dev.
@@ -24,6 +25,7 @@ let package = Package(
         .target(name: "ModelFormats", dependencies: [
             "LinearAlgebra",
             .product(name: "ZIPFoundation", package: "ZIPFoundation"),
+            .product(name: "SwiftProtobuf", package: "swift-protobuf"),
         ]),
         .target(name: "Curvature", dependencies: ["LinearAlgebra", "ModelFormats"]),
         .executableTarget(name: "CurvatureCLI", dependencies: [

@@ -19,6 +19,23 @@ enum FileAccess {
         }
     }
 
+    /// Writes `chunks` one after another to a new file, without joining them in memory.
+    static func write(chunks: [Data], to url: URL) throws(FormatError) {
+        let temporary = url.deletingLastPathComponent().appendingPathComponent(".\(url.lastPathComponent).partial")
+        do {
+            FileManager.default.createFile(atPath: temporary.path, contents: nil)
+            let handle = try FileHandle(forWritingTo: temporary)
+            defer { try? handle.close() }
+            for chunk in chunks { try handle.write(contentsOf: chunk) }
+            try handle.synchronize()
+            _ = try? FileManager.default.removeItem(at: url)
+            try FileManager.default.moveItem(at: temporary, to: url)
+        } catch {
+            try? FileManager.default.removeItem(at: temporary)
+            throw FormatError(.unreadable, file: url.relativePath, "cannot write: \(describe(error))")
+        }
+    }
+
     /// A short reason for a Foundation error, without Foundation's long boilerplate.
     static func describe(_ error: any Error) -> String {
         let nsError = error as NSError

@@ -33,7 +33,6 @@ public struct NumPyArchive: TensorArchive {
     public var formatName: String { "npz" }
     public let descriptors: [TensorDescriptor]
     private let url: URL
-    private let entrySizes: [String: Int]
 
     /// The default for the largest inflated entry accepted: half the machine's memory.
     public static let defaultMaximumEntryBytes = Int(min(ProcessInfo.processInfo.physicalMemory / 2, UInt64(Int.max)))
@@ -43,12 +42,13 @@ public struct NumPyArchive: TensorArchive {
     public init(contentsOf url: URL, maximumEntryBytes: Int = defaultMaximumEntryBytes) throws(FormatError) {
         self.url = url
         path = url.relativePath
-        let archive = try Self.open(url)
+        let archive = try ZipContainer.open(url, formatName: ".npz")
         var descriptors: [TensorDescriptor] = []
-        var sizes: [String: Int] = [:]
         for entry in archive where entry.type == .file {
             let name = Self.tensorName(of: entry)
-            let headerBytes = try Self.prefix(of: entry, in: archive, file: path, name: name)
+            let headerBytes = try ZipContainer.prefix(
+                of: entry, in: archive, file: path, tensor: name, limit: NumPyFormat.maximumHeaderLength + 16
+            ) { bytes in bytes.count >= 12 && bytes.count >= Self.headerLength(bytes) }
             let header = try NumPyFormat.header(of: headerBytes, file: path, name: name)
             let descriptor = TensorDescriptor(name: name, dtype: header.dtype, shape: header.shape)
             let expected = header.dataOffset + descriptor.byteCount
@@ -62,34 +62,18 @@ public struct NumPyArchive: TensorArchive {
                                   "the entry inflates to \(expected) bytes, over the limit of \(maximumEntryBytes)")
             }
             descriptors.append(descriptor)
-            sizes[name] = expected
         }
         try checkUniqueNames(descriptors, file: path)
         self.descriptors = descriptors
-        entrySizes = sizes
     }
 
     public func tensor(named name: String) throws(FormatError) -> StoredTensor {
-        guard let size = entrySizes[name] else { throw missing(name) }
-        let archive = try Self.open(url)
+        let archive = try ZipContainer.open(url, formatName: ".npz")
         guard let entry = archive.first(where: { $0.type == .file && Self.tensorName(of: $0) == name }) else {
             throw missing(name)
         }
-        var contents = Data()
-        contents.reserveCapacity(size)
-        do {
-            _ = try archive.extract(entry) { chunk in
-                guard contents.count + chunk.count <= size else { throw InflationOverrun() }
-                contents.append(chunk)
-            }
-        } catch is InflationOverrun {
-            throw FormatError(.compressionBomb, file: path, tensor: name,
-                              "the entry inflates past its declared \(size) bytes")
-        } catch {
-            throw FormatError(.truncated, file: path, tensor: name,
-                              "the compressed entry is corrupt or truncated (\(error))")
-        }
-        return try NumPyFormat.decode(contents, name: name, file: path)
+        return try NumPyFormat.decode(try ZipContainer.contents(of: entry, in: archive, file: path, tensor: name),
+                                      name: name, file: path)
     }
 
     /// Writes tensors as an .npz archive, deflate-compressed (`savez_compressed`) or stored (`savez`).
@@ -112,43 +96,13 @@ public struct NumPyArchive: TensorArchive {
         }
     }
 
-    private struct InflationOverrun: Error {}
-    private struct EnoughBytes: Error {}
-
-    private static func open(_ url: URL) throws(FormatError) -> Archive {
-        guard FileManager.default.isReadableFile(atPath: url.path) else {
-            throw FormatError(.unreadable, file: url.relativePath, "cannot read: no such file or permission denied")
-        }
-        do {
-            return try Archive(url: url, accessMode: .read)
-        } catch {
-            throw FormatError(.invalidHeader, file: url.relativePath, "not a valid .npz (zip) archive")
-        }
-    }
-
     private static func tensorName(of entry: Entry) -> String {
         let path = entry.path
         return path.hasSuffix(".npy") ? String(path.dropLast(4)) : path
     }
 
-    /// The first bytes of an entry, enough for its .npy header, inflating no more than needed.
-    private static func prefix(of entry: Entry, in archive: Archive, file: String, name: String) throws(FormatError) -> Data {
-        var bytes = Data()
-        do {
-            _ = try archive.extract(entry, bufferSize: 4096) { chunk in
-                bytes.append(chunk)
-                if bytes.count >= 12, let length = headerLength(bytes), bytes.count >= length { throw EnoughBytes() }
-                if bytes.count > NumPyFormat.maximumHeaderLength + 16 { throw EnoughBytes() }
-            }
-        } catch is EnoughBytes {
-        } catch {
-            throw FormatError(.truncated, file: file, tensor: name, "the compressed entry is corrupt or truncated")
-        }
-        return bytes
-    }
-
     /// The total length of magic, version, length field and header, once enough bytes are known.
-    private static func headerLength(_ bytes: Data) -> Int? {
+    private static func headerLength(_ bytes: Data) -> Int {
         let start = bytes.startIndex
         switch bytes[start + 6] {
         case 1: return 10 + Int(bytes[start + 8]) | Int(bytes[start + 9]) << 8

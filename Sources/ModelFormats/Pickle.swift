@@ -1,0 +1,316 @@
+import Foundation
+
+/// A value decoded from a pickle. Nothing is ever executed: globals are names, and calls to allowed globals
+/// become symbolic values the torch reader interprets.
+indirect enum PickleValue {
+    case none
+    case bool(Bool)
+    case integer(Int)
+    case float(Double)
+    case string(String)
+    case bytes(Data)
+    case tuple([PickleValue])
+    case list(PickleList)
+    case dictionary(PickleDictionary)
+    case global(module: String, name: String)
+    /// A torch storage named by a persistent id: `('storage', storage_type, key, location, numel)`.
+    case storage(TorchStorageReference)
+    /// `torch._utils._rebuild_tensor_v2(storage, offset, size, stride, ...)`.
+    case tensor(TorchTensorReference)
+
+    var typeName: String {
+        switch self {
+        case .none: "None"
+        case .bool: "bool"
+        case .integer: "int"
+        case .float: "float"
+        case .string: "str"
+        case .bytes: "bytes"
+        case .tuple: "tuple"
+        case .list: "list"
+        case .dictionary: "dict"
+        case .global(let module, let name): "\(module).\(name)"
+        case .storage: "storage"
+        case .tensor: "tensor"
+        }
+    }
+}
+
+/// Python lists and dicts are mutable and shared through the memo, so they are reference types here.
+final class PickleList {
+    var items: [PickleValue]
+    init(_ items: [PickleValue] = []) { self.items = items }
+}
+
+final class PickleDictionary {
+    var entries: [(key: PickleValue, value: PickleValue)] = []
+    init() {}
+}
+
+struct TorchStorageReference: Equatable {
+    var key: String
+    var dtype: DType
+    /// Element count as recorded in the persistent id.
+    var elementCount: Int
+}
+
+struct TorchTensorReference: Equatable {
+    var storage: TorchStorageReference
+    var storageOffset: Int
+    var shape: [Int]
+    var strides: [Int]
+}
+
+/// A pickle machine for the protocol subset `torch.save` emits (protocols 2-5). It builds values and refuses
+/// every global outside a fixed allow-list before anything could be looked up, so a malicious pickle fails with
+/// `refusedPickle` and nothing runs.
+struct TorchUnpickler {
+    let file: String
+    private var reader: ByteReader
+    private var stack: [PickleValue] = []
+    private var markStack: [Int] = []
+    private var memo: [Int: PickleValue] = [:]
+
+    /// Globals a state dict needs; anything else is refused.
+    static let allowedGlobals = Set([
+        "collections.OrderedDict",
+        "torch._utils._rebuild_tensor_v2", "torch._utils._rebuild_tensor",
+        "torch._utils._rebuild_parameter", "torch._utils._rebuild_parameter_with_state",
+        "torch._tensor._rebuild_from_type_v2", "torch.nn.parameter.Parameter",
+    ]).union(storageTypes.keys.map { "torch.\($0)" })
+
+    /// Bounds the values a hostile pickle can pile up (DUP in a loop costs one byte per value).
+    static let maximumValues = 1 << 22
+
+    /// Storage classes named in persistent ids, with their element types.
+    static let storageTypes: [String: DType] = [
+        "FloatStorage": .float32, "DoubleStorage": .float64, "HalfStorage": .float16, "BFloat16Storage": .bfloat16,
+        "LongStorage": .int64, "IntStorage": .int32, "ShortStorage": .int16, "CharStorage": .int8,
+        "ByteStorage": .uint8, "BoolStorage": .bool,
+    ]
+
+    init(_ data: Data, file: String) {
+        self.file = file
+        reader = ByteReader(data, file: file)
+    }
+
+    private func refused(_ reason: String) -> FormatError {
+        FormatError(.refusedPickle, file: file, "refused to unpickle: \(reason); nothing was executed")
+    }
+
+    private func malformed(_ reason: String) -> FormatError {
+        FormatError(.invalidHeader, file: file, "malformed pickle: \(reason)")
+    }
+
+    private mutating func pop() throws(FormatError) -> PickleValue {
+        guard let value = stack.popLast() else { throw malformed("stack underflow") }
+        if let mark = markStack.last, stack.count < mark { throw malformed("stack underflow past a mark") }
+        return value
+    }
+
+    /// The items above the topmost mark, removing them and the mark.
+    private mutating func popToMark() throws(FormatError) -> [PickleValue] {
+        guard let mark = markStack.popLast() else { throw malformed("no mark on the stack") }
+        guard mark <= stack.count else { throw malformed("mark past the stack") }
+        let items = Array(stack[mark...])
+        stack.removeSubrange(mark...)
+        return items
+    }
+
+    private mutating func string(length: Int) throws(FormatError) -> String {
+        guard let text = String(data: try reader.bytes(length, "a pickled string"), encoding: .utf8) else {
+            throw malformed("a string is not valid UTF-8")
+        }
+        return text
+    }
+
+    private mutating func line() throws(FormatError) -> String {
+        var bytes: [UInt8] = []
+        while true {
+            let byte = try reader.byte("a pickled name")
+            if byte == 0x0A { break }
+            bytes.append(byte)
+            guard bytes.count < 1024 else { throw malformed("a global's name is too long") }
+        }
+        return String(decoding: bytes, as: UTF8.self)
+    }
+
+    private mutating func length(_ value: UInt64) throws(FormatError) -> Int {
+        guard value <= UInt64(reader.remaining) else {
+            throw FormatError(.truncated, file: file, "file is truncated: a pickled value of \(value) bytes runs past the end")
+        }
+        return Int(value)
+    }
+
+    private func checkGlobal(_ module: String, _ name: String) throws(FormatError) -> PickleValue {
+        guard Self.allowedGlobals.contains("\(module).\(name)") else {
+            throw refused("global '\(module).\(name)' is not on the allow-list of tensor-rebuilding functions")
+        }
+        return .global(module: module, name: name)
+    }
+
+    private func integer(_ value: PickleValue, _ what: String) throws(FormatError) -> Int {
+        guard case .integer(let number) = value else { throw malformed("\(what) is a \(value.typeName), not an int") }
+        return number
+    }
+
+    private func integers(_ value: PickleValue, _ what: String) throws(FormatError) -> [Int] {
+        guard case .tuple(let items) = value else { throw malformed("\(what) is a \(value.typeName), not a tuple") }
+        var result: [Int] = []
+        for item in items { result.append(try integer(item, what)) }
+        return result
+    }
+
+    /// Resolves `BINPERSID`: torch's persistent ids name storages.
+    private func persistentLoad(_ id: PickleValue) throws(FormatError) -> PickleValue {
+        guard case .tuple(let items) = id, items.count == 5, case .string("storage") = items[0],
+              case .global(let module, let typeName) = items[1], module == "torch",
+              let dtype = Self.storageTypes[typeName], case .string(let key) = items[2] else {
+            throw refused("unexpected persistent id \(id.typeName)")
+        }
+        let count = try integer(items[4], "a storage size")
+        guard count >= 0 else { throw malformed("negative storage size") }
+        return .storage(TorchStorageReference(key: key, dtype: dtype, elementCount: count))
+    }
+
+    /// Applies an allowed callable (REDUCE) to its argument tuple, symbolically.
+    private func call(_ function: PickleValue, _ arguments: PickleValue) throws(FormatError) -> PickleValue {
+        guard case .global(let module, let name) = function else {
+            throw refused("a call to a \(function.typeName)")
+        }
+        guard case .tuple(let args) = arguments else { throw malformed("call arguments are not a tuple") }
+        switch "\(module).\(name)" {
+        case "collections.OrderedDict":
+            guard args.isEmpty else { throw refused("OrderedDict called with arguments") }
+            return .dictionary(PickleDictionary())
+        case "torch._utils._rebuild_tensor_v2", "torch._utils._rebuild_tensor":
+            guard args.count >= 4, case .storage(let storage) = args[0] else {
+                throw malformed("_rebuild_tensor without a storage")
+            }
+            return .tensor(TorchTensorReference(
+                storage: storage, storageOffset: try integer(args[1], "a storage offset"),
+                shape: try integers(args[2], "a tensor size"), strides: try integers(args[3], "a tensor stride")))
+        case "torch._utils._rebuild_parameter", "torch._utils._rebuild_parameter_with_state":
+            guard let data = args.first, case .tensor = data else { throw malformed("_rebuild_parameter without a tensor") }
+            return data
+        case "torch._tensor._rebuild_from_type_v2":
+            // (function, type, args, state): a tensor subclass rebuilt by an inner allowed call.
+            guard args.count >= 3 else { throw malformed("_rebuild_from_type_v2 needs 3 arguments") }
+            return try call(args[0], args[2])
+        default:
+            throw refused("'\(module).\(name)' cannot be called")
+        }
+    }
+
+    /// Runs the pickle to its STOP opcode and returns the top value.
+    mutating func load() throws(FormatError) -> PickleValue {
+        while true {
+            guard stack.count + memo.count < Self.maximumValues else {
+                throw malformed("more than \(Self.maximumValues) values: not a state dict")
+            }
+            let opcode = try reader.byte("a pickle opcode")
+            switch opcode {
+            case 0x80: _ = try reader.byte("the protocol number")  // PROTO
+            case 0x95: _ = try reader.integer(UInt64.self, "a frame length")  // FRAME: framing is advisory
+            case 0x2E:  // STOP
+                guard let value = stack.last else { throw malformed("empty stack at STOP") }
+                return value
+            case 0x28: markStack.append(stack.count)  // MARK
+            case 0x7D: stack.append(.dictionary(PickleDictionary()))  // EMPTY_DICT
+            case 0x5D: stack.append(.list(PickleList()))  // EMPTY_LIST
+            case 0x29: stack.append(.tuple([]))  // EMPTY_TUPLE
+            case 0x4E: stack.append(.none)
+            case 0x88: stack.append(.bool(true))
+            case 0x89: stack.append(.bool(false))
+            case 0x4B: stack.append(.integer(Int(try reader.byte("an int"))))  // BININT1
+            case 0x4D: stack.append(.integer(Int(try reader.integer(UInt16.self, "an int"))))  // BININT2
+            case 0x4A: stack.append(.integer(Int(try reader.integer(Int32.self, "an int"))))  // BININT
+            case 0x8A:  // LONG1
+                let count = Int(try reader.byte("a long's length"))
+                let bytes = try reader.bytes(count, "a long")
+                guard count <= 8 else { throw malformed("an integer wider than 64 bits") }
+                var value: UInt64 = 0
+                for (i, byte) in bytes.enumerated() { value |= UInt64(byte) << (8 * UInt64(i)) }
+                if count > 0, count < 8, bytes.last! & 0x80 != 0 { value |= ~0 << (8 * UInt64(count)) }
+                stack.append(.integer(Int(truncatingIfNeeded: value)))
+            case 0x47:  // BINFLOAT, big-endian
+                stack.append(.float(Double(bitPattern: UInt64(bigEndian: try reader.integer(UInt64.self, "a float")))))
+            case 0x58: stack.append(.string(try string(length: try length(UInt64(try reader.integer(UInt32.self, "a string length"))))))
+            case 0x8C: stack.append(.string(try string(length: Int(try reader.byte("a string length")))))
+            case 0x8D: stack.append(.string(try string(length: try length(try reader.integer(UInt64.self, "a string length")))))
+            case 0x42: stack.append(.bytes(try reader.bytes(try length(UInt64(try reader.integer(UInt32.self, "a bytes length"))), "bytes")))
+            case 0x43: stack.append(.bytes(try reader.bytes(Int(try reader.byte("a bytes length")), "bytes")))
+            case 0x8E: stack.append(.bytes(try reader.bytes(try length(try reader.integer(UInt64.self, "a bytes length")), "bytes")))
+            case 0x71: memo[Int(try reader.byte("a memo index"))] = stack.last  // BINPUT
+            case 0x72: memo[Int(try reader.integer(UInt32.self, "a memo index"))] = stack.last  // LONG_BINPUT
+            case 0x94: memo[memo.count] = stack.last  // MEMOIZE
+            case 0x68, 0x6A:  // BINGET, LONG_BINGET
+                let index = opcode == 0x68 ? Int(try reader.byte("a memo index")) : Int(try reader.integer(UInt32.self, "a memo index"))
+                guard let value = memo[index] else { throw malformed("memo entry \(index) is missing") }
+                stack.append(value)
+            case 0x74: stack.append(.tuple(try popToMark()))  // TUPLE
+            case 0x85: stack.append(.tuple([try pop()]))  // TUPLE1
+            case 0x86:  // TUPLE2
+                let b = try pop(), a = try pop()
+                stack.append(.tuple([a, b]))
+            case 0x87:  // TUPLE3
+                let c = try pop(), b = try pop(), a = try pop()
+                stack.append(.tuple([a, b, c]))
+            case 0x6C: stack.append(.list(PickleList(try popToMark())))  // LIST
+            case 0x64:  // DICT
+                let items = try popToMark()
+                let dictionary = PickleDictionary()
+                guard items.count % 2 == 0 else { throw malformed("odd number of dict items") }
+                for i in stride(from: 0, to: items.count, by: 2) { dictionary.entries.append((items[i], items[i + 1])) }
+                stack.append(.dictionary(dictionary))
+            case 0x61:  // APPEND
+                let value = try pop()
+                guard case .list(let list)? = stack.last else { throw malformed("APPEND to a non-list") }
+                list.items.append(value)
+            case 0x65:  // APPENDS
+                let items = try popToMark()
+                guard case .list(let list)? = stack.last else { throw malformed("APPENDS to a non-list") }
+                list.items.append(contentsOf: items)
+            case 0x73:  // SETITEM
+                let value = try pop(), key = try pop()
+                guard case .dictionary(let dictionary)? = stack.last else { throw malformed("SETITEM on a non-dict") }
+                dictionary.entries.append((key, value))
+            case 0x75:  // SETITEMS
+                let items = try popToMark()
+                guard case .dictionary(let dictionary)? = stack.last, items.count % 2 == 0 else {
+                    throw malformed("SETITEMS on a non-dict")
+                }
+                for i in stride(from: 0, to: items.count, by: 2) { dictionary.entries.append((items[i], items[i + 1])) }
+            case 0x63:  // GLOBAL "module\nname\n"
+                let module = try line(), name = try line()
+                stack.append(try checkGlobal(module, name))
+            case 0x93:  // STACK_GLOBAL
+                let name = try pop(), module = try pop()
+                guard case .string(let moduleName) = module, case .string(let globalName) = name else {
+                    throw malformed("STACK_GLOBAL without strings")
+                }
+                stack.append(try checkGlobal(moduleName, globalName))
+            case 0x52:  // REDUCE
+                let arguments = try pop(), function = try pop()
+                stack.append(try call(function, arguments))
+            case 0x62:  // BUILD: state for dicts (a state_dict's _metadata) and tensors is not needed
+                let state = try pop()
+                guard let target = stack.last else { throw malformed("BUILD on an empty stack") }
+                switch target {
+                case .dictionary, .tensor: break
+                default: throw refused("setting the state of a \(target.typeName) (state \(state.typeName))")
+                }
+            case 0x51: stack.append(try persistentLoad(try pop()))  // BINPERSID
+            case 0x30: _ = try pop()  // POP
+            case 0x31: _ = try popToMark()  // POP_MARK
+            case 0x32:  // DUP
+                guard let top = stack.last else { throw malformed("DUP on an empty stack") }
+                stack.append(top)
+            case 0x81, 0x92: throw refused("object construction (NEWOBJ) is not needed for tensors")
+            case 0x69, 0x6F: throw refused("object construction (INST/OBJ) is not needed for tensors")
+            default:
+                throw malformed(String(format: "unsupported opcode 0x%02x at offset %d", opcode, reader.position - 1))
+            }
+        }
+    }
+}
