@@ -34,7 +34,9 @@ let package = Package(
         ]),
 
         .testTarget(name: "LinearAlgebraTests", dependencies: ["LinearAlgebra"]),
-        .testTarget(name: "ModelFormatsTests", dependencies: ["ModelFormats"],
+        .testTarget(name: "ModelFormatsTests", dependencies: [
+                        "ModelFormats", .product(name: "ZIPFoundation", package: "ZIPFoundation"),
+                    ],
                     resources: [.copy("Fixtures")]),
         .testTarget(name: "CurvatureCLITests", dependencies: ["CurvatureCLI"]),
     ],

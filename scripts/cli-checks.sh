@@ -32,6 +32,14 @@ check "info csv" 0 '^y,int64,"\(1797,\)",1797$' EMPTY -- info Examples/data/digi
 check "missing file" 1 EMPTY '^Error: missing\.npz: no such file or directory$' -- info missing.npz
 printf 'not a zip' >"$work/bad.npz"
 check "corrupt npz" 1 EMPTY 'bad\.npz: not a valid \.npz \(zip\) archive$' -- info "$work/bad.npz"
+fixtures=Tests/ModelFormatsTests/Fixtures
+check "info safetensors" 0 '^bfloat16 +bfloat16 +\(2, 3\) +6$' EMPTY -- info "$fixtures/safetensors/all_dtypes.safetensors"
+check "info sharded directory" 0 '9 tensors' EMPTY -- info "$fixtures/safetensors/sharded"
+check "info torch.save" 0 '^views.transposed +float32 +\(8, 5\) +40$' EMPTY -- info "$fixtures/torch/checkpoint.pt"
+check "info onnx" 0 '^operators: Conv x1, Relu x1, Flatten x1, Gemm x1$' EMPTY -- info "$fixtures/onnx/cnn.onnx"
+check "info onnx json" 0 '"version" : 17' EMPTY -- info "$fixtures/onnx/cnn.onnx" --format json
+check "malicious pickle" 1 EMPTY "global 'posix.system' is not on the allow-list" -- info "$fixtures/torch/evil_os_system.pt"
+check "legacy torch" 1 EMPTY 're-save it' -- info "$fixtures/torch/legacy_format.pt"
 check "bad option" 64 EMPTY 'xml' -- info Examples/data/digits.npz --format xml
 
 if [ "$failures" -ne 0 ]; then

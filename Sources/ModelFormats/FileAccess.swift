@@ -23,13 +23,17 @@ enum FileAccess {
     static func write(chunks: [Data], to url: URL) throws(FormatError) {
         let temporary = url.deletingLastPathComponent().appendingPathComponent(".\(url.lastPathComponent).partial")
         do {
-            FileManager.default.createFile(atPath: temporary.path, contents: nil)
+            guard FileManager.default.createFile(atPath: temporary.path, contents: nil) else {
+                throw FormatError(.unreadable, file: url.relativePath, "cannot create a file in its directory")
+            }
             let handle = try FileHandle(forWritingTo: temporary)
             defer { try? handle.close() }
             for chunk in chunks { try handle.write(contentsOf: chunk) }
             try handle.synchronize()
             _ = try? FileManager.default.removeItem(at: url)
             try FileManager.default.moveItem(at: temporary, to: url)
+        } catch let error as FormatError {
+            throw error
         } catch {
             try? FileManager.default.removeItem(at: temporary)
             throw FormatError(.unreadable, file: url.relativePath, "cannot write: \(describe(error))")

@@ -4,8 +4,8 @@ import Foundation
 /// `data_offsets` (relative to the byte buffer after the header), an optional `__metadata__` string map, and the
 /// byte buffer.
 ///
-/// The file is memory-mapped and tensors are copied out one at a time, so reading a 1 GB file never needs 2 GB of
-/// memory. The header is validated as the reference implementation does: bounded length, strict JSON without
+/// Only the header is read when the file is opened; each tensor is read (`pread`) when asked for, so reading a
+/// 1 GB file one tensor at a time holds one tensor in memory. The header is validated as the reference implementation does: bounded length, strict JSON without
 /// duplicate names, known dtypes, shapes whose byte size does not overflow and equals the offsets' span, and
 /// offsets that lie inside the buffer and tile it without gaps or overlaps.
 public struct SafetensorsFile: TensorArchive {
@@ -14,7 +14,7 @@ public struct SafetensorsFile: TensorArchive {
     public let descriptors: [TensorDescriptor]
     /// The header's `__metadata__` entries.
     public let metadata: [String: String]
-    private let contents: Data
+    private let source: ByteSource
     private let ranges: [String: Range<Int>]
 
     /// The reference implementation's limit on the JSON header.
@@ -26,27 +26,32 @@ public struct SafetensorsFile: TensorArchive {
     ]
 
     public init(contentsOf url: URL) throws(FormatError) {
-        try self.init(data: try FileAccess.mappedContents(of: url), file: url.relativePath)
+        try self.init(source: try ByteSource.open(url), file: url.relativePath)
     }
 
     /// Parses safetensors bytes already in memory; `file` names them in errors.
     public init(data: Data, file: String) throws(FormatError) {
+        try self.init(source: .memory(data), file: file)
+    }
+
+    private init(source: ByteSource, file: String) throws(FormatError) {
         path = file
-        contents = data
-        var reader = ByteReader(data, file: file)
-        let declaredLength = try reader.integer(UInt64.self, "the header length")
+        self.source = source
+        let fileSize = source.count
+        var lengthReader = ByteReader(try source.read(0..<min(8, fileSize)), file: file)
+        let declaredLength = try lengthReader.integer(UInt64.self, "the header length")
         guard declaredLength <= UInt64(Self.maximumHeaderLength) else {
             throw FormatError(.invalidHeader, file: file,
                               "header length \(declaredLength) exceeds the limit of \(Self.maximumHeaderLength) bytes")
         }
         let headerLength = Int(declaredLength)
-        guard headerLength <= reader.remaining else {
+        guard headerLength <= fileSize - 8 else {
             throw FormatError(.truncated, file: file,
-                              "header length \(headerLength) runs past the end of the \(data.count)-byte file")
+                              "header length \(headerLength) runs past the end of the \(fileSize)-byte file")
         }
-        let headerBytes = try reader.bytes(headerLength, "the JSON header")
+        let headerBytes = try source.read(8..<(8 + headerLength))
         let bufferStart = 8 + headerLength
-        let bufferLength = data.count - bufferStart
+        let bufferLength = fileSize - bufferStart
 
         let header: JSONValue
         do {
@@ -150,8 +155,7 @@ public struct SafetensorsFile: TensorArchive {
         guard let range = ranges[name], let descriptor = descriptors.first(where: { $0.name == name }) else {
             throw missing(name)
         }
-        // Copies the bytes out of the mapping: the tensor owns its memory and the file may be unmapped.
-        return StoredTensor(descriptor: descriptor, data: Data(contents[(contents.startIndex + range.lowerBound)..<(contents.startIndex + range.upperBound)]))
+        return StoredTensor(descriptor: descriptor, data: try source.read(range))
     }
 
     /// Writes tensors (in the given order) and metadata as a safetensors file, streaming each tensor to disk.

@@ -58,3 +58,28 @@ func formatError(sourceLocation: SourceLocation = #_sourceLocation, _ body: () t
         return formatError
     }
 }
+
+/// What the Python packages hold for each fixture tensor (scripts/fixtures/make_weight_fixtures.py).
+let expectedValues: NumPyArchive = try! NumPyArchive(contentsOf: fixture("expected.npz"))
+
+/// Expects every tensor of `archive` named in `names` (default: all) to equal the expected values.
+func expectMatchesExpected(
+    _ archive: any TensorArchive, prefix: String = "", names: [String]? = nil,
+    sourceLocation: SourceLocation = #_sourceLocation
+) throws {
+    for name in names ?? archive.descriptors.map(\.name) {
+        let tensor = try archive.tensor(named: name)
+        let expected = try expectedValues.tensor(named: prefix + name)
+        #expect(tensor.shape == expected.shape, "\(name)", sourceLocation: sourceLocation)
+        #expect(tensor.doubles() == expected.doubles(), "\(name)", sourceLocation: sourceLocation)
+    }
+}
+
+/// Builds a safetensors file from a header JSON text and a data buffer.
+func safetensorsBytes(header: String, buffer: Data = Data(), declaredLength: UInt64? = nil) -> Data {
+    var data = Data()
+    withUnsafeBytes(of: (declaredLength ?? UInt64(header.utf8.count)).littleEndian) { data.append(contentsOf: $0) }
+    data.append(contentsOf: Array(header.utf8))
+    data.append(buffer)
+    return data
+}

@@ -60,3 +60,47 @@ enum Mutator {
         }
     }
 }
+
+@Suite struct WeightFormatFuzzTests {
+    @Test func safetensorsHeaderParser() throws {
+        let valid = try Data(contentsOf: fixture("safetensors/all_dtypes.safetensors"))
+        for mutant in Mutator.mutants(of: valid, count: 1500, seed: 29) {
+            let error = formatError {
+                let file = try SafetensorsFile(data: mutant, file: "fuzz.safetensors")
+                for tensor in try file.allTensors() { #expect(tensor.data.count == tensor.descriptor.byteCount) }
+            }
+            if let error { #expect(error.file == "fuzz.safetensors") }
+        }
+    }
+
+    @Test func torchPickleMachine() throws {
+        let pickle = PickleBuilder.stateDict(name: "w", storageCount: 4, offset: 0, size: [2, 2], stride: [2, 1])
+        for mutant in Mutator.mutants(of: pickle, count: 3000, seed: 31) {
+            var unpickler = TorchUnpickler(mutant, file: "fuzz.pt")
+            let error = formatError { _ = try unpickler.load() }
+            if let error { #expect(error.file == "fuzz.pt") }
+        }
+    }
+
+    @Test func onnxProtobufDecoder() throws {
+        let valid = try Data(contentsOf: fixture("onnx/typed_fields.onnx"))
+        let directory = temporaryDirectory()
+        for (index, mutant) in Mutator.mutants(of: valid, count: 300, seed: 37).enumerated() {
+            let url = directory.appendingPathComponent("m\(index).onnx")
+            try mutant.write(to: url)
+            let error = formatError {
+                let model = try ONNXModel(contentsOf: url)
+                for tensor in try model.allTensors() { #expect(tensor.data.count == tensor.descriptor.byteCount) }
+            }
+            if let error { #expect(error.file.hasSuffix("m\(index).onnx")) }
+        }
+    }
+
+    @Test func strictJSONParser() throws {
+        let valid = Data(#"{"weight_map":{"a.weight":"model-1.safetensors","b":"x"},"metadata":{"n":[1,2.5e3,-4,true,null,"\u00e9"]}}"#.utf8)
+        for mutant in Mutator.mutants(of: valid, count: 3000, seed: 41) {
+            _ = try? StrictJSONParser.parse(Array(mutant))
+        }
+        #expect(try StrictJSONParser.parse(Array(valid))["metadata"] != nil)
+    }
+}

@@ -1,5 +1,7 @@
 // Micro-benchmarks printed as one line per measurement: "swift <name> <key=value>...".
 // Usage: CurvatureBenchmarks gemm [--repeats N]
+//        CurvatureBenchmarks read FILE [--repeats N]
+//        CurvatureBenchmarks read-once FILE      (reads every tensor once; reports peak resident memory)
 import Curvature
 import Foundation
 
@@ -28,6 +30,48 @@ func gemmBenchmark<S: TensorScalar>(_: S.Type, n: Int, threads: Int, repeats: In
                  S.typeName, n, threads, median, flops / median / 1e9, flops / best / 1e9))
 }
 
+/// Opening a weight file (what `curvature info` does) and reading every tensor, against a plain memory copy of the
+/// same number of bytes (the bandwidth ceiling for data already in the page cache).
+func readBenchmark(path: String, repeats: Int) throws {
+    let url = URL(fileURLWithPath: path)
+    var archive: (any TensorArchive)?
+    let (openMedian, _) = measure(repeats: repeats) { archive = try! WeightFile.open(url) }
+    let bytes = archive!.descriptors.reduce(0) { $0 + $1.byteCount }
+    var checksum = 0.0
+    let (readMedian, readBest) = measure(repeats: repeats) {
+        for descriptor in archive!.descriptors {
+            let tensor = try! archive!.tensor(named: descriptor.name)
+            checksum += Double(tensor.data.first ?? 0)
+        }
+    }
+    let source = Data(count: bytes)
+    var target = Data(count: bytes)
+    let (copyMedian, _) = measure(repeats: repeats) {
+        target.withUnsafeMutableBytes { t in source.withUnsafeBytes { s in t.copyMemory(from: s) } }
+    }
+    print(String(format: "swift read file=%@ tensors=%d bytes=%d open_median_s=%.5f read_all_median_s=%.4f " +
+                 "read_all_gbps=%.2f best_gbps=%.2f memcpy_gbps=%.2f checksum=%.0f",
+                 url.lastPathComponent, archive!.descriptors.count, bytes, openMedian, readMedian,
+                 Double(bytes) / readMedian / 1e9, Double(bytes) / readBest / 1e9, Double(bytes) / copyMedian / 1e9,
+                 checksum))
+}
+
+/// Reads every tensor once, keeping none, and reports the process's peak resident set size.
+func readOnceBenchmark(path: String) throws {
+    let archive = try WeightFile.open(URL(fileURLWithPath: path))
+    var bytes = 0
+    var largest = 0
+    for descriptor in archive.descriptors {
+        let tensor = try archive.tensor(named: descriptor.name)
+        bytes += tensor.data.count
+        largest = max(largest, tensor.data.count)
+    }
+    var usage = rusage()
+    getrusage(RUSAGE_SELF.rawValue, &usage)
+    print(String(format: "swift read-once file=%@ bytes=%d largest_tensor_bytes=%d peak_rss_mib=%.1f",
+                 URL(fileURLWithPath: path).lastPathComponent, bytes, largest, Double(usage.ru_maxrss) / 1024))
+}
+
 let arguments = CommandLine.arguments.dropFirst()
 let repeats = arguments.firstIndex(of: "--repeats").flatMap { Int(arguments[$0 + 1]) } ?? 10
 switch arguments.first {
@@ -38,7 +82,11 @@ case "gemm":
             gemmBenchmark(Double.self, n: n, threads: threads, repeats: repeats)
         }
     }
+case "read-once":
+    try readOnceBenchmark(path: arguments.dropFirst().first ?? "")
+case "read":
+    try readBenchmark(path: arguments.dropFirst().first ?? "", repeats: repeats)
 default:
-    FileHandle.standardError.write(Data("usage: CurvatureBenchmarks gemm [--repeats N]\n".utf8))
+    FileHandle.standardError.write(Data("usage: CurvatureBenchmarks gemm|read FILE [--repeats N]\n".utf8))
     exit(64)
 }

@@ -1,0 +1,163 @@
+import Foundation
+import Testing
+import ZIPFoundation
+@testable import ModelFormats
+
+/// Builds pickles opcode by opcode, for hostile and edge-case checkpoints.
+struct PickleBuilder {
+    var bytes: [UInt8] = [0x80, 0x02]
+    mutating func op(_ code: UInt8) { bytes.append(code) }
+    mutating func string(_ text: String) {
+        let utf8 = Array(text.utf8)
+        bytes.append(0x58)
+        withUnsafeBytes(of: UInt32(utf8.count).littleEndian) { bytes.append(contentsOf: $0) }
+        bytes += utf8
+    }
+    mutating func int(_ value: Int) {
+        bytes.append(0x4A)
+        withUnsafeBytes(of: Int32(value).littleEndian) { bytes.append(contentsOf: $0) }
+    }
+    mutating func global(_ module: String, _ name: String) { bytes += [0x63] + Array("\(module)\n\(name)\n".utf8) }
+    mutating func tuple(_ items: [Int]) {
+        op(0x28)
+        for item in items { int(item) }
+        op(0x74)
+    }
+    /// `{name: _rebuild_tensor_v2(storage(key, FloatStorage, count), offset, size, stride, False, OrderedDict())}`
+    static func stateDict(name: String, storageKey: String = "0", storageCount: Int, offset: Int, size: [Int], stride: [Int]) -> Data {
+        var p = PickleBuilder()
+        p.op(0x7D)  // EMPTY_DICT
+        p.string(name)
+        p.global("torch._utils", "_rebuild_tensor_v2")
+        p.op(0x28)  // MARK: arguments
+        p.op(0x28)  // persistent id tuple
+        p.string("storage")
+        p.global("torch", "FloatStorage")
+        p.string(storageKey)
+        p.string("cpu")
+        p.int(storageCount)
+        p.op(0x74)
+        p.op(0x51)  // BINPERSID
+        p.int(offset)
+        p.tuple(size)
+        p.tuple(stride)
+        p.op(0x89)
+        p.global("collections", "OrderedDict")
+        p.op(0x29)
+        p.op(0x52)
+        p.op(0x74)  // TUPLE of the arguments
+        p.op(0x52)  // REDUCE
+        p.op(0x73)  // SETITEM
+        p.op(0x2E)
+        return Data(p.bytes)
+    }
+}
+
+/// A torch.save-shaped zip: archive/data.pkl, archive/data/KEY, archive/byteorder.
+func torchZip(pickle: Data, storages: [String: Data], in directory: URL, name: String = "crafted.pt") throws -> URL {
+    let url = directory.appendingPathComponent(name)
+    let archive = try Archive(url: url, accessMode: .create)
+    var entries: [(String, Data)] = [("archive/data.pkl", pickle), ("archive/byteorder", Data("little".utf8))]
+    entries += storages.map { ("archive/data/\($0.key)", $0.value) }
+    for (path, data) in entries {
+        try archive.addEntry(with: path, type: .file, uncompressedSize: Int64(data.count)) { position, size in
+            data.subdata(in: Int(position)..<(Int(position) + size))
+        }
+    }
+    return url
+}
+
+@Suite struct TorchCheckpointTests {
+    @Test func nestedCheckpointWithViewsAndDTypes() throws {
+        let checkpoint = try TorchCheckpoint(contentsOf: fixture("torch/checkpoint.pt"))
+        // "state_dict" was unwrapped; "epoch" and "note" are not tensors.
+        #expect(checkpoint.descriptors.first?.name == "0.weight")
+        #expect(!checkpoint.descriptors.contains { $0.name.contains("epoch") })
+        #expect(checkpoint.descriptors.first { $0.name == "dtypes.bfloat16" }?.dtype == .bfloat16)
+        try expectMatchesExpected(checkpoint)
+        let transposed = try checkpoint.tensor(named: "views.transposed")
+        #expect(transposed.shape == [8, 5] && Array(transposed.doubles().prefix(3)) == [0, 8, 16])
+    }
+
+    @Test(arguments: ["torch/pytorch_model.bin", "torch/parameters.pth"])
+    func plainStateDicts(file: String) throws {
+        let archive = try WeightFile.open(fixture(file))
+        #expect(archive.descriptors.count == 9)
+        try expectMatchesExpected(archive)
+    }
+
+    @Test func maliciousPickleIsRefusedAndNothingRuns() {
+        let marker = "/tmp/curvature-pickle-was-executed"
+        try? FileManager.default.removeItem(atPath: marker)
+        let error = expectFormatError(.refusedPickle, file: "evil_os_system.pt") {
+            _ = try WeightFile.open(fixture("torch/evil_os_system.pt"))
+        }
+        #expect(error?.reason.contains("posix.system") == true)
+        #expect(!FileManager.default.fileExists(atPath: marker))
+    }
+
+    @Test func legacyAndTorchScriptFilesSayWhatToDo() {
+        let legacy = expectFormatError(.unsupportedFeature) { _ = try WeightFile.open(fixture("torch/legacy_format.pt")) }
+        #expect(legacy?.reason.contains("re-save") == true)
+        let script = expectFormatError(.unsupportedFeature) { _ = try WeightFile.open(fixture("torch/torchscript.pt")) }
+        #expect(script?.reason.contains("TorchScript") == true)
+    }
+
+    @Test func craftedGlobalsAndOpcodesAreRefused() throws {
+        let directory = temporaryDirectory()
+        var eval = PickleBuilder()
+        eval.global("builtins", "eval")
+        eval.string("__import__('os').system('touch /tmp/curvature-eval')")
+        eval.op(0x85)
+        eval.op(0x52)
+        eval.op(0x2E)
+        var stackGlobal = PickleBuilder()
+        stackGlobal.string("os")
+        stackGlobal.string("system")
+        stackGlobal.op(0x93)
+        stackGlobal.op(0x2E)
+        var newObject = PickleBuilder()
+        newObject.global("collections", "OrderedDict")
+        newObject.op(0x29)
+        newObject.op(0x81)
+        newObject.op(0x2E)
+        for (index, pickle) in [eval, stackGlobal, newObject].enumerated() {
+            let url = try torchZip(pickle: Data(pickle.bytes), storages: [:], in: directory, name: "evil\(index).pt")
+            expectFormatError(.refusedPickle, file: "evil\(index).pt") { _ = try TorchCheckpoint(contentsOf: url) }
+        }
+        #expect(!FileManager.default.fileExists(atPath: "/tmp/curvature-eval"))
+    }
+
+    @Test func craftedViewsAndStorages() throws {
+        let directory = temporaryDirectory()
+        let storage = Data((0..<16).map { UInt8($0) })  // four float32 values
+        let valid = try torchZip(pickle: PickleBuilder.stateDict(name: "w", storageCount: 4, offset: 1, size: [3], stride: [1]),
+                                 storages: ["0": storage], in: directory, name: "valid.pt")
+        #expect(try TorchCheckpoint(contentsOf: valid).tensor(named: "w").data == storage.suffix(12))
+
+        let cases: [(FormatError.Kind, Data, [String: Data])] = [
+            (.invalidOffsets, PickleBuilder.stateDict(name: "w", storageCount: 4, offset: 0, size: [10], stride: [1]), ["0": storage]),
+            (.invalidOffsets, PickleBuilder.stateDict(name: "w", storageCount: 4, offset: 2, size: [2, 2], stride: [2, 1]), ["0": storage]),
+            (.invalidShape, PickleBuilder.stateDict(name: "w", storageCount: 4, offset: 0, size: [-1], stride: [1]), ["0": storage]),
+            (.invalidShape, PickleBuilder.stateDict(name: "w", storageCount: 4, offset: 0, size: [2], stride: [-1]), ["0": storage]),
+            (.invalidShape, PickleBuilder.stateDict(name: "w", storageCount: 4, offset: 0, size: [2, 2], stride: [1]), ["0": storage]),
+            (.truncated, PickleBuilder.stateDict(name: "w", storageCount: 4, offset: 0, size: [4], stride: [1]), [:]),
+            (.truncated, PickleBuilder.stateDict(name: "w", storageCount: 8, offset: 0, size: [8], stride: [1]), ["0": storage]),
+        ]
+        for (index, (kind, pickle, storages)) in cases.enumerated() {
+            let url = try torchZip(pickle: pickle, storages: storages, in: directory, name: "case\(index).pt")
+            let error = expectFormatError(kind, file: "case\(index).pt") { _ = try TorchCheckpoint(contentsOf: url) }
+            #expect(error?.tensor == "w", "case \(index)")
+        }
+    }
+
+    @Test func truncatedPickle() throws {
+        let directory = temporaryDirectory()
+        let pickle = PickleBuilder.stateDict(name: "w", storageCount: 4, offset: 0, size: [4], stride: [1])
+        for cut in stride(from: 0, to: pickle.count, by: 5) {
+            let url = try torchZip(pickle: pickle.prefix(cut), storages: ["0": Data(count: 16)], in: directory, name: "cut\(cut).pt")
+            let error = formatError { _ = try TorchCheckpoint(contentsOf: url) }
+            #expect(error != nil && error!.file.hasSuffix("cut\(cut).pt"), "cut \(cut)")
+        }
+    }
+}
