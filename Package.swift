@@ -27,7 +27,8 @@ let package = Package(
             .product(name: "ZIPFoundation", package: "ZIPFoundation"),
             .product(name: "SwiftProtobuf", package: "swift-protobuf"),
         ]),
-        .target(name: "Curvature", dependencies: ["LinearAlgebra", "ModelFormats"]),
+        .target(name: "HTSR", dependencies: ["LinearAlgebra", "ModelFormats"]),
+        .target(name: "Curvature", dependencies: ["LinearAlgebra", "ModelFormats", "HTSR"]),
         .executableTarget(name: "CurvatureCLI", dependencies: [
             "Curvature",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -38,7 +39,8 @@ let package = Package(
                         "ModelFormats", .product(name: "ZIPFoundation", package: "ZIPFoundation"),
                     ],
                     resources: [.copy("Fixtures")]),
-        .testTarget(name: "CurvatureCLITests", dependencies: ["CurvatureCLI"]),
+        .testTarget(name: "HTSRTests", dependencies: ["HTSR"]),
+        .testTarget(name: "CurvatureCLITests", dependencies: ["CurvatureCLI", "Curvature"]),
     ],
     swiftLanguageModes: [.v6]
 )

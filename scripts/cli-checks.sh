@@ -40,6 +40,10 @@ check "info onnx" 0 '^operators: Conv x1, Relu x1, Flatten x1, Gemm x1$' EMPTY -
 check "info onnx json" 0 '"version" : 17' EMPTY -- info "$fixtures/onnx/cnn.onnx" --format json
 check "malicious pickle" 1 EMPTY "global 'posix.system' is not on the allow-list" -- info "$fixtures/torch/evil_os_system.pt"
 check "legacy torch" 1 EMPTY 're-save it' -- info "$fixtures/torch/legacy_format.pt"
+check "htsr table" 0 '^ +3  4 +256 +10 +1 +10 ' EMPTY -- htsr "$fixtures/torch/checkpoint.pt"
+check "htsr onnx csv" 0 '^1,4,dense,,256,10,' EMPTY -- htsr "$fixtures/onnx/cnn.onnx" --format csv
+check "htsr bad regex" 1 EMPTY "^Error: --layers: '\(' is not a valid regular expression$" -- htsr "$fixtures/torch/checkpoint.pt" --layers "("
+check "htsr hostile file" 1 EMPTY 'refused to unpickle' -- htsr "$fixtures/torch/evil_os_system.pt"
 check "bad option" 64 EMPTY 'xml' -- info Examples/data/digits.npz --format xml
 
 if [ "$failures" -ne 0 ]; then

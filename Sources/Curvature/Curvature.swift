@@ -1,3 +1,4 @@
 // The umbrella module: `import Curvature` brings in every public module of the toolkit.
 @_exported import LinearAlgebra
 @_exported import ModelFormats
+@_exported import HTSR

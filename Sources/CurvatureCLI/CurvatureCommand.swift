@@ -1,7 +1,7 @@
 import ArgumentParser
 
 @main
-struct CurvatureCommand: ParsableCommand {
+struct CurvatureCommand: AsyncParsableCommand {
     static let version = "0.1.0"
 
     static let configuration = CommandConfiguration(
@@ -12,6 +12,6 @@ struct CurvatureCommand: ParsableCommand {
             Results go to stdout as an aligned table, JSON or CSV (--format); progress and errors go to stderr.
             """,
         version: version,
-        subcommands: [InfoCommand.self]
+        subcommands: [InfoCommand.self, HTSRCommand.self]
     )
 }

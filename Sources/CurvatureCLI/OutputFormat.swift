@@ -17,10 +17,11 @@ struct OutputOptions: ParsableArguments {
 }
 
 enum Rendering {
-    /// JSON with snake_case keys and sorted, indented output.
+    /// JSON with snake_case keys and sorted, indented output. Keys without lower-case letters (WeightWatcher's
+    /// `N`, `M`, `Q`, `D`) and keys already snake_case are kept as they are.
     static func json(_ value: some Encodable) throws -> String {
         let encoder = JSONEncoder()
-        encoder.keyEncodingStrategy = .convertToSnakeCase
+        encoder.keyEncodingStrategy = .custom { path in SnakeCaseKey(path.last!.stringValue) }
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
         encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf",
                                                                       negativeInfinity: "-inf", nan: "nan")
@@ -67,4 +68,31 @@ enum Rendering {
         }
         return unit == 0 ? "\(count) B" : String(format: "%.1f %@", value, units[unit])
     }
+}
+
+/// A coding key converted from camelCase to snake_case (`tensorCount` -> `tensor_count`), leaving keys with no
+/// lower-case letters alone.
+struct SnakeCaseKey: CodingKey {
+    var stringValue: String
+    var intValue: Int? { nil }
+
+    init(_ key: String) {
+        guard key.contains(where: \.isLowercase) else {
+            stringValue = key
+            return
+        }
+        var result = ""
+        for character in key {
+            if character.isUppercase {
+                if !result.isEmpty { result += "_" }
+                result += character.lowercased()
+            } else {
+                result.append(character)
+            }
+        }
+        stringValue = result
+    }
+
+    init?(stringValue: String) { self.init(stringValue) }
+    init?(intValue: Int) { nil }
 }

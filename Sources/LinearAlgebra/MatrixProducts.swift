@@ -61,3 +61,23 @@ public func matvec<Scalar: TensorScalar>(
     }
     return y
 }
+
+/// The Gram matrix of the smaller side of a rank-2 tensor, through BLAS `?syrk` (half the flops of a GEMM):
+/// `A^T A` (columns x columns) when A has at least as many rows as columns, otherwise `A A^T`.
+///
+/// Only the upper triangle (row-major) is filled; ``symmetricEigen(_:computeVectors:)`` reads exactly that.
+/// Its eigenvalues are the squared singular values of A.
+public func smallerGram<Scalar: TensorScalar>(_ a: Tensor<Scalar>) -> Tensor<Scalar> {
+    precondition(a.rank == 2, "smallerGram needs a rank-2 tensor, got shape \(a.shape)")
+    let (rows, columns) = (a.shape[0], a.shape[1])
+    let n = min(rows, columns), k = max(rows, columns)
+    var c = Tensor<Scalar>(zeros: [n, n])
+    guard n > 0, k > 0 else { return c }
+    a.withUnsafeBufferPointer { pa in
+        c.withUnsafeMutableBufferPointer { pc in
+            // Row-major A (rows x columns): A^T A is syrk with transpose; A A^T without.
+            Scalar._syrk(transpose: rows >= columns, n: n, k: k, a: pa.baseAddress!, lda: columns, c: pc.baseAddress!)
+        }
+    }
+    return c
+}

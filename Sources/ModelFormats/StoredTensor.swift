@@ -28,11 +28,55 @@ public struct StoredTensor: Sendable, Equatable {
     /// The elements as a floating-point tensor of the requested precision, whatever the stored type
     /// (integers and booleans convert exactly where the precision allows).
     public func tensor<Scalar: TensorScalar>(_: Scalar.Type = Scalar.self) -> Tensor<Scalar> {
-        Tensor(shape: shape, scalars: values { Scalar($0) })
+        // Concrete loops for the two precisions: the generic path costs tens of nanoseconds per element.
+        if Scalar.self == Double.self { return Tensor(shape: shape, scalars: unsafeBitCast(doubles(), to: [Scalar].self)) }
+        if Scalar.self == Float.self { return Tensor(shape: shape, scalars: unsafeBitCast(floats(), to: [Scalar].self)) }
+        return Tensor(shape: shape, scalars: values { Scalar($0) })
     }
 
     /// The elements as Doubles in row-major order.
-    public func doubles() -> [Double] { values { $0 } }
+    public func doubles() -> [Double] {
+        switch dtype {
+        case .float32:
+            // Little-endian hosts with aligned storage (what the readers allocate): a plain loop the compiler
+            // vectorises into packed float-to-double conversions.
+            let aligned = data.withUnsafeBytes { Int(bitPattern: $0.baseAddress) % MemoryLayout<Float>.alignment == 0 }
+            guard aligned, UInt32(littleEndian: 1) == 1 else { return convert(UInt32.self) { Double(Float(bitPattern: $0)) } }
+            let count = data.count / 4
+            return [Double](unsafeUninitializedCapacity: count) { buffer, initialized in
+                data.withUnsafeBytes { raw in
+                    let source = raw.bindMemory(to: Float.self)
+                    for i in 0..<count { buffer[i] = Double(source[i]) }
+                }
+                initialized = count
+            }
+        case .float64: return convert(UInt64.self) { Double(bitPattern: $0) }
+        default: return values { $0 }
+        }
+    }
+
+    /// The elements as Floats in row-major order (rounded from wider types).
+    public func floats() -> [Float] {
+        switch dtype {
+        case .float32: return convert(UInt32.self) { Float(bitPattern: $0) }
+        case .float64: return convert(UInt64.self) { Float(Double(bitPattern: $0)) }
+        default: return values { Float($0) }
+        }
+    }
+
+    /// A tight, specialised loop: little-endian raw words to values.
+    @inline(__always)
+    private func convert<Raw: FixedWidthInteger, T>(_: Raw.Type, _ transform: (Raw) -> T) -> [T] {
+        let count = data.count / MemoryLayout<Raw>.size
+        return [T](unsafeUninitializedCapacity: count) { buffer, initialized in
+            data.withUnsafeBytes { raw in
+                for i in 0..<count {
+                    buffer[i] = transform(Raw(littleEndian: raw.loadUnaligned(fromByteOffset: i * MemoryLayout<Raw>.size, as: Raw.self)))
+                }
+            }
+            initialized = count
+        }
+    }
 
     /// The elements of an integer or boolean tensor as Int64 (floats are truncated toward zero).
     public func integers() -> [Int64] {

@@ -62,4 +62,23 @@ let productShapes: [(Int, Int, Int)] = [
 
     @Test func gemvFloat() { checkGemv(Float.self) }
     @Test func gemvDouble() { checkGemv(Double.self) }
+
+    func checkSmallerGram<S: TensorScalar>(_: S.Type) {
+        let shapes: [(Int, Int)] = [(7, 3), (3, 7), (5, 5), (1, 4), (4, 1), (0, 3)]
+        for (m, n) in shapes {
+            let a = randomRows(m, n, seed: 8)
+            let gram = smallerGram(tensor(a, columns: n, as: S.self))
+            let expected = m >= n ? naiveMatmul(naiveTranspose(a, columns: n), a) : naiveMatmul(a, naiveTranspose(a, columns: n))
+            #expect(gram.shape == [min(m, n), min(m, n)])
+            // The upper triangle is the contract.
+            for i in 0..<min(m, n) {
+                for j in i..<min(m, n) {
+                    #expect(abs(Double(gram[i, j]) - expected[i][j]) <= tolerance(S.self, scale: Double(max(m, n))) * 10)
+                }
+            }
+        }
+    }
+
+    @Test func smallerGramFloat() { checkSmallerGram(Float.self) }
+    @Test func smallerGramDouble() { checkSmallerGram(Double.self) }
 }

@@ -1,6 +1,7 @@
 // Micro-benchmarks printed as one line per measurement: "swift <name> <key=value>...".
 // Usage: CurvatureBenchmarks gemm [--repeats N]
 //        CurvatureBenchmarks read FILE [--repeats N]
+//        CurvatureBenchmarks htsr-phases FILE      (single-threaded time per HTSR phase over all 2-D layers)
 //        CurvatureBenchmarks read-once FILE      (reads every tensor once; reports peak resident memory)
 import Curvature
 import Foundation
@@ -72,6 +73,35 @@ func readOnceBenchmark(path: String) throws {
                  URL(fileURLWithPath: path).lastPathComponent, bytes, largest, Double(usage.ru_maxrss) / 1024))
 }
 
+/// Where HTSR's time goes, one thread, every 2-D floating-point tensor: read, widen to Double, Gram (syrk),
+/// eigenvalues (dsyevd), power-law fit. The Gram + eigenvalue time is the floor a native tool cannot go under.
+func htsrPhases(path: String) throws {
+    BLASThreads.set(1)
+    let archive = try WeightFile.open(URL(fileURLWithPath: path))
+    var times = [String: Double]()
+    var gramFlops = 0.0
+    var layers = 0
+    for descriptor in archive.descriptors where descriptor.shape.count == 2 && descriptor.dtype.isFloatingPoint
+        && min(descriptor.shape[0], descriptor.shape[1]) >= 8 && max(descriptor.shape[0], descriptor.shape[1]) <= 50000 {
+        layers += 1
+        var stored: StoredTensor?
+        times["read", default: 0] += seconds { stored = try! archive.tensor(named: descriptor.name) }
+        var matrix: Tensor<Double>?
+        times["widen", default: 0] += seconds { matrix = stored!.tensor(Double.self) }
+        var gram: Tensor<Double>?
+        times["gram", default: 0] += seconds { gram = smallerGram(matrix!) }
+        let (n, m) = (Double(max(descriptor.shape[0], descriptor.shape[1])), Double(min(descriptor.shape[0], descriptor.shape[1])))
+        gramFlops += n * m * m
+        var values: [Double] = []
+        times["eigenvalues", default: 0] += seconds { values = try! symmetricEigen(gram!, computeVectors: false).values }
+        times["fit", default: 0] += seconds { _ = PowerLawFit.fit(eigenvalues: values.map { max(0, $0) }) }
+    }
+    let total = times.values.reduce(0, +)
+    print(String(format: "swift htsr-phases layers=%d read_s=%.4f widen_s=%.4f gram_s=%.4f gram_gflops=%.1f " +
+                 "eigenvalues_s=%.4f fit_s=%.4f total_s=%.4f", layers, times["read"]!, times["widen"]!, times["gram"]!,
+                 gramFlops / times["gram"]! / 1e9, times["eigenvalues"]!, times["fit"]!, total))
+}
+
 let arguments = CommandLine.arguments.dropFirst()
 let repeats = arguments.firstIndex(of: "--repeats").flatMap { Int(arguments[$0 + 1]) } ?? 10
 switch arguments.first {
@@ -82,6 +112,8 @@ case "gemm":
             gemmBenchmark(Double.self, n: n, threads: threads, repeats: repeats)
         }
     }
+case "htsr-phases":
+    try htsrPhases(path: arguments.dropFirst().first ?? "")
 case "read-once":
     try readOnceBenchmark(path: arguments.dropFirst().first ?? "")
 case "read":

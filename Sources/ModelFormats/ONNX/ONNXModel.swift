@@ -153,6 +153,18 @@ public struct ONNXModel: TensorArchive {
         return Data(contents[(contents.startIndex + offset)..<(contents.startIndex + offset + length)])
     }
 
+    /// Initializers that are weight operands of Conv, ConvTranspose, Gemm or MatMul nodes: the model's weight
+    /// matrices and kernels, whatever the exporter named them (`onnx::Conv_16` after BatchNorm folding, say).
+    public var weightInitializerNames: Set<String> {
+        let initializers = Set(descriptors.map(\.name))
+        var names = Set<String>()
+        for node in model.graph.node where ["Conv", "ConvTranspose", "Gemm", "MatMul"].contains(node.opType) {
+            let operands = node.opType.hasPrefix("Conv") ? Array(node.input.dropFirst().prefix(1)) : Array(node.input.prefix(2))
+            names.formUnion(operands.filter { initializers.contains($0) })
+        }
+        return names
+    }
+
     /// What `curvature info` shows of the graph.
     public var graphSummary: ONNXGraphSummary { ONNXGraphSummary(model) }
 }

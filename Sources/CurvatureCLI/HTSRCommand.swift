@@ -1,0 +1,173 @@
+import ArgumentParser
+import Curvature
+import Foundation
+
+struct HTSRCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "htsr",
+        abstract: "Heavy-tailed spectral analysis of every weight matrix in a file: power-law alpha per layer.",
+        discussion: """
+            Computes each layer's eigenvalue spectrum (singular values squared) and fits a power law to its tail \
+            as WeightWatcher does, with the same column names. Needs no data. Table output shows the main columns; \
+            --format csv or json gives all of them. Defaults match weightwatcher 0.7.7's analyze().
+            """)
+
+    @Argument(help: "A weight file (safetensors, .bin/.pt/.pth, .onnx, .npz/.npy) or a directory of them.")
+    var file: String
+
+    @Flag(inversion: .prefixedNo, help: "Pool a conv layer's kernel positions into one ESD (--no-pool: one row per position).")
+    var pool = true
+
+    @Option(help: "Skip layers with fewer eigenvalues.")
+    var minEvals = HTSROptions().minEvals
+
+    @Option(help: "Skip layers with more eigenvalues (0: no limit).")
+    var maxEvals = HTSROptions().maxEvals
+
+    @Option(name: .customLong("max-n"), help: "Skip layers whose larger dimension N exceeds this.")
+    var maxN = HTSROptions().maxN
+
+    @Option(help: "Analyse only layers whose name matches this regular expression.")
+    var layers: String?
+
+    @Option(help: "Skip layers whose name matches this regular expression.")
+    var exclude: String?
+
+    @Flag(help: "Print only the summary (means over the analysed layers).")
+    var summary = false
+
+    @Flag(help: "No progress on stderr.")
+    var quiet = false
+
+    @OptionGroup var output: OutputOptions
+
+    func validate() throws {
+        guard minEvals >= 0 else { throw ValidationError("--min-evals must be at least 0, got \(minEvals)") }
+        guard maxEvals >= 0 else { throw ValidationError("--max-evals must be at least 0, got \(maxEvals)") }
+        guard maxN >= 1 else { throw ValidationError("--max-n must be at least 1, got \(maxN)") }
+    }
+
+    var options: HTSROptions {
+        var options = HTSROptions()
+        options.pool = pool
+        options.minEvals = minEvals
+        options.maxEvals = maxEvals
+        options.maxN = maxN
+        options.layers = layers
+        options.exclude = exclude
+        return options
+    }
+
+    func run() async throws {
+        let archive = try WeightFile.open(URL(fileURLWithPath: file))
+        let progress = Progress.reporter(enabled: !quiet)
+        let report = try await analyzeHTSR(archive, options: options, progress: progress)
+        Progress.finish(enabled: !quiet)
+        print(try Self.render(report, as: output.format, summaryOnly: summary), terminator: "")
+    }
+
+    static func render(_ report: HTSRReport, as format: OutputFormat, summaryOnly: Bool) throws -> String {
+        if summaryOnly { return try renderSummary(report.summary, as: format) }
+        switch format {
+        case .json:
+            return try Rendering.json(report) + "\n"
+        case .csv:
+            let keys = LayerReport.CodingKeys.allCases
+            return Rendering.csv(header: keys.map(\.rawValue), rows: report.layers.map { row in keys.map { csvCell(row, $0) } })
+        case .table:
+            let header = ["layer_id", "name", "N", "M", "rf", "num_evals", "alpha", "xmin", "D", "lambda_max",
+                          "stable_rank", "num_pl_spikes", "warning"]
+            let rows = report.layers.map { row in
+                [String(row.layerID), row.name + (row.slice.map { "[\($0.map(String.init).joined(separator: ","))]" } ?? ""),
+                 String(row.n), String(row.m), String(row.rf), String(row.numEvals), number(row.alpha, "%.4f"),
+                 number(row.xmin, "%.4g"), number(row.d, "%.4f"), number(row.lambdaMax, "%.4g"),
+                 number(row.stableRank, "%.2f"), row.numPLSpikes.map(String.init) ?? "-", row.warning]
+            }
+            let table = Rendering.table(header: header, rows: rows, rightAligned: Set(0..<12).subtracting([1]))
+            return "\(report.file) (\(report.format))\n\n" + table + "\n" + summaryLine(report)
+        }
+    }
+
+    static func summaryLine(_ report: HTSRReport) -> String {
+        let s = report.summary
+        return "\(s.layers) layers analysed (\(s.failedFits) failed fits), \(s.skipped) tensors skipped; " +
+            "mean alpha \(number(s.alpha, "%.4f")), alpha_weighted \(number(s.alphaWeighted, "%.4f")), " +
+            "log_norm \(number(s.logNorm, "%.4f")), stable_rank \(number(s.stableRank, "%.2f"))\n"
+    }
+
+    static func renderSummary(_ summary: HTSRSummary, as format: OutputFormat) throws -> String {
+        let pairs: [(String, String)] = [
+            ("layers", String(summary.layers)), ("failed_fits", String(summary.failedFits)),
+            ("skipped", String(summary.skipped)), ("log_norm", number(summary.logNorm, "%.6f")),
+            ("alpha", number(summary.alpha, "%.6f")), ("alpha_weighted", number(summary.alphaWeighted, "%.6f")),
+            ("log_alpha_norm", number(summary.logAlphaNorm, "%.6f")),
+            ("log_spectral_norm", number(summary.logSpectralNorm, "%.6f")),
+            ("stable_rank", number(summary.stableRank, "%.6f")),
+        ]
+        switch format {
+        case .json: return try Rendering.json(summary) + "\n"
+        case .csv: return Rendering.csv(header: pairs.map(\.0), rows: [pairs.map(\.1)])
+        case .table: return Rendering.table(header: ["metric", "value"], rows: pairs.map { [$0.0, $0.1] }, rightAligned: [1])
+        }
+    }
+
+    static func number(_ value: Double?, _ format: String) -> String {
+        value.map { String(format: format, $0) } ?? "-"
+    }
+
+    /// Full precision for programs; empty for a null.
+    static func csvCell(_ row: LayerReport, _ key: LayerReport.CodingKeys) -> String {
+        func text(_ value: Double?) -> String { value.map { "\($0)" } ?? "" }
+        switch key {
+        case .layerID: return String(row.layerID)
+        case .name: return row.name
+        case .kind: return row.kind.rawValue
+        case .slice: return row.slice.map { $0.map(String.init).joined(separator: ",") } ?? ""
+        case .n: return String(row.n)
+        case .m: return String(row.m)
+        case .q: return text(row.q)
+        case .rf: return String(row.rf)
+        case .numEvals: return String(row.numEvals)
+        case .alpha: return text(row.alpha)
+        case .alphaWeighted: return text(row.alphaWeighted)
+        case .xmin: return text(row.xmin)
+        case .xmax: return text(row.xmax)
+        case .d: return text(row.d)
+        case .sigma: return text(row.sigma)
+        case .numPLSpikes: return row.numPLSpikes.map(String.init) ?? ""
+        case .lambdaMax: return text(row.lambdaMax)
+        case .spectralNorm: return text(row.spectralNorm)
+        case .logSpectralNorm: return text(row.logSpectralNorm)
+        case .norm: return text(row.norm)
+        case .logNorm: return text(row.logNorm)
+        case .logAlphaNorm: return text(row.logAlphaNorm)
+        case .stableRank: return text(row.stableRank)
+        case .matrixRank: return String(row.matrixRank)
+        case .entropy: return text(row.entropy)
+        case .rankLoss: return String(row.rankLoss)
+        case .weakRankLoss: return String(row.weakRankLoss)
+        case .svMax: return text(row.svMax)
+        case .svMin: return text(row.svMin)
+        case .warning: return row.warning
+        case .status: return row.status
+        case .failure: return row.failure ?? ""
+        case .esdMethod: return row.esdMethod.rawValue
+        }
+    }
+}
+
+/// Progress lines on stderr, only when stderr is a terminal and not silenced.
+enum Progress {
+    static func reporter(enabled: Bool) -> (@Sendable (HTSRProgress) -> Void)? {
+        guard enabled, isatty(STDERR_FILENO) != 0 else { return nil }
+        return { progress in
+            let line = "\r[\(progress.completed)/\(progress.total)] \(progress.layer)"
+            FileHandle.standardError.write(Data((line.padding(toLength: max(line.count, 72), withPad: " ", startingAt: 0)).utf8))
+        }
+    }
+
+    static func finish(enabled: Bool) {
+        guard enabled, isatty(STDERR_FILENO) != 0 else { return }
+        FileHandle.standardError.write(Data(("\r" + String(repeating: " ", count: 72) + "\r").utf8))
+    }
+}

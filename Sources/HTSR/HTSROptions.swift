@@ -1,0 +1,24 @@
+/// Settings of an HTSR analysis. Defaults are WeightWatcher 0.7.7's (`analyze()`).
+public struct HTSROptions: Sendable, Codable, Equatable {
+    /// Conv layers: one row per layer with the eigenvalues of all kernel positions pooled (true), or one row per
+    /// kernel position (false, WeightWatcher's `pool=False`).
+    public var pool = true
+    /// Skip layers with fewer eigenvalues (M x rf when pooling, M per slice otherwise).
+    public var minEvals = 8
+    /// Skip layers with more eigenvalues; 0 means no limit.
+    public var maxEvals = 15000
+    /// Skip layers whose larger dimension N exceeds this (GPT-2's 50257-row embedding, say).
+    public var maxN = 50000
+    /// Analyse only layers whose name matches this regular expression (anywhere in the name).
+    public var layers: String?
+    /// Skip layers whose name matches this regular expression.
+    public var exclude: String?
+    /// Eigenvalues at or below this are left out of the power-law fit (WeightWatcher's EVALS_THRESH).
+    public var fitThreshold = 1e-5
+    /// Eigenvalues below this count toward `weak_rank_loss`.
+    public var weakRankTolerance = 1e-6
+    /// Worker threads; each holds one tensor at a time. 0 means one per core.
+    public var workers = 0
+
+    public init() {}
+}

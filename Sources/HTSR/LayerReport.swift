@@ -1,0 +1,192 @@
+import Foundation
+
+/// One row of the HTSR table, with WeightWatcher's column names (`layer_id`, `alpha_weighted`, `D`, ...).
+///
+/// Norm metrics use all eigenvalues of the layer (lambda = sigma^2):
+/// `norm = sum lambda`, `log_norm = log10 norm`, `spectral_norm = lambda_max = max lambda`,
+/// `log_spectral_norm = log10 lambda_max`, `alpha_weighted = alpha log10 lambda_max`,
+/// `log_alpha_norm = log10 sum lambda^alpha`, `stable_rank = norm / lambda_max`,
+/// `matrix_rank = count(sigma > sigma_max N eps)`, `entropy = -sum p ln p / ln(rank)` with
+/// `p = lambda / norm + 1e-10`, `rank_loss` (per matrix, summed), `weak_rank_loss = count(lambda < 1e-6)`.
+/// Fit columns are null when the fit failed; `status` is then "failed" and so is `warning`.
+public struct LayerReport: Sendable, Equatable, Encodable {
+    public var layerID: Int
+    public var name: String
+    public var kind: LayerKind
+    /// Kernel position (i, j) of an unpooled conv layer.
+    public var slice: [Int]?
+    public var n: Int
+    public var m: Int
+    public var q: Double
+    public var rf: Int
+    public var numEvals: Int
+    public var alpha: Double?
+    public var alphaWeighted: Double?
+    public var xmin: Double?
+    public var xmax: Double?
+    public var d: Double?
+    public var sigma: Double?
+    public var numPLSpikes: Int?
+    public var lambdaMax: Double
+    public var spectralNorm: Double
+    public var logSpectralNorm: Double
+    public var norm: Double
+    public var logNorm: Double
+    public var logAlphaNorm: Double?
+    public var stableRank: Double
+    public var matrixRank: Int
+    public var entropy: Double
+    public var rankLoss: Int
+    public var weakRankLoss: Int
+    public var svMax: Double
+    public var svMin: Double
+    /// "over-trained" (alpha < 2), "under-trained" (alpha > 6), "failed", or "".
+    public var warning: String
+    /// "success" or "failed".
+    public var status: String
+    /// Why the fit failed, when it did.
+    public var failure: String?
+    public var esdMethod: ESDMethod
+
+    /// WeightWatcher's column names, in its order; JSON and CSV keys.
+    public enum CodingKeys: String, CodingKey, CaseIterable {
+        case layerID = "layer_id", name, kind, slice, n = "N", m = "M", q = "Q", rf, numEvals = "num_evals", alpha
+        case alphaWeighted = "alpha_weighted", xmin, xmax, d = "D", sigma, numPLSpikes = "num_pl_spikes"
+        case lambdaMax = "lambda_max", spectralNorm = "spectral_norm", logSpectralNorm = "log_spectral_norm", norm
+        case logNorm = "log_norm", logAlphaNorm = "log_alpha_norm", stableRank = "stable_rank"
+        case matrixRank = "matrix_rank", entropy, rankLoss = "rank_loss", weakRankLoss = "weak_rank_loss"
+        case svMax = "sv_max", svMin = "sv_min", warning, status, failure, esdMethod = "esd_method"
+    }
+
+    /// Every column, nulls included, so each JSON row has the same keys.
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(layerID, forKey: .layerID)
+        try container.encode(name, forKey: .name)
+        try container.encode(kind, forKey: .kind)
+        try container.encode(slice, forKey: .slice)
+        try container.encode(n, forKey: .n)
+        try container.encode(m, forKey: .m)
+        try container.encode(q, forKey: .q)
+        try container.encode(rf, forKey: .rf)
+        try container.encode(numEvals, forKey: .numEvals)
+        try container.encode(alpha, forKey: .alpha)
+        try container.encode(alphaWeighted, forKey: .alphaWeighted)
+        try container.encode(xmin, forKey: .xmin)
+        try container.encode(xmax, forKey: .xmax)
+        try container.encode(d, forKey: .d)
+        try container.encode(sigma, forKey: .sigma)
+        try container.encode(numPLSpikes, forKey: .numPLSpikes)
+        try container.encode(lambdaMax, forKey: .lambdaMax)
+        try container.encode(spectralNorm, forKey: .spectralNorm)
+        try container.encode(logSpectralNorm, forKey: .logSpectralNorm)
+        try container.encode(norm, forKey: .norm)
+        try container.encode(logNorm, forKey: .logNorm)
+        try container.encode(logAlphaNorm, forKey: .logAlphaNorm)
+        try container.encode(stableRank, forKey: .stableRank)
+        try container.encode(matrixRank, forKey: .matrixRank)
+        try container.encode(entropy, forKey: .entropy)
+        try container.encode(rankLoss, forKey: .rankLoss)
+        try container.encode(weakRankLoss, forKey: .weakRankLoss)
+        try container.encode(svMax, forKey: .svMax)
+        try container.encode(svMin, forKey: .svMin)
+        try container.encode(warning, forKey: .warning)
+        try container.encode(status, forKey: .status)
+        try container.encode(failure, forKey: .failure)
+        try container.encode(esdMethod, forKey: .esdMethod)
+    }
+
+    init(layer: HTSRLayer, esd: EmpiricalSpectralDensity, fit: Result<PowerLawFit, PowerLawFit.Failure>, options: HTSROptions) {
+        let evals = esd.eigenvalues
+        layerID = layer.layerID
+        name = layer.name
+        kind = layer.kind
+        slice = layer.slice
+        n = layer.n
+        m = layer.m
+        q = Double(layer.n) / Double(layer.m)
+        rf = layer.slice == nil ? layer.rf : 1
+        numEvals = evals.count
+        let largest = evals.last ?? 0
+        let total = evals.reduce(0, +)
+        lambdaMax = largest
+        spectralNorm = largest
+        logSpectralNorm = log10(largest)
+        norm = total
+        logNorm = log10(total)
+        stableRank = total / largest
+        // Over the pooled singular values, as WeightWatcher's apply_norm_metrics does.
+        let tolerance = largest.squareRoot() * Double(layer.n) * Double.ulpOfOne
+        let rank = evals.filter { $0.squareRoot() > tolerance }.count
+        matrixRank = rank
+        let probabilities = evals.map { $0 / total + 1e-10 }
+        entropy = -probabilities.reduce(0) { $0 + $1 * Foundation.log($1) } / Foundation.log(Double(rank) + 1e-10)
+        rankLoss = esd.rankLoss
+        weakRankLoss = evals.filter { $0 < options.weakRankTolerance }.count
+        svMax = esd.svMax
+        svMin = esd.svMin
+        esdMethod = esd.method
+        switch fit {
+        case .success(let fit):
+            alpha = fit.alpha
+            alphaWeighted = fit.alpha * log10(largest)
+            xmin = fit.xmin
+            xmax = fit.xmax
+            d = fit.d
+            sigma = fit.sigma
+            numPLSpikes = fit.numPLSpikes
+            logAlphaNorm = log10(evals.reduce(0) { $0 + Foundation.pow($1, fit.alpha) })
+            warning = fit.alpha < 2 ? "over-trained" : fit.alpha > 6 ? "under-trained" : ""
+            status = "success"
+        case .failure(let failure):
+            warning = "failed"
+            status = "failed"
+            self.failure = failure.description
+        }
+    }
+}
+
+/// Unweighted means over the analysed layers, as WeightWatcher's `get_summary()`; the alpha-based means leave out
+/// layers whose fit failed.
+public struct HTSRSummary: Sendable, Equatable, Encodable {
+    public var layers: Int
+    public var failedFits: Int
+    public var skipped: Int
+    public var logNorm: Double?
+    public var alpha: Double?
+    public var alphaWeighted: Double?
+    public var logAlphaNorm: Double?
+    public var logSpectralNorm: Double?
+    public var stableRank: Double?
+
+    enum CodingKeys: String, CodingKey {
+        case layers, failedFits = "failed_fits", skipped, logNorm = "log_norm", alpha, alphaWeighted = "alpha_weighted"
+        case logAlphaNorm = "log_alpha_norm", logSpectralNorm = "log_spectral_norm", stableRank = "stable_rank"
+    }
+
+    init(layers rows: [LayerReport], skipped: Int) {
+        func mean(_ values: [Double]) -> Double? { values.isEmpty ? nil : values.reduce(0, +) / Double(values.count) }
+        layers = rows.count
+        failedFits = rows.filter { $0.status == "failed" }.count
+        self.skipped = skipped
+        logNorm = mean(rows.map(\.logNorm))
+        alpha = mean(rows.compactMap(\.alpha))
+        alphaWeighted = mean(rows.compactMap(\.alphaWeighted))
+        logAlphaNorm = mean(rows.compactMap(\.logAlphaNorm))
+        logSpectralNorm = mean(rows.map(\.logSpectralNorm))
+        stableRank = mean(rows.map(\.stableRank))
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(layers, forKey: .layers)
+        try container.encode(failedFits, forKey: .failedFits)
+        try container.encode(skipped, forKey: .skipped)
+        try container.encode(logNorm, forKey: .logNorm)
+        try container.encode(alpha, forKey: .alpha)
+        try container.encode(alphaWeighted, forKey: .alphaWeighted)
+        try container.encode(logAlphaNorm, forKey: .logAlphaNorm)
+        try container.encode(logSpectralNorm, forKey: .logSpectralNorm)
+        try container.encode(stableRank, forKey: .stableRank)
+    }
+}

@@ -1,0 +1,55 @@
+import Foundation
+import Testing
+import Curvature
+@testable import CurvatureCLI
+
+let checkpointPath = repositoryRoot.appendingPathComponent("Tests/ModelFormatsTests/Fixtures/torch/checkpoint.pt").path
+let onnxPath = repositoryRoot.appendingPathComponent("Tests/ModelFormatsTests/Fixtures/onnx/cnn.onnx").path
+
+@Suite struct HTSRCommandTests {
+    func run(_ arguments: [String]) async throws -> String {
+        let command = try #require(try CurvatureCommand.parseAsRoot(["htsr"] + arguments) as? HTSRCommand)
+        let report = try await analyzeHTSR(WeightFile.open(URL(fileURLWithPath: command.file)), options: command.options)
+        return try HTSRCommand.render(report, as: command.output.format, summaryOnly: command.summary)
+    }
+
+    @Test func tableHasWeightWatcherColumnsAndASummaryLine() async throws {
+        let output = try await run([checkpointPath])
+        let lines = output.split(separator: "\n").map(String.init)
+        #expect(lines[1].split(separator: " ").prefix(4) == ["layer_id", "name", "N", "M"])
+        // Only "*.weight" tensors are candidates: the conv "0" and the linear "4"; "1.weight" is BatchNorm's 1-D scale.
+        #expect(lines[3].hasPrefix("       1  0 ") && lines[4].hasPrefix("       3  4 "))
+        #expect(lines.last!.hasPrefix("2 layers analysed (0 failed fits), 1 tensors skipped"))
+    }
+
+    @Test func csvCarriesEveryColumnAndJSONKeepsCapitalisedKeys() async throws {
+        let csv = try await run([checkpointPath, "--format", "csv"])
+        let header = csv.split(separator: "\n")[0]
+        #expect(header.hasPrefix("layer_id,name,kind,slice,N,M,Q,rf,num_evals,alpha,alpha_weighted,xmin,xmax,D,sigma,num_pl_spikes,"))
+        let json = try await run([checkpointPath, "--format", "json"])
+        let object = try JSONSerialization.jsonObject(with: Data(json.utf8)) as! [String: Any]
+        let first = (object["layers"] as! [[String: Any]])[0]
+        #expect(first["N"] != nil && first["D"] != nil && first["num_pl_spikes"] != nil && first["layer_id"] != nil)
+        #expect((object["summary"] as! [String: Any])["failed_fits"] as? Int == 0)
+    }
+
+    @Test func summaryOnlyAndFilters() async throws {
+        let summary = try await run([checkpointPath, "--summary", "--format", "csv"])
+        #expect(summary.hasPrefix("layers,failed_fits,skipped,log_norm,alpha,"))
+        let filtered = try await run([checkpointPath, "--layers", "^(0|4)$", "--exclude", "^0", "--format", "csv"])
+        #expect(filtered.split(separator: "\n").count == 2)  // header + layer 4
+
+    }
+
+    @Test func onnxWeightsComeFromTheGraph() async throws {
+        // The exporter folded BatchNorm into the conv, naming its kernel "onnx::Conv_16": still a layer.
+        let csv = try await run([onnxPath, "--format", "csv", "--min-evals", "1"])
+        let names = csv.split(separator: "\n").dropFirst().map { $0.split(separator: ",")[1] }
+        #expect(names == ["4", "onnx::Conv_16"])
+    }
+
+    @Test func invalidOptionsAreRejected() {
+        #expect(throws: (any Error).self) { _ = try CurvatureCommand.parseAsRoot(["htsr", checkpointPath, "--min-evals", "-1"]) }
+        #expect(throws: (any Error).self) { _ = try CurvatureCommand.parseAsRoot(["htsr", checkpointPath, "--max-n", "0"]) }
+    }
+}

@@ -1,0 +1,167 @@
+import Foundation
+import LinearAlgebra
+import ModelFormats
+import Testing
+@testable import HTSR
+
+/// Writes tensors to a temporary safetensors file and opens it.
+func archive(_ tensors: [(String, Tensor<Double>)]) throws -> any TensorArchive {
+    let directory = FileManager.default.temporaryDirectory.appendingPathComponent("htsr-\(UUID().uuidString)")
+    try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+    let url = directory.appendingPathComponent("model.safetensors")
+    try SafetensorsFile.write(tensors.map { StoredTensor(name: $0.0, tensor: $0.1) }, to: url)
+    return try WeightFile.open(url)
+}
+
+func gaussian(_ shape: [Int], seed: UInt64) -> Tensor<Double> {
+    var random = SeededRandom(seed: seed)
+    return Tensor.gaussian(shape: shape, using: &random)
+}
+
+@Suite struct LayerDiscoveryTests {
+    let descriptors: [TensorDescriptor] = [
+        .init(name: "embed.weight", dtype: .float32, shape: [1000, 64]),
+        .init(name: "norm.weight", dtype: .float32, shape: [64]),
+        .init(name: "fc1.weight", dtype: .float16, shape: [128, 64]),
+        .init(name: "fc1.bias", dtype: .float32, shape: [128]),
+        .init(name: "conv.weight", dtype: .float32, shape: [16, 8, 3, 3]),
+        .init(name: "conv1d.weight", dtype: .float32, shape: [16, 8, 5]),
+        .init(name: "tiny.weight", dtype: .float32, shape: [5, 4]),
+        .init(name: "huge.weight", dtype: .float32, shape: [60000, 16]),
+        .init(name: "ids.weight", dtype: .int64, shape: [10, 10]),
+    ]
+
+    @Test func weightWatcherNumberingKindsAndFilters() throws {
+        let (layers, skipped) = try LayerDiscovery.layers(of: descriptors, options: HTSROptions())
+        // Only "*.weight" tensors are candidates (not fc1.bias), numbered from 1 in file order, 1-D ones included.
+        #expect(layers.map(\.layerID) == [1, 3, 4, 5])
+        #expect(layers.map(\.name) == ["embed", "fc1", "conv", "conv1d"])
+        #expect(layers.map(\.kind) == [.embedding, .dense, .conv2d, .conv1d])
+        #expect(layers[2].n == 16 && layers[2].m == 8 && layers[2].rf == 9 && layers[2].numEvals == 72)
+        #expect(layers[3].rf == 5 && layers[3].numEvals == 40)
+        #expect(skipped.map(\.name) == ["norm", "tiny", "huge", "ids"])
+        #expect(skipped[1].reason.contains("--min-evals") && skipped[2].reason.contains("--max-n"))
+    }
+
+    @Test func optionsAndPatterns() throws {
+        var options = HTSROptions()
+        options.layers = "^(fc|conv)"
+        options.exclude = "1d$"
+        options.maxEvals = 70
+        let (layers, skipped) = try LayerDiscovery.layers(of: descriptors, options: options)
+        #expect(layers.map(\.name) == ["fc1"])
+        #expect(skipped.contains { $0.name == "conv" && $0.reason.contains("--max-evals") })
+        #expect(skipped.contains { $0.name == "conv1d" && $0.reason == "matches --exclude" })
+        options.layers = "(unclosed"
+        #expect(throws: HTSROptionError.self) { _ = try LayerDiscovery.layers(of: descriptors, options: options) }
+    }
+
+    @Test func unpooledConvGivesOneLayerPerKernelPosition() throws {
+        var options = HTSROptions()
+        options.pool = false
+        let (layers, _) = try LayerDiscovery.layers(of: descriptors, options: options)
+        let conv = layers.filter { $0.name == "conv" }
+        #expect(conv.count == 9 && conv.allSatisfy { $0.numEvals == 8 && $0.layerID == 4 })
+        #expect(conv.map { $0.slice! } == (0..<3).flatMap { i in (0..<3).map { [i, $0] } })
+    }
+
+    @Test func filesWithoutWeightSuffixesUseEveryTensor() throws {
+        let plain: [TensorDescriptor] = [.init(name: "a", dtype: .float32, shape: [20, 10]), .init(name: "b", dtype: .float64, shape: [30, 10])]
+        let (layers, _) = try LayerDiscovery.layers(of: plain, options: HTSROptions())
+        #expect(layers.map(\.name) == ["a", "b"] && layers.map(\.layerID) == [1, 2])
+    }
+}
+
+@Suite struct HTSRAnalysisTests {
+    @Test func convSlicingAndWeightWatcherScaling() async throws {
+        // PyTorch layout (out, in, kh, kw) = (6, 4, 2, 3): six kernel positions of 6 x 4 matrices.
+        let kernel = gaussian([6, 4, 2, 3], seed: 1)
+        var expected: [Double] = []
+        var perSlice: [[Double]] = []
+        for i in 0..<2 {
+            for j in 0..<3 {
+                var slice = Tensor<Double>(zeros: [6, 4])
+                for o in 0..<6 { for c in 0..<4 { slice[o, c] = kernel[o, c, i, j] } }
+                let values = try singularValues(slice).map { $0 * $0 }
+                expected += values.map { $0 * 0.5 }  // pooled: each slice scaled by sqrt(1/2)
+                perSlice.append(values.map { $0 * 6 / 2 }.sorted())  // unpooled: sqrt(rf/2), rf = 6
+            }
+        }
+        let file = try archive([("conv.weight", kernel)])
+        let pooled = try await analyzeHTSR(file)
+        let row = try #require(pooled.layers.first)
+        #expect(row.numEvals == 24 && row.rf == 6 && row.m == 4 && row.n == 6)
+        #expect(abs(row.lambdaMax - expected.max()!) < 1e-10 && abs(row.norm - expected.reduce(0, +)) < 1e-9)
+
+        var options = HTSROptions()
+        options.pool = false
+        options.minEvals = 2
+        let unpooled = try await analyzeHTSR(file, options: options)
+        #expect(unpooled.layers.count == 6)
+        for (row, values) in zip(unpooled.layers, perSlice) {
+            #expect(abs(row.lambdaMax - values.last!) < 1e-10 && abs(row.norm - values.reduce(0, +)) < 1e-9)
+        }
+    }
+
+    @Test func kerasLayoutSlicesTheLeadingAxes() async throws {
+        // (kh, kw, in, out) = (3, 3, 8, 16): 3 + 3 < 8 + 16, so channels come last.
+        let kernel = gaussian([3, 3, 8, 16], seed: 2)
+        let row = try #require(try await analyzeHTSR(archive([("k.weight", kernel)])).layers.first)
+        var norm = 0.0
+        for i in 0..<3 {
+            for j in 0..<3 {
+                let start = (i * 3 + j) * 128
+                let slice = Tensor<Double>(shape: [8, 16], scalars: Array(kernel.scalars[start..<(start + 128)]))
+                norm += try singularValues(slice).reduce(0) { $0 + $1 * $1 * 0.5 }
+            }
+        }
+        #expect(row.n == 16 && row.m == 8 && row.rf == 9 && abs(row.norm - norm) < 1e-9)
+    }
+
+    @Test func aFailedFitIsFailedNeverOverTrainedAndLeavesTheSummary() async throws {
+        let healthy = gaussian([200, 50], seed: 3)
+        let orthogonal = try qr(gaussian([50, 50], seed: 4)).q  // all eigenvalues 1: no power law
+        let report = try await analyzeHTSR(archive([("good.weight", healthy), ("flat.weight", orthogonal),
+                                                    ("zero.weight", Tensor(zeros: [40, 20]))]))
+        let rows = Dictionary(uniqueKeysWithValues: report.layers.map { ($0.name, $0) })
+        for name in ["flat", "zero"] {
+            let row = try #require(rows[name])
+            #expect(row.status == "failed" && row.warning == "failed" && row.alpha == nil && row.failure != nil)
+        }
+        let good = try #require(rows["good"])
+        #expect(good.status == "success")
+        #expect(report.summary.failedFits == 2 && report.summary.layers == 3)
+        #expect(report.summary.alpha == good.alpha)
+    }
+
+    @Test func nonFiniteWeightsAreSkippedWithAReason() async throws {
+        var bad = gaussian([30, 20], seed: 5)
+        bad[3, 4] = .nan
+        let report = try await analyzeHTSR(archive([("bad.weight", bad), ("ok.weight", gaussian([30, 20], seed: 6))]))
+        #expect(report.layers.map(\.name) == ["ok"])
+        #expect(report.skipped.contains { $0.name == "bad" && $0.reason.contains("NaN") })
+    }
+
+    @Test func layersRunInParallelAndComeBackInFileOrder() async throws {
+        let tensors = (0..<12).map { ("l\($0).weight", gaussian([40 + 10 * $0, 30], seed: UInt64($0))) }
+        var options = HTSROptions()
+        options.workers = 2
+        let report = try await analyzeHTSR(archive(tensors), options: options)
+        #expect(report.layers.map(\.layerID) == Array(1...12))
+        var serial = options
+        serial.workers = 1
+        #expect(try await analyzeHTSR(archive(tensors), options: serial).layers == report.layers)
+    }
+
+    @Test func hostileFilesGiveFormatErrors() async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("htsr-bad-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        let url = directory.appendingPathComponent("model.safetensors")
+        try SafetensorsFile.write([StoredTensor(name: "w.weight", tensor: gaussian([30, 20], seed: 1))], to: url)
+        let file = try WeightFile.open(url)
+        let handle = try FileHandle(forWritingTo: url)
+        try handle.truncate(atOffset: 100)
+        try handle.close()
+        await #expect(throws: HTSRError.self) { _ = try await analyzeHTSR(file) }
+    }
+}

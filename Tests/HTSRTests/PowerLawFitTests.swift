@@ -1,0 +1,73 @@
+import Foundation
+import LinearAlgebra
+import Testing
+@testable import HTSR
+
+@Suite struct PowerLawFitTests {
+    /// The reference's check with a known answer: Pareto(alpha = 2.5) quantiles.
+    @Test func paretoQuantilesMatchTheReferenceTo1e8() throws {
+        let values = (1...1000).map { i in Foundation.pow(1 - (Double(i) - 0.5) / 1000, -1 / 1.5) }.sorted()
+        let fit = try PowerLawFit.fit(eigenvalues: values).get()
+        #expect(abs(fit.alpha - 2.5012710616) < 1e-8)
+        #expect(abs(fit.xmin - 1.0003334723) < 1e-8)
+        #expect(abs(fit.d - 0.0006726060) < 1e-8)
+        #expect(abs(fit.sigma - 0.0474743594) < 1e-8)
+        #expect(fit.xmax == values.last && fit.numPLSpikes == 1000)
+    }
+
+    /// The KS scan with early exit must pick exactly what the full O(n^2) scan picks.
+    @Test func prunedScanEqualsTheFullScan() throws {
+        var random = SeededRandom(seed: 5)
+        for trial in 0..<20 {
+            let n = 25 + trial * 13
+            let values = (0..<n).map { _ in Foundation.exp(2 * random.gaussian()) }.sorted()
+            let fit = try PowerLawFit.fit(eigenvalues: values).get()
+            // Full scan, written plainly.
+            let logs = values.map { Foundation.log($0) }
+            var bestD = Double.infinity, bestIndex = 0, bestAlpha = 0.0
+            for i in 0..<(n - 1) {
+                let m = Double(n - i)
+                let alpha = 1 + m / (logs[i...].reduce(0, +) - m * logs[i])
+                var d = 1.0
+                if alpha > 1 {
+                    d = 0
+                    for k in 0..<(n - i) {
+                        let model: Double = Foundation.pow(values[i + k] / values[i], 1 - alpha)
+                        d = max(d, abs(1 - model - Double(k) / m))
+                    }
+                }
+                if d < bestD { (bestD, bestIndex, bestAlpha) = (d, i, alpha) }
+            }
+            #expect(fit.xmin == values[bestIndex], "trial \(trial)")
+            #expect(abs(fit.alpha - bestAlpha) < 1e-10 && abs(fit.d - bestD) < 1e-12, "trial \(trial)")
+        }
+    }
+
+    @Test func smallSamplesUseTheBiasCorrectedObjective() throws {
+        // Twelve points: tails shorter than 8 are no candidates, so xmin is one of the five smallest.
+        let values = [1.0, 1.1, 1.3, 1.6, 2.0, 2.6, 3.5, 4.8, 7.0, 11.0, 19.0, 40.0]
+        let fit = try PowerLawFit.fit(eigenvalues: values).get()
+        let index = try #require(values.firstIndex(of: fit.xmin))
+        #expect(index <= values.count - 8)
+        // Its alpha is the bias-corrected MLE of its tail, and it minimises D - 0.868 / sqrt(m).
+        func objective(_ i: Int) -> (alpha: Double, j: Double) {
+            let tail = values[i...], m = Double(tail.count)
+            let s = tail.reduce(0) { $0 + Foundation.log($1 / values[i]) }
+            let alpha = 1 + (m - 1) / s
+            var d = 0.0
+            for (k, x) in tail.enumerated() {
+                let model: Double = Foundation.pow(x / values[i], 1 - alpha)
+                d = max(d, abs(1 - model - Double(k) / m))
+            }
+            return (alpha, d - 0.868 / m.squareRoot())
+        }
+        #expect(abs(fit.alpha - objective(index).alpha) < 1e-12)
+        for i in 0...(values.count - 8) { #expect(objective(index).j <= objective(i).j) }
+    }
+
+    @Test func failures() {
+        #expect(PowerLawFit.fit(eigenvalues: [0, 0, 1e-7]) == .failure(.tooFewEigenvalues(0)))
+        #expect(PowerLawFit.fit(eigenvalues: [0, 3]) == .failure(.tooFewEigenvalues(1)))
+        #expect(PowerLawFit.fit(eigenvalues: [Double](repeating: 2, count: 50)) == .failure(.degenerate))
+    }
+}
