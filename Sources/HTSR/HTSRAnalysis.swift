@@ -99,24 +99,61 @@ enum LayerOutcome {
 
 /// Reads one layer's tensor, computes its ESD, fits the power law and the norm metrics.
 func analyzeLayer(_ layer: HTSRLayer, in archive: any TensorArchive, options: HTSROptions) -> Result<LayerOutcome, HTSRError> {
-    let tensor: StoredTensor
-    do {
-        tensor = try archive.tensor(named: layer.tensorName)
-    } catch {
-        return .failure(.format(error))
-    }
-    let matrices = LayerMatrices(layer: layer, tensor: tensor)
-    // LAPACK's behaviour on NaN is undefined; such a layer has no spectrum to report.
-    guard matrices.matrices.allSatisfy(\.isFinite) else {
-        return .success(.unusable("weights contain NaN or infinite values"))
-    }
-    do {
-        let esd = try EmpiricalSpectralDensity(matrices: matrices.matrices, scale: matrices.eigenvalueScale)
+    Result { () throws(HTSRError) -> LayerOutcome in
+        let esd: EmpiricalSpectralDensity
+        if let streamed = try streamedGramESD(layer, in: archive) {
+            guard let value = streamed else { return .unusable(nonFiniteReason) }
+            esd = value
+        } else {
+            let tensor: StoredTensor
+            do throws(FormatError) { tensor = try archive.tensor(named: layer.tensorName) } catch { throw .format(error) }
+            let matrices = LayerMatrices(layer: layer, tensor: tensor)
+            // LAPACK's behaviour on NaN is undefined; such a layer has no spectrum to report.
+            guard matrices.matrices.allSatisfy(\.isFinite) else { return .unusable(nonFiniteReason) }
+            do throws(LAPACKError) {
+                esd = try EmpiricalSpectralDensity(matrices: matrices.matrices, scale: matrices.eigenvalueScale)
+            } catch {
+                throw .lapack(layer: layer.name, error)
+            }
+        }
         let fit = PowerLawFit.fit(eigenvalues: esd.eigenvalues, threshold: options.fitThreshold)
-        return .success(.analysed(LayerReport(layer: layer, esd: esd, fit: fit, options: options)))
-    } catch {
-        return .failure(.lapack(layer: layer.name, error))
+        return .analysed(LayerReport(layer: layer, esd: esd, fit: fit, options: options))
     }
+}
+
+private let nonFiniteReason = "weights contain NaN or infinite values"
+
+/// Rows per block when a tall matrix's Gram matrix is accumulated from the file: about 1 M elements (8 MB).
+private let streamBlockElements = 1 << 20
+
+/// For a tall dense matrix (rows >= columns, at least two blocks), `W^T W` accumulated block by block from the file,
+/// so the matrix is never whole in memory and no large buffer is faulted in. Returns nil when the layer is not
+/// streamed (or the Gram route cannot be trusted and the full SVD is needed); `.some(nil)` for non-finite weights.
+private func streamedGramESD(_ layer: HTSRLayer, in archive: any TensorArchive) throws(HTSRError) -> EmpiricalSpectralDensity?? {
+    guard layer.kind == .dense || layer.kind == .embedding,
+          let descriptor = archive.descriptors.first(where: { $0.name == layer.tensorName }) else { return nil }
+    let (rows, columns) = (descriptor.shape[0], descriptor.shape[1])
+    guard rows >= columns, rows * columns >= 2 * streamBlockElements else { return nil }
+    let blockRows = max(1, streamBlockElements / columns)
+    let rowBytes = columns * descriptor.dtype.byteSize
+    var gram = Tensor<Double>(zeros: [columns, columns])
+    for start in stride(from: 0, to: rows, by: blockRows) {
+        let count = min(blockRows, rows - start)
+        let bytes: Data
+        do throws(FormatError) {
+            bytes = try archive.tensorBytes(named: layer.tensorName, range: (start * rowBytes)..<((start + count) * rowBytes))
+        } catch {
+            throw .format(error)
+        }
+        let block = StoredTensor(descriptor: TensorDescriptor(name: layer.tensorName, dtype: descriptor.dtype, shape: [count, columns]),
+                                 data: bytes).tensor(Double.self)
+        guard block.isFinite else { return .some(nil) }
+        accumulateGram(rows: block, into: &gram)
+    }
+    let eigenvalues: [Double]
+    do throws(LAPACKError) { eigenvalues = try symmetricEigen(gram, computeVectors: false).values } catch { throw .lapack(layer: layer.name, error) }
+    guard let singular = EmpiricalSpectralDensity.singularValues(gramEigenvalues: eigenvalues) else { return nil }
+    return EmpiricalSpectralDensity(singularValueSets: [(singular, rows)], scale: 1, method: .gram)
 }
 
 extension Tensor where Scalar == Double {

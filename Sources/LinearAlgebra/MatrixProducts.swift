@@ -76,8 +76,22 @@ public func smallerGram<Scalar: TensorScalar>(_ a: Tensor<Scalar>) -> Tensor<Sca
     a.withUnsafeBufferPointer { pa in
         c.withUnsafeMutableBufferPointer { pc in
             // Row-major A (rows x columns): A^T A is syrk with transpose; A A^T without.
-            Scalar._syrk(transpose: rows >= columns, n: n, k: k, a: pa.baseAddress!, lda: columns, c: pc.baseAddress!)
+            Scalar._syrk(transpose: rows >= columns, n: n, k: k, a: pa.baseAddress!, lda: columns, beta: 0, c: pc.baseAddress!)
         }
     }
     return c
+}
+
+/// `gram += A^T A` for a block of rows A (BLAS `?syrk` with beta = 1), upper triangle: a tall matrix's Gram
+/// matrix accumulated block by block, so the matrix never needs to be in memory whole.
+public func accumulateGram<Scalar: TensorScalar>(rows a: Tensor<Scalar>, into gram: inout Tensor<Scalar>) {
+    precondition(a.rank == 2, "accumulateGram needs a rank-2 block, got shape \(a.shape)")
+    let (rows, columns) = (a.shape[0], a.shape[1])
+    precondition(gram.shape == [columns, columns], "accumulateGram: Gram shape \(gram.shape) is not [\(columns), \(columns)]")
+    guard rows > 0, columns > 0 else { return }
+    a.withUnsafeBufferPointer { pa in
+        gram.withUnsafeMutableBufferPointer { pc in
+            Scalar._syrk(transpose: true, n: columns, k: rows, a: pa.baseAddress!, lda: columns, beta: 1, c: pc.baseAddress!)
+        }
+    }
 }

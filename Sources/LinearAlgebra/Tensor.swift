@@ -4,7 +4,7 @@
 /// is written to (copy-on-write). The last axis is contiguous; a rank-0 tensor holds one scalar.
 public struct Tensor<Scalar: TensorScalar>: Sendable, Equatable {
     /// The extent of each axis.
-    public private(set) var shape: [Int]
+    public let shape: [Int]
     /// The elements in row-major order; `scalars.count == shape.reduce(1, *)` always holds.
     public var scalars: [Scalar] { storage }
     // Internal so the shape invariant holds; usable from inlinable kernels so they specialise across modules.
@@ -13,6 +13,7 @@ public struct Tensor<Scalar: TensorScalar>: Sendable, Equatable {
     /// A tensor with the given shape and row-major elements.
     ///
     /// - Precondition: no extent is negative and `scalars.count` is the product of `shape`.
+    @inlinable
     public init(shape: [Int], scalars: [Scalar]) {
         precondition(shape.allSatisfy { $0 >= 0 }, "Tensor shape \(shape) has a negative extent")
         precondition(Tensor.elementCount(shape) == scalars.count,
@@ -22,11 +23,13 @@ public struct Tensor<Scalar: TensorScalar>: Sendable, Equatable {
     }
 
     /// A tensor of the given shape with every element equal to `value`.
+    @inlinable
     public init(repeating value: Scalar, shape: [Int]) {
         self.init(shape: shape, scalars: Array(repeating: value, count: Tensor.elementCount(shape)))
     }
 
     /// A tensor of zeros.
+    @inlinable
     public init(zeros shape: [Int]) { self.init(repeating: 0, shape: shape) }
 
     /// A rank-1 tensor holding `scalars`.
@@ -40,6 +43,7 @@ public struct Tensor<Scalar: TensorScalar>: Sendable, Equatable {
     }
 
     /// The product of the extents (1 for a rank-0 shape).
+    @inlinable
     public static func elementCount(_ shape: [Int]) -> Int { shape.reduce(1, *) }
 
     /// The number of axes.

@@ -19,8 +19,8 @@ where RawSignificand: FixedWidthInteger {
     static func _gemv(
         transpose: Bool, m: Int, n: Int, alpha: Self, a: UnsafePointer<Self>, lda: Int,
         x: UnsafePointer<Self>, beta: Self, y: UnsafeMutablePointer<Self>)
-    /// Row-major symmetric rank-k update `C = op(A) op(A)^T` (upper triangle written).
-    static func _syrk(transpose: Bool, n: Int, k: Int, a: UnsafePointer<Self>, lda: Int, c: UnsafeMutablePointer<Self>)
+    /// Row-major symmetric rank-k update `C = op(A) op(A)^T + beta C` (upper triangle written).
+    static func _syrk(transpose: Bool, n: Int, k: Int, a: UnsafePointer<Self>, lda: Int, beta: Self, c: UnsafeMutablePointer<Self>)
     /// Column-major symmetric eigendecomposition (LAPACK `?syevd`, lower triangle used).
     static func _syevd(n: Int, a: UnsafeMutablePointer<Self>, w: UnsafeMutablePointer<Self>, vectors: Bool) -> Int32
     /// Symmetric tridiagonal eigenproblem (LAPACK `?stevd`); `z` is n x n column-major.
@@ -69,9 +69,9 @@ extension Float: TensorScalar {
                     x, 1, beta, y, 1)
     }
 
-    public static func _syrk(transpose: Bool, n: Int, k: Int, a: UnsafePointer<Float>, lda: Int, c: UnsafeMutablePointer<Float>) {
+    public static func _syrk(transpose: Bool, n: Int, k: Int, a: UnsafePointer<Float>, lda: Int, beta: Float, c: UnsafeMutablePointer<Float>) {
         cblas_ssyrk(CblasRowMajor, CblasUpper, blasTranspose(transpose), blasint(n), blasint(k), 1, a, blasint(lda),
-                    0, c, blasint(n))
+                    beta, c, blasint(n))
     }
 
     public static func _syevd(n: Int, a: UnsafeMutablePointer<Float>, w: UnsafeMutablePointer<Float>, vectors: Bool) -> Int32 {
@@ -134,9 +134,9 @@ extension Double: TensorScalar {
                     x, 1, beta, y, 1)
     }
 
-    public static func _syrk(transpose: Bool, n: Int, k: Int, a: UnsafePointer<Double>, lda: Int, c: UnsafeMutablePointer<Double>) {
+    public static func _syrk(transpose: Bool, n: Int, k: Int, a: UnsafePointer<Double>, lda: Int, beta: Double, c: UnsafeMutablePointer<Double>) {
         cblas_dsyrk(CblasRowMajor, CblasUpper, blasTranspose(transpose), blasint(n), blasint(k), 1, a, blasint(lda),
-                    0, c, blasint(n))
+                    beta, c, blasint(n))
     }
 
     public static func _syevd(n: Int, a: UnsafeMutablePointer<Double>, w: UnsafeMutablePointer<Double>, vectors: Bool) -> Int32 {

@@ -35,6 +35,11 @@ public struct CombinedArchive: TensorArchive {
         return try parts[index].tensor(named: name)
     }
 
+    public func tensorBytes(named name: String, range: Range<Int>) throws(FormatError) -> Data {
+        guard let index = partOfTensor[name] else { throw missing(name) }
+        return try parts[index].tensorBytes(named: name, range: range)
+    }
+
     /// A sharded checkpoint from its index (`model.safetensors.index.json`, `pytorch_model.bin.index.json`):
     /// `{"metadata": {...}, "weight_map": {"tensor name": "shard file name", ...}}`. Every shard the map names is
     /// opened, and every mapped tensor must be in the shard the map says.

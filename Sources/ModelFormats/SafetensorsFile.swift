@@ -158,6 +158,15 @@ public struct SafetensorsFile: TensorArchive {
         return StoredTensor(descriptor: descriptor, data: try source.read(range))
     }
 
+    public func tensorBytes(named name: String, range: Range<Int>) throws(FormatError) -> Data {
+        guard let tensorRange = ranges[name] else { throw missing(name) }
+        guard range.lowerBound >= 0, range.upperBound <= tensorRange.count else {
+            throw FormatError(.invalidOffsets, file: path, tensor: name,
+                              "byte range \(range) lies outside the tensor's \(tensorRange.count) bytes")
+        }
+        return try source.read((tensorRange.lowerBound + range.lowerBound)..<(tensorRange.lowerBound + range.upperBound))
+    }
+
     /// Writes tensors (in the given order) and metadata as a safetensors file, streaming each tensor to disk.
     public static func write(_ tensors: [StoredTensor], metadata: [String: String] = [:], to url: URL) throws(FormatError) {
         try checkUniqueNames(tensors.map(\.descriptor), file: url.relativePath)

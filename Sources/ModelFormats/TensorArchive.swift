@@ -1,3 +1,5 @@
+import Foundation
+
 /// A file (or set of files) of named tensors whose descriptors are known up front and whose data is read only
 /// when asked for, one tensor at a time.
 public protocol TensorArchive: Sendable {
@@ -9,9 +11,20 @@ public protocol TensorArchive: Sendable {
     var descriptors: [TensorDescriptor] { get }
     /// Reads one tensor's data.
     func tensor(named name: String) throws(FormatError) -> StoredTensor
+    /// Reads `range` of one tensor's row-major bytes, without the rest where the format allows.
+    func tensorBytes(named name: String, range: Range<Int>) throws(FormatError) -> Data
 }
 
 extension TensorArchive {
+    /// Reads the whole tensor and slices it; formats with random access override this.
+    public func tensorBytes(named name: String, range: Range<Int>) throws(FormatError) -> Data {
+        let data = try tensor(named: name).data
+        guard range.lowerBound >= 0, range.upperBound <= data.count else {
+            throw FormatError(.invalidOffsets, file: path, tensor: name, "byte range \(range) lies outside the tensor's \(data.count) bytes")
+        }
+        return Data(data[(data.startIndex + range.lowerBound)..<(data.startIndex + range.upperBound)])
+    }
+
     /// Reads every tensor, in the file's order.
     public func allTensors() throws(FormatError) -> [StoredTensor] {
         var result: [StoredTensor] = []

@@ -165,3 +165,30 @@ func gaussian(_ shape: [Int], seed: UInt64) -> Tensor<Double> {
         await #expect(throws: HTSRError.self) { _ = try await analyzeHTSR(file) }
     }
 }
+
+@Suite struct StreamedGramTests {
+    /// 8200 x 256 = 2.1 M elements: accumulated from the file in blocks.
+    @Test func tallLayersStreamedMatchTheFullSVD() async throws {
+        let w = gaussian([8200, 256], seed: 21)
+        let report = try await analyzeHTSR(archive([("tall.weight", w)]))
+        let row = try #require(report.layers.first)
+        #expect(row.esdMethod == .gram)
+        let exact = try singularValues(w).map { $0 * $0 }.sorted()
+        #expect(abs(row.lambdaMax - exact.last!) < 1e-10 * exact.last!)
+        #expect(abs(row.norm - exact.reduce(0, +)) < 1e-10 * exact.reduce(0, +))
+        #expect(abs(row.svMin - exact.first!.squareRoot()) < 1e-9 * row.svMax)
+    }
+
+    @Test func lowRankTallLayersFallBackToTheExactSVD() async throws {
+        let w = matmul(gaussian([8200, 10], seed: 22), gaussian([10, 256], seed: 23))
+        let row = try #require(try await analyzeHTSR(archive([("low.weight", w)])).layers.first)
+        #expect(row.esdMethod == .svd && row.rankLoss == 246 && row.matrixRank == 10)
+    }
+
+    @Test func nonFiniteValuesInALaterBlock() async throws {
+        var w = gaussian([8200, 256], seed: 24)
+        w[8000, 7] = .infinity
+        let report = try await analyzeHTSR(archive([("tall.weight", w)]))
+        #expect(report.layers.isEmpty && report.skipped.first?.reason.contains("NaN or infinite") == true)
+    }
+}

@@ -79,6 +79,16 @@ let productShapes: [(Int, Int, Int)] = [
         }
     }
 
+    @Test func accumulatedGramEqualsTheWholeGram() {
+        let a = randomRows(23, 6, seed: 12)
+        let whole = smallerGram(tensor(a, columns: 6, as: Double.self))
+        var accumulated = Tensor<Double>(zeros: [6, 6])
+        for start in stride(from: 0, to: 23, by: 5) {
+            accumulateGram(rows: tensor(Array(a[start..<min(start + 5, 23)]), columns: 6, as: Double.self), into: &accumulated)
+        }
+        for i in 0..<6 { for j in i..<6 { #expect(abs(accumulated[i, j] - whole[i, j]) < 1e-12) } }
+    }
+
     @Test func smallerGramFloat() { checkSmallerGram(Float.self) }
     @Test func smallerGramDouble() { checkSmallerGram(Double.self) }
 }
