@@ -28,6 +28,7 @@ let package = Package(
             .product(name: "SwiftProtobuf", package: "swift-protobuf"),
         ]),
         .target(name: "HTSR", dependencies: ["LinearAlgebra", "ModelFormats"]),
+        .target(name: "Autodiff", dependencies: ["LinearAlgebra"]),
         .target(name: "Curvature", dependencies: ["LinearAlgebra", "ModelFormats", "HTSR"]),
         .executableTarget(name: "CurvatureCLI", dependencies: [
             "Curvature",
@@ -40,6 +41,7 @@ let package = Package(
                     ],
                     resources: [.copy("Fixtures")]),
         .testTarget(name: "HTSRTests", dependencies: ["HTSR"]),
+        .testTarget(name: "AutodiffTests", dependencies: ["Autodiff"]),
         .testTarget(name: "CurvatureCLITests", dependencies: ["CurvatureCLI", "Curvature"]),
     ],
     swiftLanguageModes: [.v6]

@@ -1,0 +1,198 @@
+import LinearAlgebra
+
+// Tensor kernels the differentiable operations are built from: broadcasting (NumPy rules), reductions, axis
+// permutations, concatenation, slicing and batched matrix products. Plain loops over contiguous storage.
+
+enum Shapes {
+    /// NumPy broadcasting: align trailing axes; extents must match or be 1.
+    static func broadcast(_ a: [Int], _ b: [Int]) -> [Int] {
+        let rank = max(a.count, b.count)
+        let pa = [Int](repeating: 1, count: rank - a.count) + a
+        let pb = [Int](repeating: 1, count: rank - b.count) + b
+        return zip(pa, pb).map { x, y in
+            precondition(x == y || x == 1 || y == 1, "shapes \(a) and \(b) do not broadcast")
+            return max(x, y)
+        }
+    }
+
+    /// Row-major strides of `shape` as seen from a broadcast `target` shape: 0 on broadcast axes.
+    static func broadcastStrides(_ shape: [Int], to target: [Int]) -> [Int] {
+        let padded = [Int](repeating: 1, count: target.count - shape.count) + shape
+        var strides = [Int](repeating: 0, count: target.count)
+        var step = 1
+        for axis in stride(from: target.count - 1, through: 0, by: -1) {
+            strides[axis] = padded[axis] == 1 && target[axis] != 1 ? 0 : step
+            step *= padded[axis]
+        }
+        return strides
+    }
+}
+
+/// Calls `body(outputOffset, offsetA, offsetB)` for every element of `shape` in row-major order, with the offsets
+/// of two strided operands.
+@inline(__always)
+func forEachElement(shape: [Int], stridesA: [Int], stridesB: [Int], _ body: (Int, Int, Int) -> Void) {
+    let count = shape.reduce(1, *)
+    guard count > 0 else { return }
+    let rank = shape.count
+    guard rank > 0 else {
+        body(0, 0, 0)
+        return
+    }
+    var index = [Int](repeating: 0, count: rank)
+    var offsetA = 0, offsetB = 0
+    let inner = shape[rank - 1], innerA = stridesA[rank - 1], innerB = stridesB[rank - 1]
+    var output = 0
+    while output < count {
+        var a = offsetA, b = offsetB
+        for _ in 0..<inner {
+            body(output, a, b)
+            output += 1
+            a += innerA
+            b += innerB
+        }
+        // Advance the outer axes.
+        var axis = rank - 2
+        while axis >= 0 {
+            index[axis] += 1
+            offsetA += stridesA[axis]
+            offsetB += stridesB[axis]
+            if index[axis] < shape[axis] { break }
+            offsetA -= stridesA[axis] * shape[axis]
+            offsetB -= stridesB[axis] * shape[axis]
+            index[axis] = 0
+            axis -= 1
+        }
+    }
+}
+
+extension Tensor {
+    /// `op(a, b)` elementwise with broadcasting.
+    static func broadcasting(_ a: Tensor, _ b: Tensor, _ op: (Scalar, Scalar) -> Scalar) -> Tensor {
+        if a.shape == b.shape { return a.zipMap(b, op) }
+        let shape = Shapes.broadcast(a.shape, b.shape)
+        var result = [Scalar](repeating: 0, count: shape.reduce(1, *))
+        let sa = Shapes.broadcastStrides(a.shape, to: shape), sb = Shapes.broadcastStrides(b.shape, to: shape)
+        a.withUnsafeBufferPointer { pa in
+            b.withUnsafeBufferPointer { pb in
+                result.withUnsafeMutableBufferPointer { pc in
+                    forEachElement(shape: shape, stridesA: sa, stridesB: sb) { o, i, j in pc[o] = op(pa[i], pb[j]) }
+                }
+            }
+        }
+        return Tensor(shape: shape, scalars: result)
+    }
+
+    /// Sums a broadcast tensor back down to `shape` (the adjoint of broadcasting to `self.shape`).
+    func summed(toShape target: [Int]) -> Tensor {
+        if shape == target { return self }
+        var result = [Scalar](repeating: 0, count: target.reduce(1, *))
+        let st = Shapes.broadcastStrides(target, to: shape)
+        let same = [Int](repeating: 0, count: shape.count)
+        withUnsafeBufferPointer { px in
+            result.withUnsafeMutableBufferPointer { pr in
+                forEachElement(shape: shape, stridesA: st, stridesB: same) { o, t, _ in pr[t] += px[o] }
+            }
+        }
+        return Tensor(shape: target, scalars: result)
+    }
+
+    /// Repeats along broadcast axes to `target`.
+    func broadcast(to target: [Int]) -> Tensor {
+        if shape == target { return self }
+        return Tensor.broadcasting(Tensor(zeros: target), self) { _, x in x }
+    }
+
+    /// Sums over `axes`, keeping them with extent 1.
+    func summed(alongAxes axes: Set<Int>) -> Tensor {
+        let target = shape.enumerated().map { axes.contains($0.offset) ? 1 : $0.element }
+        return summed(toShape: target)
+    }
+
+    /// Axes reordered: result axis i is input axis `axes[i]`.
+    func permuted(_ axes: [Int]) -> Tensor {
+        precondition(axes.sorted() == Array(0..<rank), "permutation \(axes) does not fit rank \(rank)")
+        let newShape = axes.map { shape[$0] }
+        var inputStrides = [Int](repeating: 1, count: rank)
+        for axis in stride(from: rank - 2, through: 0, by: -1) { inputStrides[axis] = inputStrides[axis + 1] * shape[axis + 1] }
+        let strides = axes.map { inputStrides[$0] }
+        var result = [Scalar](repeating: 0, count: count)
+        withUnsafeBufferPointer { px in
+            result.withUnsafeMutableBufferPointer { pr in
+                forEachElement(shape: newShape, stridesA: strides, stridesB: strides) { o, i, _ in pr[o] = px[i] }
+            }
+        }
+        return Tensor(shape: newShape, scalars: result)
+    }
+
+    /// The sub-tensor `ranges[axis]` on every axis.
+    func sliced(_ ranges: [Range<Int>]) -> Tensor {
+        precondition(ranges.count == rank && zip(ranges, shape).allSatisfy { $0.lowerBound >= 0 && $0.upperBound <= $1 },
+                     "slice \(ranges) out of bounds for shape \(shape)")
+        let newShape = ranges.map(\.count)
+        var strides = [Int](repeating: 1, count: rank)
+        for axis in stride(from: rank - 2, through: 0, by: -1) { strides[axis] = strides[axis + 1] * shape[axis + 1] }
+        let start = zip(ranges, strides).reduce(0) { $0 + $1.0.lowerBound * $1.1 }
+        var result = [Scalar](repeating: 0, count: newShape.reduce(1, *))
+        withUnsafeBufferPointer { px in
+            result.withUnsafeMutableBufferPointer { pr in
+                forEachElement(shape: newShape, stridesA: strides, stridesB: strides) { o, i, _ in pr[o] = px[start + i] }
+            }
+        }
+        return Tensor(shape: newShape, scalars: result)
+    }
+
+    /// Zeros of `shape` with `self` written at `ranges` (the adjoint of slicing).
+    func embedded(in shape: [Int], at ranges: [Range<Int>]) -> Tensor {
+        var strides = [Int](repeating: 1, count: shape.count)
+        for axis in stride(from: shape.count - 2, through: 0, by: -1) { strides[axis] = strides[axis + 1] * shape[axis + 1] }
+        let start = zip(ranges, strides).reduce(0) { $0 + $1.0.lowerBound * $1.1 }
+        var result = [Scalar](repeating: 0, count: shape.reduce(1, *))
+        withUnsafeBufferPointer { px in
+            result.withUnsafeMutableBufferPointer { pr in
+                forEachElement(shape: self.shape, stridesA: strides, stridesB: strides) { o, i, _ in pr[start + i] = px[o] }
+            }
+        }
+        return Tensor(shape: shape, scalars: result)
+    }
+
+    /// Tensors joined along `axis` (all other extents equal).
+    static func concatenated(_ parts: [Tensor], axis: Int) -> Tensor {
+        var shape = parts[0].shape
+        shape[axis] = parts.reduce(0) { $0 + $1.shape[axis] }
+        var result = Tensor(zeros: shape)
+        var offset = 0
+        for part in parts {
+            var ranges = shape.map { 0..<$0 }
+            ranges[axis] = offset..<(offset + part.shape[axis])
+            result = result + part.embedded(in: shape, at: ranges)
+            offset += part.shape[axis]
+        }
+        return result
+    }
+
+    /// Batched matrix product: `[..., m, k] x [..., k, n]`, the batch axes broadcast (a rank-2 operand is shared).
+    static func batchedMatmul(_ a: Tensor, _ b: Tensor) -> Tensor {
+        precondition(a.rank >= 2 && b.rank >= 2, "matmul needs rank >= 2, got \(a.shape) and \(b.shape)")
+        if a.rank == 2 && b.rank == 2 { return matmul(a, b) }
+        let (m, k) = (a.shape[a.rank - 2], a.shape[a.rank - 1])
+        let (kb, n) = (b.shape[b.rank - 2], b.shape[b.rank - 1])
+        precondition(k == kb, "matmul inner dimensions \(k) and \(kb) differ")
+        // A batch of A against one B is a single tall GEMM.
+        if b.rank == 2 {
+            let batch = Array(a.shape.dropLast(2))
+            return matmul(a.reshaped([a.count / k, k]), b).reshaped(batch + [m, n])
+        }
+        let batchShape = Shapes.broadcast(Array(a.shape.dropLast(2)), Array(b.shape.dropLast(2)))
+        let fullA = a.broadcast(to: batchShape + [m, k]), fullB = b.broadcast(to: batchShape + [k, n])
+        let batches = batchShape.reduce(1, *)
+        var result: [Scalar] = []
+        result.reserveCapacity(batches * m * n)
+        for index in 0..<batches {
+            let left = Tensor(shape: [m, k], scalars: Array(fullA.scalars[(index * m * k)..<((index + 1) * m * k)]))
+            let right = Tensor(shape: [k, n], scalars: Array(fullB.scalars[(index * k * n)..<((index + 1) * k * n)]))
+            result += matmul(left, right).scalars
+        }
+        return Tensor(shape: batchShape + [m, n], scalars: result)
+    }
+}

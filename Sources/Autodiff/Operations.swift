@@ -1,0 +1,232 @@
+import Foundation
+import LinearAlgebra
+
+// Differentiable operations. Each backward rule maps the output's gradient `g` to the inputs' gradients using
+// these same operations, so derivatives of any order are available.
+
+extension Variable {
+    /// A constant scalar, broadcast against anything.
+    public static func constant(_ value: Scalar) -> Variable { Variable(Tensor(repeating: value, shape: [])) }
+
+    // MARK: Broadcasting arithmetic
+
+    public static func + (a: Variable, b: Variable) -> Variable {
+        make(Tensor.broadcasting(a.value, b.value, +), parents: [a, b]) { g in
+            [g.summed(toShape: a.shape), g.summed(toShape: b.shape)]
+        }
+    }
+
+    public static func - (a: Variable, b: Variable) -> Variable {
+        make(Tensor.broadcasting(a.value, b.value, -), parents: [a, b]) { g in
+            [g.summed(toShape: a.shape), (-g).summed(toShape: b.shape)]
+        }
+    }
+
+    public static func * (a: Variable, b: Variable) -> Variable {
+        make(Tensor.broadcasting(a.value, b.value, *), parents: [a, b]) { g in
+            [(g * b).summed(toShape: a.shape), (g * a).summed(toShape: b.shape)]
+        }
+    }
+
+    public static func / (a: Variable, b: Variable) -> Variable {
+        make(Tensor.broadcasting(a.value, b.value, /), parents: [a, b]) { g in
+            [(g / b).summed(toShape: a.shape), (-(g * a) / (b * b)).summed(toShape: b.shape)]
+        }
+    }
+
+    public static prefix func - (a: Variable) -> Variable {
+        make(-a.value, parents: [a]) { g in [-g] }
+    }
+
+    public static func + (a: Variable, b: Scalar) -> Variable { a + constant(b) }
+    public static func - (a: Variable, b: Scalar) -> Variable { a - constant(b) }
+    public static func * (a: Variable, b: Scalar) -> Variable { a * constant(b) }
+    public static func / (a: Variable, b: Scalar) -> Variable { a / constant(b) }
+    public static func * (a: Scalar, b: Variable) -> Variable { constant(a) * b }
+    public static func - (a: Scalar, b: Variable) -> Variable { constant(a) - b }
+    public static func / (a: Scalar, b: Variable) -> Variable { constant(a) / b }
+    public static func + (a: Scalar, b: Variable) -> Variable { constant(a) + b }
+
+    // MARK: Shapes
+
+    /// Sums broadcast axes away so the result has `shape` (the adjoint of broadcasting).
+    public func summed(toShape target: [Int]) -> Variable {
+        if shape == target { return self }
+        let source = shape
+        return Variable.make(value.summed(toShape: target), parents: [self]) { g in [g.broadcast(to: source)] }
+    }
+
+    /// Repeats along broadcast axes.
+    public func broadcast(to target: [Int]) -> Variable {
+        if shape == target { return self }
+        let source = shape
+        return Variable.make(value.broadcast(to: target), parents: [self]) { g in [g.summed(toShape: source)] }
+    }
+
+    public func reshaped(_ newShape: [Int]) -> Variable {
+        let source = shape
+        return Variable.make(value.reshaped(newShape), parents: [self]) { g in [g.reshaped(source)] }
+    }
+
+    /// Result axis i is input axis `axes[i]`.
+    public func permuted(_ axes: [Int]) -> Variable {
+        var inverse = [Int](repeating: 0, count: axes.count)
+        for (i, axis) in axes.enumerated() { inverse[axis] = i }
+        return Variable.make(value.permuted(axes), parents: [self]) { g in [g.permuted(inverse)] }
+    }
+
+    /// Swaps the last two axes.
+    public func transposed() -> Variable {
+        var axes = Array(0..<shape.count)
+        axes.swapAt(shape.count - 1, shape.count - 2)
+        return permuted(axes)
+    }
+
+    public func sliced(_ ranges: [Range<Int>]) -> Variable {
+        let source = shape
+        return Variable.make(value.sliced(ranges), parents: [self]) { g in [g.embedded(in: source, at: ranges)] }
+    }
+
+    /// Zeros of `target` with this tensor written at `ranges` (the adjoint of slicing).
+    public func embedded(in target: [Int], at ranges: [Range<Int>]) -> Variable {
+        Variable.make(value.embedded(in: target, at: ranges), parents: [self]) { g in [g.sliced(ranges)] }
+    }
+
+    public static func concatenated(_ parts: [Variable], axis: Int) -> Variable {
+        let value = Tensor.concatenated(parts.map(\.value), axis: axis)
+        let shape = value.shape
+        return make(value, parents: parts) { g in
+            var offset = 0
+            return parts.map { part in
+                var ranges = shape.map { 0..<$0 }
+                ranges[axis] = offset..<(offset + part.shape[axis])
+                offset += part.shape[axis]
+                return g.sliced(ranges)
+            }
+        }
+    }
+
+    // MARK: Reductions
+
+    /// Sums over `axes` (all when nil).
+    public func sum(alongAxes axes: [Int]? = nil, keepingDimensions: Bool = false) -> Variable {
+        let reduce = Set(axes ?? Array(0..<shape.count))
+        let kept = shape.enumerated().map { reduce.contains($0.offset) ? 1 : $0.element }
+        let summed = summed(toShape: kept)
+        return keepingDimensions ? summed : summed.reshaped(shape.enumerated().filter { !reduce.contains($0.offset) }.map(\.element))
+    }
+
+    /// Means over `axes` (all when nil).
+    public func mean(alongAxes axes: [Int]? = nil, keepingDimensions: Bool = false) -> Variable {
+        let reduce = axes ?? Array(0..<shape.count)
+        let count = reduce.reduce(1) { $0 * shape[$1] }
+        return sum(alongAxes: reduce, keepingDimensions: keepingDimensions) / Scalar(count)
+    }
+
+    /// `log sum exp` over `axis`, computed stably with the maximum subtracted.
+    public func logSumExp(alongAxis axis: Int, keepingDimensions: Bool = false) -> Variable {
+        // The maximum is a constant shift: it cancels exactly in value and derivatives.
+        let kept = shape.enumerated().map { $0.offset == axis ? 1 : $0.element }
+        let maximum = Variable(value.maxima(alongAxis: axis).reshaped(kept))
+        let result = (self - maximum).exp().sum(alongAxes: [axis], keepingDimensions: true).log() + maximum
+        return keepingDimensions ? result : result.reshaped(shape.enumerated().filter { $0.offset != axis }.map(\.element))
+    }
+
+    public func softmax(alongAxis axis: Int) -> Variable {
+        (self - logSumExp(alongAxis: axis, keepingDimensions: true)).exp()
+    }
+
+    public func logSoftmax(alongAxis axis: Int) -> Variable {
+        self - logSumExp(alongAxis: axis, keepingDimensions: true)
+    }
+
+    // MARK: Products
+
+    /// Batched matrix product `[..., m, k] x [..., k, n]`; batch axes broadcast.
+    public static func matmul(_ a: Variable, _ b: Variable) -> Variable {
+        make(Tensor.batchedMatmul(a.value, b.value), parents: [a, b]) { g in
+            [Variable.matmul(g, b.transposed()).summed(toShape: a.shape),
+             Variable.matmul(a.transposed(), g).summed(toShape: b.shape)]
+        }
+    }
+
+    /// The sum of all elements of `self * other` (a scalar).
+    public func dot(_ other: Variable) -> Variable { (self * other).sum() }
+
+    // MARK: Elementwise functions
+
+    func elementwise(_ f: (Scalar) -> Scalar, derivative: @escaping (Variable) -> Variable) -> Variable {
+        Variable.make(value.map(f), parents: [self]) { g in [g * derivative(self)] }
+    }
+
+    public func exp() -> Variable { elementwise({ Scalar(Foundation.exp(Double($0))) }) { $0.exp() } }
+    public func log() -> Variable { elementwise({ Scalar(Foundation.log(Double($0))) }) { 1 / $0 } }
+    public func sqrt() -> Variable { elementwise({ $0.squareRoot() }) { 0.5 / $0.sqrt() } }
+    public func tanh() -> Variable {
+        elementwise({ Scalar(Foundation.tanh(Double($0))) }) { x in
+            let t = x.tanh()
+            return 1 - t * t
+        }
+    }
+    public func sigmoid() -> Variable {
+        elementwise({ Scalar(1 / (1 + Foundation.exp(-Double($0)))) }) { x in
+            let s = x.sigmoid()
+            return s * (1 - s)
+        }
+    }
+    /// The error function; its derivative is `2 / sqrt(pi) exp(-x^2)`.
+    public func erf() -> Variable {
+        elementwise({ Scalar(Foundation.erf(Double($0))) }) { x in Scalar(2 / Double.pi.squareRoot()) * (-(x * x)).exp() }
+    }
+    /// `log(1 + exp(x))`, computed stably; its derivative is the sigmoid.
+    public func softplus() -> Variable {
+        elementwise({ x in
+            let d = Double(x)
+            return Scalar(max(d, 0) + Foundation.log1p(Foundation.exp(-Swift.abs(d))))
+        }) { $0.sigmoid() }
+    }
+    /// `x^p` for a constant exponent.
+    public func pow(_ exponent: Scalar) -> Variable {
+        elementwise({ Scalar(Foundation.pow(Double($0), Double(exponent))) }) { x in exponent * x.pow(exponent - 1) }
+    }
+
+    /// `max(x, 0)`; its derivative is the step function, whose own derivative is zero almost everywhere.
+    public func relu() -> Variable { leakyRelu(slope: 0) }
+
+    /// `x` for x > 0, `slope x` otherwise.
+    public func leakyRelu(slope: Scalar) -> Variable {
+        let mask = Variable(value.map { $0 > 0 ? 1 : slope })
+        return Variable.make(value.map { $0 > 0 ? $0 : slope * $0 }, parents: [self]) { g in [g * mask] }
+    }
+
+    /// GELU with the exact normal CDF: `x Phi(x) = x (1 + erf(x / sqrt 2)) / 2` (PyTorch's default).
+    public func gelu() -> Variable {
+        let half = Scalar(0.5), one = Scalar(1), scale = Scalar(1 / 2.0.squareRoot())
+        return self * half * ((self * scale).erf() + one)
+    }
+
+    /// GELU's tanh approximation: `x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))) / 2` (PyTorch's approximate="tanh").
+    public func geluTanh() -> Variable {
+        let cubic = Scalar(0.044715), scale = Scalar((2 / Double.pi).squareRoot()), half = Scalar(0.5), one = Scalar(1)
+        let inner = (self + self.pow(3) * cubic) * scale
+        return self * half * (inner.tanh() + one)
+    }
+}
+
+extension Tensor {
+    /// The maximum over `axis`, removed from the shape.
+    func maxima(alongAxis axis: Int) -> Tensor {
+        let outer = shape[..<axis].reduce(1, *), extent = shape[axis], inner = shape[(axis + 1)...].reduce(1, *)
+        var result = [Scalar](repeating: -.infinity, count: outer * inner)
+        withUnsafeBufferPointer { px in
+            for o in 0..<outer {
+                for k in 0..<extent {
+                    for i in 0..<inner { result[o * inner + i] = Swift.max(result[o * inner + i], px[(o * extent + k) * inner + i]) }
+                }
+            }
+        }
+        var newShape = shape
+        newShape.remove(at: axis)
+        return Tensor(shape: newShape, scalars: result)
+    }
+}

@@ -1,0 +1,120 @@
+import Foundation
+import LinearAlgebra
+
+/// A tensor in a define-by-run computation: its value and, when it depends on something being differentiated,
+/// the node that produced it.
+///
+/// Backward rules are written with the same operations, so while a gradient is computed with `createGraph: true`
+/// the gradient is itself a `Variable` on the tape and can be differentiated again (PyTorch's `create_graph`):
+/// that is how Hessian-vector products are formed, `H v = grad(<grad f(x), v>)`.
+public struct Variable<Scalar: TensorScalar>: @unchecked Sendable {
+    // @unchecked: `node` is an immutable reference after construction; the graph is never mutated once built.
+    public let value: Tensor<Scalar>
+    let node: Node<Scalar>?
+
+    /// A constant: no derivative flows into it.
+    public init(_ value: Tensor<Scalar>) {
+        self.value = value
+        node = nil
+    }
+
+    init(value: Tensor<Scalar>, node: Node<Scalar>?) {
+        self.value = value
+        self.node = node
+    }
+
+    /// A leaf to differentiate with respect to.
+    public static func differentiable(_ value: Tensor<Scalar>) -> Variable {
+        Variable(value: value, node: Node(parents: [], backward: { _ in [] }))
+    }
+
+    public var shape: [Int] { value.shape }
+    /// Whether derivatives flow through this variable.
+    public var isDifferentiable: Bool { node != nil }
+    /// The same value, cut from the graph.
+    public var detached: Variable { Variable(value) }
+}
+
+/// One recorded operation: its differentiable parents and how to map the gradient of its output to theirs.
+final class Node<Scalar: TensorScalar> {
+    let parents: [Variable<Scalar>]
+    /// Gradients for each parent (nil: none), written with differentiable operations.
+    let backward: (Variable<Scalar>) -> [Variable<Scalar>?]
+    /// Creation order: a node is always created after its parents, so decreasing order is a topological order.
+    let order: Int
+
+    init(parents: [Variable<Scalar>], backward: @escaping (Variable<Scalar>) -> [Variable<Scalar>?]) {
+        self.parents = parents
+        self.backward = backward
+        order = NodeCounter.next()
+    }
+}
+
+/// A process-wide, thread-safe creation counter.
+enum NodeCounter {
+    private static let counter = AtomicCounter()
+    static func next() -> Int { counter.increment() }
+}
+
+final class AtomicCounter: @unchecked Sendable {
+    // @unchecked: every access to `value` holds `lock`.
+    private var value = 0
+    private let lock = NSLock()
+    func increment() -> Int {
+        lock.lock()
+        defer { lock.unlock() }
+        value += 1
+        return value
+    }
+}
+
+/// Whether operations currently record nodes. Off while a first-order gradient is computed without
+/// `createGraph`, so plain gradients build no second graph.
+enum Recording {
+    @TaskLocal static var isOn = true
+}
+
+extension Variable {
+    /// The result of an operation: records a node when recording is on and some input is differentiable.
+    static func make(
+        _ value: Tensor<Scalar>, parents: [Variable], backward: @escaping (Variable) -> [Variable?]
+    ) -> Variable {
+        guard Recording.isOn, parents.contains(where: \.isDifferentiable) else { return Variable(value) }
+        return Variable(value: value, node: Node(parents: parents, backward: backward))
+    }
+}
+
+/// Gradients of a scalar `output` with respect to `inputs` (which must be differentiable leaves or intermediate
+/// variables), by reverse accumulation over the recorded graph. An input the output does not depend on gets zeros.
+///
+/// - Parameter createGraph: record the backward computation too, so the returned gradients can be differentiated.
+public func gradients<Scalar>(
+    of output: Variable<Scalar>, withRespectTo inputs: [Variable<Scalar>], createGraph: Bool = false
+) -> [Variable<Scalar>] {
+    precondition(output.value.count == 1, "gradients(of:) needs a scalar output, got shape \(output.shape)")
+    guard let root = output.node else { return inputs.map { Variable(Tensor(zeros: $0.shape)) } }
+    // Nodes reachable from the output, processed in decreasing creation order (a topological order).
+    var reachable: [ObjectIdentifier: Node<Scalar>] = [:]
+    var stack = [root]
+    while let node = stack.popLast() {
+        guard reachable[ObjectIdentifier(node)] == nil else { continue }
+        reachable[ObjectIdentifier(node)] = node
+        for parent in node.parents { if let p = parent.node { stack.append(p) } }
+    }
+    let ordered = reachable.values.sorted { $0.order > $1.order }
+    var accumulated: [ObjectIdentifier: Variable<Scalar>] = [ObjectIdentifier(root): Variable(Tensor(repeating: 1, shape: output.shape))]
+    Recording.$isOn.withValue(createGraph) {
+        for node in ordered {
+            guard let upstream = accumulated[ObjectIdentifier(node)] else { continue }
+            let parentGradients = node.backward(upstream)
+            for (parent, gradient) in zip(node.parents, parentGradients) {
+                guard let parentNode = parent.node, let gradient else { continue }
+                let key = ObjectIdentifier(parentNode)
+                accumulated[key] = accumulated[key].map { $0 + gradient } ?? gradient
+            }
+        }
+    }
+    return inputs.map { input in
+        input.node.flatMap { accumulated[ObjectIdentifier($0)] } ?? Variable(Tensor(zeros: input.shape))
+    }
+}
