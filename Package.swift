@@ -29,7 +29,8 @@ let package = Package(
         ]),
         .target(name: "HTSR", dependencies: ["LinearAlgebra", "ModelFormats"]),
         .target(name: "Autodiff", dependencies: ["LinearAlgebra"]),
-        .target(name: "Curvature", dependencies: ["LinearAlgebra", "ModelFormats", "HTSR"]),
+        .target(name: "NeuralNetworks", dependencies: ["LinearAlgebra", "Autodiff"]),
+        .target(name: "Curvature", dependencies: ["LinearAlgebra", "ModelFormats", "HTSR", "Autodiff", "NeuralNetworks"]),
         .executableTarget(name: "CurvatureCLI", dependencies: [
             "Curvature",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -42,6 +43,7 @@ let package = Package(
                     resources: [.copy("Fixtures")]),
         .testTarget(name: "HTSRTests", dependencies: ["HTSR"]),
         .testTarget(name: "AutodiffTests", dependencies: ["Autodiff"]),
+        .testTarget(name: "NeuralNetworksTests", dependencies: ["NeuralNetworks"]),
         .testTarget(name: "CurvatureCLITests", dependencies: ["CurvatureCLI", "Curvature"]),
     ],
     swiftLanguageModes: [.v6]

@@ -2,3 +2,5 @@
 @_exported import LinearAlgebra
 @_exported import ModelFormats
 @_exported import HTSR
+@_exported import Autodiff
+@_exported import NeuralNetworks

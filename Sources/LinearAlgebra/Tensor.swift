@@ -98,6 +98,13 @@ extension Tensor {
         return Array(scalars[(index * columns)..<((index + 1) * columns)])
     }
 
+    /// Rows `range` along the first axis (a contiguous copy), other axes unchanged.
+    public func rows(_ range: Range<Int>) -> Tensor {
+        precondition(rank >= 1 && range.lowerBound >= 0 && range.upperBound <= shape[0], "rows \(range) of shape \(shape)")
+        let width = shape.dropFirst().reduce(1, *)
+        return Tensor(shape: [range.count] + shape.dropFirst(), scalars: Array(scalars[(range.lowerBound * width)..<(range.upperBound * width)]))
+    }
+
     /// The transpose of a rank-2 tensor.
     public func transposed() -> Tensor {
         precondition(rank == 2, "transposed() needs a rank-2 tensor, got shape \(shape)")

@@ -1,0 +1,228 @@
+import Autodiff
+import LinearAlgebra
+
+/// A model, a loss, a data set and the parameters to differentiate: the function whose curvature is analysed.
+///
+/// Coordinates are the subset's parameters flattened in the parameter set's order (`dimension` of them); other
+/// parameters are held fixed. Over the whole data set every quantity is the sample-weighted mean of the batch
+/// quantities, `sum_b (n_b / N) q_b`, which is exactly the full-data loss, gradient, Hessian, GGN or Fisher, whatever
+/// the batch size (the batch size only trades memory for speed). Over one batch it is that batch's.
+public struct Objective<Scalar: TensorScalar>: Sendable {
+    public var model: any Layer
+    /// All parameter values; those in `parameterNames` are replaced by the point `theta` of each call.
+    public var parameters: ParameterSet<Scalar>
+    public var loss: Loss
+    public var data: Dataset<Scalar>
+    public var batchSize: Int
+    /// The differentiated parameters.
+    public var parameterNames: [String]
+    public var scope: Scope
+
+    /// Which samples a quantity is taken over.
+    public enum Scope: Sendable, Equatable {
+        case fullData
+        /// Batch `index` of the batching by `batchSize`.
+        case batch(Int)
+    }
+
+    public init(model: any Layer, parameters: ParameterSet<Scalar>, loss: Loss, data: Dataset<Scalar>,
+                batchSize: Int = 256, parameterNames: [String]? = nil, scope: Scope = .fullData) {
+        precondition(batchSize >= 1, "batch size must be at least 1")
+        self.model = model
+        self.parameters = parameters
+        self.loss = loss
+        self.data = data
+        self.batchSize = batchSize
+        self.parameterNames = parameterNames ?? parameters.names
+        self.scope = scope
+    }
+
+    /// The number of coordinates.
+    public var dimension: Int { parameters.dimension(of: parameterNames) }
+
+    /// The current point: the subset's parameters flattened.
+    public var point: Tensor<Scalar> { parameters.flattened(parameterNames) }
+
+    // MARK: Batching
+
+    /// The batches of the scope with their weights n_b / N (or 1 for a single batch).
+    var weightedBatches: [(weight: Scalar, data: Dataset<Scalar>)] {
+        let batches = data.batches(of: batchSize)
+        switch scope {
+        case .fullData: return batches.map { (Scalar($0.count) / Scalar(data.count), $0) }
+        case .batch(let index):
+            precondition(index >= 0 && index < batches.count, "batch \(index) of \(batches.count)")
+            return [(1, batches[index])]
+        }
+    }
+
+    /// The differentiable leaves for `theta` and the scope the model reads its parameters from.
+    func leaves(_ theta: Tensor<Scalar>) -> (variables: [Variable<Scalar>], scope: ParameterScope<Scalar>) {
+        precondition(theta.count == dimension, "point of \(theta.count) coordinates for \(dimension)")
+        var values: [String: Variable<Scalar>] = [:]
+        for (name, tensor) in zip(parameters.names, parameters.tensors) { values[name] = Variable(tensor) }
+        var variables: [Variable<Scalar>] = []
+        for (name, tensor) in parameters.split(theta, parameterNames) {
+            let leaf = Variable.differentiable(tensor)
+            values[name] = leaf
+            variables.append(leaf)
+        }
+        return (variables, ParameterScope(values))
+    }
+
+    /// Sums per-batch vectors with weights.
+    func accumulate(_ parts: [(Scalar, Tensor<Scalar>)]) -> Tensor<Scalar> {
+        var total = Tensor<Scalar>(zeros: [dimension])
+        for (weight, part) in parts { total.addScaled(part, by: weight) }
+        return total
+    }
+
+    static func flatten(_ pieces: [Variable<Scalar>]) -> Tensor<Scalar> { Tensor(pieces.flatMap(\.value.scalars)) }
+
+    /// Splits a flat vector into per-parameter constants shaped like `like`.
+    static func split(_ vector: Tensor<Scalar>, like variables: [Variable<Scalar>]) -> [Variable<Scalar>] {
+        var offset = 0
+        return variables.map { variable in
+            defer { offset += variable.value.count }
+            return Variable(Tensor(shape: variable.shape, scalars: Array(vector.scalars[offset..<(offset + variable.value.count)])))
+        }
+    }
+
+    // MARK: Loss, gradient, Hessian
+
+    /// The loss at `theta`.
+    public func lossValue(at theta: Tensor<Scalar>) -> Scalar {
+        weightedBatches.reduce(0) { total, batch in
+            let (_, scope) = leaves(theta)
+            return total + batch.weight * loss(model(Variable(batch.data.inputs), scope), batch.data.targets).value.scalars[0]
+        }
+    }
+
+    /// The loss and its gradient at `theta`.
+    public func lossAndGradient(at theta: Tensor<Scalar>) -> (loss: Scalar, gradient: Tensor<Scalar>) {
+        var value: Scalar = 0
+        var parts: [(Scalar, Tensor<Scalar>)] = []
+        for batch in weightedBatches {
+            let (variables, scope) = leaves(theta)
+            let batchLoss = loss(model(Variable(batch.data.inputs), scope), batch.data.targets)
+            value += batch.weight * batchLoss.value.scalars[0]
+            parts.append((batch.weight, Self.flatten(gradients(of: batchLoss, withRespectTo: variables))))
+        }
+        return (value, accumulate(parts))
+    }
+
+    /// The Hessian times `v`: `grad <grad L(theta), v>` (Pearlmutter's identity by double backward).
+    public func hessianVectorProduct(at theta: Tensor<Scalar>, _ v: Tensor<Scalar>) -> Tensor<Scalar> {
+        hessianBlockProduct(at: theta, [v])[0]
+    }
+
+    /// The Hessian times each of `vectors`, sharing each batch's forward pass and first backward pass.
+    public func hessianBlockProduct(at theta: Tensor<Scalar>, _ vectors: [Tensor<Scalar>]) -> [Tensor<Scalar>] {
+        var parts = [[(Scalar, Tensor<Scalar>)]](repeating: [], count: vectors.count)
+        for batch in weightedBatches {
+            let (variables, scope) = leaves(theta)
+            let batchLoss = loss(model(Variable(batch.data.inputs), scope), batch.data.targets)
+            let first = gradients(of: batchLoss, withRespectTo: variables, createGraph: true)
+            for (index, v) in vectors.enumerated() {
+                let pieces = Self.split(v, like: variables)
+                let inner = zip(first, pieces).map { $0.dot($1) }.reduce(Variable.constant(0), +)
+                parts[index].append((batch.weight, Self.flatten(gradients(of: inner, withRespectTo: variables))))
+            }
+        }
+        return parts.map(accumulate)
+    }
+
+    // MARK: Jacobian products of the model's outputs
+
+    /// `J v`: the change of the model's outputs on `batch` along `v`, by the double-backward trick
+    /// (`J v = d/du <J^T u, v>` for any u).
+    public func jacobianVectorProduct(at theta: Tensor<Scalar>, _ v: Tensor<Scalar>, on batch: Dataset<Scalar>) -> Tensor<Scalar> {
+        let (variables, scope) = leaves(theta)
+        let outputs = model(Variable(batch.inputs), scope)
+        return Self.jvp(outputs: outputs, variables: variables, v).value
+    }
+
+    static func jvp(outputs: Variable<Scalar>, variables: [Variable<Scalar>], _ v: Tensor<Scalar>) -> Variable<Scalar> {
+        let dummy = Variable.differentiable(Tensor<Scalar>(zeros: outputs.shape))
+        let transposed = gradients(of: outputs.dot(dummy), withRespectTo: variables, createGraph: true)
+        let inner = zip(transposed, split(v, like: variables)).map { $0.dot($1) }.reduce(Variable.constant(0), +)
+        return Variable(gradients(of: inner, withRespectTo: [dummy])[0].value)
+    }
+
+    /// `J^T u`: the gradient of `<outputs, u>` with respect to the parameters, on `batch`.
+    public func vectorJacobianProduct(at theta: Tensor<Scalar>, _ u: Tensor<Scalar>, on batch: Dataset<Scalar>) -> Tensor<Scalar> {
+        let (variables, scope) = leaves(theta)
+        let outputs = model(Variable(batch.inputs), scope)
+        return Self.flatten(gradients(of: outputs.dot(Variable(u)), withRespectTo: variables))
+    }
+
+    // MARK: Gauss-Newton and Fisher
+
+    /// The generalised Gauss-Newton matrix times `v`: `J^T H_loss J v`, with H_loss the Hessian of the loss with
+    /// respect to the model's outputs. Positive semi-definite for cross-entropy and MSE.
+    public func ggnVectorProduct(at theta: Tensor<Scalar>, _ v: Tensor<Scalar>) -> Tensor<Scalar> {
+        var parts: [(Scalar, Tensor<Scalar>)] = []
+        for batch in weightedBatches {
+            let (variables, scope) = leaves(theta)
+            let outputs = model(Variable(batch.data.inputs), scope)
+            let jv = Self.jvp(outputs: outputs, variables: variables, v)
+            // H_loss (J v): a Hessian-vector product of the loss as a function of the outputs alone.
+            let z = Variable.differentiable(outputs.value)
+            let gz = gradients(of: loss(z, batch.data.targets), withRespectTo: [z], createGraph: true)[0]
+            let hjv = gradients(of: gz.dot(jv), withRespectTo: [z])[0]
+            parts.append((batch.weight, Self.flatten(gradients(of: outputs.dot(hjv.detached), withRespectTo: variables))))
+        }
+        return accumulate(parts)
+    }
+
+    /// The empirical Fisher times `v`: `(1/N) sum_i g_i (g_i . v)`, g_i the gradient of sample i's loss l_i
+    /// (the loss is the mean of the l_i). Computed as `J^T [(1/N) (grad_z l_i . (J v)_i) grad_z l_i]`.
+    public func empiricalFisherVectorProduct(at theta: Tensor<Scalar>, _ v: Tensor<Scalar>) -> Tensor<Scalar> {
+        fisherProduct(at: theta, v) { _, batch in batch.targets }
+    }
+
+    /// The Monte-Carlo Fisher times `v`: the empirical Fisher with targets drawn from the model's predictive
+    /// distribution (``Loss/sampledTargets(_:using:)``), `samples` draws per input, seeded: batch b uses stream b of
+    /// `seed`. Equals the GGN in expectation.
+    public func monteCarloFisherVectorProduct(at theta: Tensor<Scalar>, _ v: Tensor<Scalar>, seed: UInt64, samples: Int = 1) -> Tensor<Scalar> {
+        var random = [SeededRandom]()
+        for index in 0..<weightedBatches.count { random.append(SeededRandom(seed: seed, stream: UInt64(index))) }
+        var total = Tensor<Scalar>(zeros: [dimension])
+        var batchIndex = 0
+        for _ in 0..<samples {
+            batchIndex = 0
+            total += fisherProduct(at: theta, v) { outputs, _ in
+                defer { batchIndex += 1 }
+                return loss.sampledTargets(outputs, using: &random[batchIndex])
+            }
+        }
+        return total * (1 / Scalar(samples))
+    }
+
+    private func fisherProduct(
+        at theta: Tensor<Scalar>, _ v: Tensor<Scalar>, targets: (Tensor<Scalar>, Dataset<Scalar>) -> Targets<Scalar>
+    ) -> Tensor<Scalar> {
+        var parts: [(Scalar, Tensor<Scalar>)] = []
+        for batch in weightedBatches {
+            let (variables, scope) = leaves(theta)
+            let outputs = model(Variable(batch.data.inputs), scope)
+            let n = outputs.shape[0]
+            let jv = Self.jvp(outputs: outputs, variables: variables, v).value
+            // Per-sample output gradients: l_i depends only on z_i, so the gradient of sum_i l_i has rows grad_z l_i.
+            let z = Variable.differentiable(outputs.value)
+            let rowGradients = gradients(of: loss.perSample(z, targets(outputs.value, batch.data)).sum(), withRespectTo: [z])[0].value
+            let width = outputs.value.count / max(1, n)
+            let g = rowGradients.scalars, t = jv.scalars
+            var weighted = [Scalar](repeating: 0, count: g.count)
+            for i in 0..<n {
+                var s: Scalar = 0
+                for c in 0..<width { s += g[i * width + c] * t[i * width + c] }
+                for c in 0..<width { weighted[i * width + c] = s * g[i * width + c] / Scalar(n) }
+            }
+            let u = Variable(Tensor(shape: outputs.shape, scalars: weighted))
+            parts.append((batch.weight, Self.flatten(gradients(of: outputs.dot(u), withRespectTo: variables))))
+        }
+        return accumulate(parts)
+    }
+}
+
