@@ -3,6 +3,10 @@ import LinearAlgebra
 
 /// A model, a loss, a data set and the parameters to differentiate: the function whose curvature is analysed.
 ///
+/// BatchNorm runs in `batchNormMode`: eval (running statistics, the default) makes the loss a sum over samples, so
+/// the full-data quantities are exact whatever the batch size; train (batch statistics) makes them depend on the
+/// batching, and every result should say so.
+///
 /// Coordinates are the subset's parameters flattened in the parameter set's order (`dimension` of them); other
 /// parameters are held fixed. Over the whole data set every quantity is the sample-weighted mean of the batch
 /// quantities, `sum_b (n_b / N) q_b`, which is exactly the full-data loss, gradient, Hessian, GGN or Fisher, whatever
@@ -11,6 +15,9 @@ public struct Objective<Scalar: TensorScalar>: Sendable {
     public var model: any Layer
     /// All parameter values; those in `parameterNames` are replaced by the point `theta` of each call.
     public var parameters: ParameterSet<Scalar>
+    /// Buffers (BatchNorm running statistics): constants, never differentiated.
+    public var buffers: ParameterSet<Scalar>
+    public var batchNormMode: BatchNormMode
     public var loss: Loss
     public var data: Dataset<Scalar>
     public var batchSize: Int
@@ -25,11 +32,14 @@ public struct Objective<Scalar: TensorScalar>: Sendable {
         case batch(Int)
     }
 
-    public init(model: any Layer, parameters: ParameterSet<Scalar>, loss: Loss, data: Dataset<Scalar>,
-                batchSize: Int = 256, parameterNames: [String]? = nil, scope: Scope = .fullData) {
+    public init(model: any Layer, parameters: ParameterSet<Scalar>, buffers: ParameterSet<Scalar>? = nil, loss: Loss,
+                data: Dataset<Scalar>, batchSize: Int = 256, parameterNames: [String]? = nil, scope: Scope = .fullData,
+                batchNormMode: BatchNormMode = .eval) {
         precondition(batchSize >= 1, "batch size must be at least 1")
         self.model = model
         self.parameters = parameters
+        self.buffers = buffers ?? model.makeBuffers()
+        self.batchNormMode = batchNormMode
         self.loss = loss
         self.data = data
         self.batchSize = batchSize
@@ -60,14 +70,14 @@ public struct Objective<Scalar: TensorScalar>: Sendable {
     func leaves(_ theta: Tensor<Scalar>) -> (variables: [Variable<Scalar>], scope: ParameterScope<Scalar>) {
         precondition(theta.count == dimension, "point of \(theta.count) coordinates for \(dimension)")
         var values: [String: Variable<Scalar>] = [:]
-        for (name, tensor) in zip(parameters.names, parameters.tensors) { values[name] = Variable(tensor) }
+        for (name, tensor) in zip(parameters.names + buffers.names, parameters.tensors + buffers.tensors) { values[name] = Variable(tensor) }
         var variables: [Variable<Scalar>] = []
         for (name, tensor) in parameters.split(theta, parameterNames) {
             let leaf = Variable.differentiable(tensor)
             values[name] = leaf
             variables.append(leaf)
         }
-        return (variables, ParameterScope(values))
+        return (variables, ParameterScope(values, context: ForwardContext(batchNormMode: batchNormMode)))
     }
 
     /// Sums per-batch vectors with weights.

@@ -1,0 +1,101 @@
+import Foundation
+import LinearAlgebra
+import Testing
+@testable import Autodiff
+
+/// Direct convolution, loop by loop, as PyTorch defines it.
+func naiveConv2d(_ x: Tensor<Double>, _ w: Tensor<Double>, _ b: Tensor<Double>?, stride: (Int, Int), padding: (Int, Int),
+                 dilation: (Int, Int), groups: Int) -> Tensor<Double> {
+    let (n, c, h, width) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
+    let (co, cg, kh, kw) = (w.shape[0], w.shape[1], w.shape[2], w.shape[3])
+    let oh = (h + 2 * padding.0 - dilation.0 * (kh - 1) - 1) / stride.0 + 1
+    let ow = (width + 2 * padding.1 - dilation.1 * (kw - 1) - 1) / stride.1 + 1
+    var y = Tensor<Double>(zeros: [n, co, oh, ow])
+    let perGroup = co / groups
+    for s in 0..<n { for o in 0..<co { for a in 0..<oh { for bb in 0..<ow {
+        var total = b?[o] ?? 0
+        let g = o / perGroup
+        for ci in 0..<cg { for i in 0..<kh { for j in 0..<kw {
+            let hh = a * stride.0 - padding.0 + i * dilation.0, ww = bb * stride.1 - padding.1 + j * dilation.1
+            if hh >= 0 && hh < h && ww >= 0 && ww < width { total += x[s, g * cg + ci, hh, ww] * w[o, ci, i, j] }
+        } } }
+        _ = c
+        y[s, o, a, bb] = total
+    } } } }
+    return y
+}
+
+@Suite struct ConvolutionTests {
+    struct Case: Sendable {
+        var input: [Int], weight: [Int], stride: (Int, Int), padding: (Int, Int), dilation: (Int, Int), groups: Int
+    }
+    let cases: [Case] = [
+        Case(input: [2, 2, 5, 5], weight: [3, 2, 3, 3], stride: (1, 1), padding: (0, 0), dilation: (1, 1), groups: 1),
+        Case(input: [1, 2, 6, 7], weight: [2, 2, 3, 2], stride: (2, 3), padding: (1, 0), dilation: (1, 1), groups: 1),
+        Case(input: [1, 2, 7, 7], weight: [2, 2, 2, 3], stride: (1, 1), padding: (2, 1), dilation: (2, 2), groups: 1),
+        Case(input: [2, 4, 5, 4], weight: [6, 2, 3, 3], stride: (1, 2), padding: (1, 1), dilation: (1, 1), groups: 2),
+        Case(input: [1, 3, 4, 4], weight: [3, 1, 2, 2], stride: (1, 1), padding: (1, 1), dilation: (1, 1), groups: 3),
+    ]
+
+    @Test func valuesMatchDirectConvolution() {
+        for (index, c) in cases.enumerated() {
+            let x = randomTensor(c.input, seed: UInt64(index)), w = randomTensor(c.weight, seed: UInt64(index + 50))
+            let b = randomTensor([c.weight[0]], seed: 7)
+            let y = V.conv2d(V(x), weight: V(w), bias: V(b), stride: c.stride, padding: c.padding, dilation: c.dilation, groups: c.groups)
+            let expected = naiveConv2d(x, w, b, stride: c.stride, padding: c.padding, dilation: c.dilation, groups: c.groups)
+            #expect(y.shape == expected.shape, "case \(index)")
+            #expect((y.value - expected).maxAbsolute() < 1e-12, "case \(index)")
+        }
+    }
+
+    @Test func derivativesOfStridedPaddedDilatedAndGroupedConvolutions() {
+        for (index, c) in cases.enumerated() {
+            let x = randomTensor(c.input, seed: UInt64(index)), w = randomTensor(c.weight, seed: UInt64(index + 50))
+            let b = randomTensor([c.weight[0]], seed: 7)
+            checkDerivatives("conv2d case \(index)", [x, w, b]) {
+                V.conv2d($0[0], weight: $0[1], bias: $0[2], stride: c.stride, padding: c.padding, dilation: c.dilation, groups: c.groups).tanh()
+            }
+        }
+    }
+
+    @Test func conv1d() {
+        let x = randomTensor([2, 4, 9], seed: 1), w = randomTensor([4, 2, 3], seed: 2)
+        let y = V.conv1d(V(x), weight: V(w), stride: 2, padding: 1, dilation: 2, groups: 2)
+        let expected = naiveConv2d(x.reshaped([2, 4, 1, 9]), w.reshaped([4, 2, 1, 3]), nil, stride: (1, 2), padding: (0, 1),
+                                   dilation: (1, 2), groups: 2)
+        #expect((y.value - expected.reshaped(y.shape)).maxAbsolute() < 1e-12)
+        checkDerivatives("conv1d", [x, w]) { V.conv1d($0[0], weight: $0[1], stride: 2, padding: 1, dilation: 2, groups: 2).sigmoid() }
+    }
+
+    @Test func pooling() {
+        let x = randomTensor([2, 3, 6, 5], seed: 3)
+        let geometry = WindowGeometry(kernel: (2, 3), stride: (2, 1), padding: (1, 1))
+        let maxPooled = V(x).maxPool2d(geometry)
+        // Value check against a direct loop.
+        let (oh, ow) = geometry.outputSize(height: 6, width: 5)
+        for s in 0..<2 { for c in 0..<3 { for a in 0..<oh { for b in 0..<ow {
+            var best = -Double.infinity, total = 0.0
+            for i in 0..<2 { for j in 0..<3 {
+                let h = a * 2 - 1 + i, w = b - 1 + j
+                if h >= 0 && h < 6 && w >= 0 && w < 5 { best = max(best, x[s, c, h, w]); total += x[s, c, h, w] }
+            } }
+            #expect(maxPooled.value[s, c, a, b] == best)
+            #expect(Swift.abs(V(x).averagePool2d(geometry).value[s, c, a, b] - total / 6) < 1e-14)
+        } } } }
+        checkDerivatives("max pool", [x]) { $0[0].maxPool2d(geometry).pow(2) }
+        checkDerivatives("average pool", [x]) { $0[0].averagePool2d(geometry).tanh() }
+        checkDerivatives("global average pool", [x]) { $0[0].mean(alongAxes: [2, 3], keepingDimensions: true).exp() }
+    }
+
+    @Test func embeddingLookupAndGatherScatter() {
+        let table = randomTensor([5, 3], seed: 4)
+        let indices = [4, 0, 4, 2]
+        let rows = V(table).embeddingLookup(indices, indexShape: [2, 2])
+        #expect(rows.shape == [2, 2, 3] && rows.value[0, 0, 1] == table[4, 1] && rows.value[1, 1, 2] == table[2, 2])
+        checkDerivatives("embedding", [table]) { $0[0].embeddingLookup(indices, indexShape: [4]).pow(2) }
+        checkDerivatives("windows/fold", [randomTensor([1, 2, 4, 4], seed: 5)]) {
+            $0[0].windows(WindowGeometry(kernel: (2, 2), stride: (1, 2), padding: (1, 0))).tanh()
+                .foldedWindows(WindowGeometry(kernel: (2, 2), stride: (1, 2), padding: (1, 0)), into: [1, 2, 4, 4]).pow(2)
+        }
+    }
+}
