@@ -30,7 +30,8 @@ let package = Package(
         .target(name: "HTSR", dependencies: ["LinearAlgebra", "ModelFormats"]),
         .target(name: "Autodiff", dependencies: ["LinearAlgebra"]),
         .target(name: "NeuralNetworks", dependencies: ["LinearAlgebra", "Autodiff"]),
-        .target(name: "Curvature", dependencies: ["LinearAlgebra", "ModelFormats", "HTSR", "Autodiff", "NeuralNetworks"]),
+        .target(name: "ModelImport", dependencies: ["LinearAlgebra", "ModelFormats", "Autodiff", "NeuralNetworks"]),
+        .target(name: "Curvature", dependencies: ["LinearAlgebra", "ModelFormats", "HTSR", "Autodiff", "NeuralNetworks", "ModelImport"]),
         .executableTarget(name: "CurvatureCLI", dependencies: [
             "Curvature",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -44,6 +45,7 @@ let package = Package(
         .testTarget(name: "HTSRTests", dependencies: ["HTSR"]),
         .testTarget(name: "AutodiffTests", dependencies: ["Autodiff"]),
         .testTarget(name: "NeuralNetworksTests", dependencies: ["NeuralNetworks", "ModelFormats"]),
+        .testTarget(name: "ModelImportTests", dependencies: ["ModelImport"], resources: [.copy("Fixtures")]),
         .testTarget(name: "CurvatureCLITests", dependencies: ["CurvatureCLI", "Curvature"]),
     ],
     swiftLanguageModes: [.v6]

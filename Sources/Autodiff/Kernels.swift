@@ -67,8 +67,8 @@ func forEachElement(shape: [Int], stridesA: [Int], stridesB: [Int], _ body: (Int
 }
 
 extension Tensor {
-    /// `op(a, b)` elementwise with broadcasting.
-    static func broadcasting(_ a: Tensor, _ b: Tensor, _ op: (Scalar, Scalar) -> Scalar) -> Tensor {
+    /// `op(a, b)` elementwise with NumPy broadcasting.
+    public static func broadcasting(_ a: Tensor, _ b: Tensor, _ op: (Scalar, Scalar) -> Scalar) -> Tensor {
         if a.shape == b.shape { return a.zipMap(b, op) }
         let shape = Shapes.broadcast(a.shape, b.shape)
         var result = [Scalar](repeating: 0, count: shape.reduce(1, *))
@@ -98,7 +98,7 @@ extension Tensor {
     }
 
     /// Repeats along broadcast axes to `target`.
-    func broadcast(to target: [Int]) -> Tensor {
+    public func broadcast(to target: [Int]) -> Tensor {
         if shape == target { return self }
         return Tensor.broadcasting(Tensor(zeros: target), self) { _, x in x }
     }

@@ -230,3 +230,17 @@ extension Tensor {
         return Tensor(shape: newShape, scalars: result)
     }
 }
+
+extension Variable {
+    /// `condition ? a : b` elementwise with broadcasting (ONNX Where); `condition` is a constant 0/1 mask. A select,
+    /// not a blend, so an infinite branch that is not selected does not turn into NaN.
+    public static func selecting(_ condition: Tensor<Scalar>, _ a: Variable, _ b: Variable) -> Variable {
+        let shape = Shapes.broadcast(Shapes.broadcast(condition.shape, a.shape), b.shape)
+        let mask = condition.broadcast(to: shape)
+        let chosen = zip(mask.scalars, zip(a.value.broadcast(to: shape).scalars, b.value.broadcast(to: shape).scalars)).map { $0 != 0 ? $1.0 : $1.1 }
+        let keep = Variable(mask), other = Variable(mask.map { $0 != 0 ? 0 : 1 })
+        return make(Tensor(shape: shape, scalars: chosen), parents: [a, b]) { g in
+            [(g * keep).summed(toShape: a.shape), (g * other).summed(toShape: b.shape)]
+        }
+    }
+}

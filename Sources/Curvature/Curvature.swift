@@ -4,3 +4,4 @@
 @_exported import HTSR
 @_exported import Autodiff
 @_exported import NeuralNetworks
+@_exported import ModelImport

@@ -20,7 +20,7 @@ public struct ONNXModel: TensorArchive {
         1: .float32, 2: .uint8, 3: .int8, 4: .uint16, 5: .int16, 6: .int32, 7: .int64, 9: .bool, 10: .float16,
         11: .float64, 12: .uint32, 13: .uint64, 16: .bfloat16,
     ]
-    static let dataTypeNames: [Int32: String] = [
+    public static let dataTypeNames: [Int32: String] = [
         0: "undefined", 1: "float32", 2: "uint8", 3: "int8", 4: "uint16", 5: "int16", 6: "int32", 7: "int64",
         8: "string", 9: "bool", 10: "float16", 11: "float64", 12: "uint32", 13: "uint64", 14: "complex64",
         15: "complex128", 16: "bfloat16", 17: "float8e4m3fn", 18: "float8e4m3fnuz", 19: "float8e5m2",
@@ -73,8 +73,12 @@ public struct ONNXModel: TensorArchive {
 
     public func tensor(named name: String) throws(FormatError) -> StoredTensor {
         guard let position = initializerIndex[name] else { throw missing(name) }
-        let proto = model.graph.initializer[position]
-        let descriptor = descriptors[position]
+        return try decode(model.graph.initializer[position])
+    }
+
+    /// Any tensor of this model (an initializer, or a Constant node's value), decoded.
+    public func decode(_ proto: Onnx_TensorProto) throws(FormatError) -> StoredTensor {
+        let descriptor = try Self.descriptor(of: proto, file: path)
         let data: Data
         if proto.dataLocation == .external {
             data = try externalData(of: proto, byteCount: descriptor.byteCount)
@@ -84,7 +88,7 @@ public struct ONNXModel: TensorArchive {
             data = try typedData(of: proto, descriptor: descriptor)
         }
         guard data.count == descriptor.byteCount else {
-            throw FormatError(.invalidOffsets, file: path, tensor: name,
+            throw FormatError(.invalidOffsets, file: path, tensor: proto.name,
                               "shape \(descriptor.shape) of \(descriptor.dtype) needs \(descriptor.byteCount) bytes, the data has \(data.count)")
         }
         return StoredTensor(descriptor: descriptor, data: data)

@@ -1,0 +1,474 @@
+import Autodiff
+import Foundation
+import LinearAlgebra
+import ModelFormats
+import NeuralNetworks
+
+/// One node's computation, with ONNX semantics for the opsets supported.
+struct GraphOperators<Scalar: TensorScalar> {
+    let file: String
+    let node: Onnx_NodeProto
+    let opset: Int
+    let context: ForwardContext<Scalar>
+
+    typealias Value = GraphValue<Scalar>
+    typealias V = Variable<Scalar>
+
+    func fail(_ reason: String) -> ImportError {
+        ImportError(file: file, "node '\(node.name)' (\(node.opType)): \(reason)")
+    }
+
+    // MARK: Attributes
+
+    func attribute(_ name: String) -> Onnx_AttributeProto? { node.attribute.first { $0.name == name } }
+    func int(_ name: String, _ fallback: Int) -> Int { attribute(name).map { Int($0.i) } ?? fallback }
+    func ints(_ name: String) -> [Int]? { attribute(name).map { $0.ints.map(Int.init) } }
+    func float(_ name: String, _ fallback: Double) -> Double { attribute(name).map { Double($0.f) } ?? fallback }
+    func string(_ name: String, _ fallback: String) -> String { attribute(name).map { String(decoding: $0.s, as: UTF8.self) } ?? fallback }
+
+    // MARK: Operands
+
+    func variable(_ value: Value?) throws -> V {
+        switch value {
+        case .float(let v)?: return v
+        case .integer(let t)?: return V(t.asTensor())
+        case nil: throw fail("a required input is missing")
+        }
+    }
+
+    func integers(_ value: Value?) throws -> IntegerTensor {
+        switch value {
+        case .integer(let t)?: return t
+        case .float(let v)?: return IntegerTensor(shape: v.shape, values: v.value.scalars.map { Int($0) })
+        case nil: throw fail("a required input is missing")
+        }
+    }
+
+    /// An axis, negative counting from the end.
+    func axis(_ axis: Int, rank: Int) throws -> Int {
+        let resolved = axis < 0 ? axis + rank : axis
+        guard resolved >= 0 && resolved < rank else { throw fail("axis \(axis) is out of range for rank \(rank)") }
+        return resolved
+    }
+
+    /// Axes from the attribute (older opsets) or the input at `position` (newer).
+    func axesOperand(_ operands: [Value?], position: Int) throws -> [Int]? {
+        if let list = ints("axes") { return list }
+        if operands.count > position, let value = operands[position] { return try integers(value).values }
+        return nil
+    }
+
+    // MARK: Dispatch
+
+    func apply(_ operands: [Value?]) throws -> [Value] {
+        let x = operands.first ?? nil
+        switch node.opType {
+        case "Identity", "Dropout": return [x!]
+        case "Add", "Sub", "Mul", "Div", "Pow", "Equal": return [try arithmetic(operands[0], operands[1])]
+        case "Neg": return [try unary(x) { -$0 }]
+        case "Sqrt": return [try unary(x) { $0.sqrt() }]
+        case "Reciprocal": return [try unary(x) { 1 / $0 }]
+        case "Exp": return [try unary(x) { $0.exp() }]
+        case "Log": return [try unary(x) { $0.log() }]
+        case "Relu": return [try unary(x) { $0.relu() }]
+        case "LeakyRelu": return [try unary(x) { $0.leakyRelu(slope: Scalar(float("alpha", 0.01))) }]
+        case "Sigmoid": return [try unary(x) { $0.sigmoid() }]
+        case "Tanh": return [try unary(x) { $0.tanh() }]
+        case "Erf": return [try unary(x) { $0.erf() }]
+        case "Gelu": return [try unary(x) { string("approximate", "none") == "tanh" ? $0.geluTanh() : $0.gelu() }]
+        case "Softmax", "LogSoftmax": return [try softmax(try variable(x))]
+        case "Gemm": return [try gemm(operands)]
+        case "MatMul": return [.float(try matmul(try variable(operands[0]), try variable(operands[1])))]
+        case "Conv": return [try convolution(operands)]
+        case "MaxPool", "AveragePool": return [try pool(try variable(x))]
+        case "GlobalAveragePool":
+            let v = try variable(x)
+            return [.float(v.mean(alongAxes: Array(2..<v.shape.count), keepingDimensions: true))]
+        case "BatchNormalization": return [try batchNormalization(operands)]
+        case "LayerNormalization": return [try layerNormalization(operands)]
+        case "Flatten":
+            let shape = x!.shape
+            let a = try axis(int("axis", 1), rank: shape.count + 1)
+            return [try reshape(x!, [shape[..<a].reduce(1, *), shape[a...].reduce(1, *)])]
+        case "Reshape": return [try reshape(x!, try reshapeTarget(x!.shape, try integers(operands[1]).values))]
+        case "Transpose":
+            let rank = x!.shape.count
+            return [try permute(x!, ints("perm") ?? Array((0..<rank).reversed()))]
+        case "Squeeze":
+            let shape = x!.shape
+            let axes = try (try axesOperand(operands, position: 1) ?? shape.indices.filter { shape[$0] == 1 }).map { try axis($0, rank: shape.count) }
+            return [try reshape(x!, shape.enumerated().filter { !axes.contains($0.offset) }.map(\.element))]
+        case "Unsqueeze":
+            guard let list = try axesOperand(operands, position: 1) else { throw fail("no axes") }
+            var shape = x!.shape
+            let rank = shape.count + list.count
+            for a in try list.map({ try axis($0, rank: rank) }).sorted() { shape.insert(1, at: a) }
+            return [try reshape(x!, shape)]
+        case "Concat": return [try concat(operands.compactMap { $0 }, axis: int("axis", 0))]
+        case "Split": return try split(operands)
+        case "Slice": return [try slice(operands)]
+        case "Gather": return [try gather(operands[0]!, try integers(operands[1]))]
+        case "Shape":
+            let shape = x!.shape
+            let start = try clampedAxis(int("start", 0), shape.count), end = try clampedAxis(int("end", shape.count), shape.count)
+            return [.integer(IntegerTensor(Array(shape[start..<max(start, end)])))]
+        case "Constant": throw fail("Constant nodes are evaluated at import")
+        case "ConstantOfShape":
+            let shape = try integers(x).values
+            if let tensor = attribute("value")?.t, tensor.dataType != 1 && tensor.dataType != 11 && tensor.dataType != 10 {
+                let fill = tensor.int64Data.first.map(Int.init) ?? tensor.int32Data.first.map(Int.init)
+                    ?? (tensor.rawData.count >= 8 ? Int(tensor.rawData.withUnsafeBytes { $0.loadUnaligned(as: Int64.self) }) : 0)
+                return [.integer(IntegerTensor(shape: shape, values: [Int](repeating: fill, count: shape.reduce(1, *))))]
+            }
+            let fill = attribute("value").map { t -> Double in
+                t.t.floatData.first.map(Double.init) ?? (t.t.rawData.count >= 4 ? Double(t.t.rawData.withUnsafeBytes { $0.loadUnaligned(as: Float.self) }) : 0)
+            } ?? 0
+            return [.float(V(Tensor(repeating: Scalar(fill), shape: shape)))]
+        case "ReduceMean", "ReduceSum": return [try reduce(operands)]
+        case "Cast":
+            let to = int("to", 1)
+            if [1, 10, 11, 16].contains(to) { return [.float(try variable(x))] }
+            return [.integer(try integers(x))]
+        case "Where":
+            let condition = try integers(operands[0])
+            if case .integer(let a)? = operands[1], case .integer(let b)? = operands[2] {
+                let shape = IntegerTensor.broadcasting(IntegerTensor.broadcasting(condition, a) { c, _ in c }, b) { c, _ in c }
+                let c = condition.asTensor() as Tensor<Double>, av = a.asTensor() as Tensor<Double>, bv = b.asTensor() as Tensor<Double>
+                let selected = V.selecting(c.converted(to: Scalar.self), V(av.converted(to: Scalar.self)), V(bv.converted(to: Scalar.self))).value
+                return [.integer(IntegerTensor(shape: shape.shape, values: selected.scalars.map { Int($0) }))]
+            }
+            return [.float(V.selecting(condition.asTensor(), try variable(operands[1]), try variable(operands[2])))]
+        case "Expand":
+            let target = try integers(operands[1]).values
+            let shape = try broadcastShape(x!.shape, target)
+            switch x! {
+            case .float(let v): return [.float(v.broadcast(to: shape))]
+            case .integer(let t):
+                let full = (t.asTensor() as Tensor<Double>).broadcast(to: shape)
+                return [.integer(IntegerTensor(shape: shape, values: full.scalars.map { Int($0) }))]
+            }
+        default:
+            throw fail("unsupported operator")
+        }
+    }
+
+    func clampedAxis(_ value: Int, _ rank: Int) throws -> Int { min(max(value < 0 ? value + rank : value, 0), rank) }
+
+    func broadcastShape(_ a: [Int], _ b: [Int]) throws -> [Int] {
+        let rank = max(a.count, b.count)
+        let pa = [Int](repeating: 1, count: rank - a.count) + a, pb = [Int](repeating: 1, count: rank - b.count) + b
+        return try zip(pa, pb).map { x, y in
+            guard x == y || x == 1 || y == 1 else { throw fail("shapes \(a) and \(b) do not broadcast") }
+            return max(x, y)
+        }
+    }
+
+    // MARK: Elementwise
+
+    func unary(_ x: Value?, _ f: (V) -> V) throws -> Value { .float(f(try variable(x))) }
+
+    func arithmetic(_ a: Value?, _ b: Value?) throws -> Value {
+        guard let a, let b else { throw fail("needs two inputs") }
+        _ = try broadcastShape(a.shape, b.shape)
+        if case .integer(let x) = a, case .integer(let y) = b {
+            switch node.opType {
+            case "Add": return .integer(.broadcasting(x, y, +))
+            case "Sub": return .integer(.broadcasting(x, y, -))
+            case "Mul": return .integer(.broadcasting(x, y, *))
+            case "Div": return .integer(.broadcasting(x, y) { $1 == 0 ? 0 : $0 / $1 })
+            case "Equal": return .integer(.broadcasting(x, y) { $0 == $1 ? 1 : 0 })
+            default: return .integer(.broadcasting(x, y) { Int(Foundation.pow(Double($0), Double($1))) })
+            }
+        }
+        let x = try variable(a), y = try variable(b)
+        switch node.opType {
+        case "Add": return .float(x + y)
+        case "Sub": return .float(x - y)
+        case "Mul": return .float(x * y)
+        case "Div": return .float(x / y)
+        case "Equal": return .integer(IntegerTensor(shape: try broadcastShape(x.shape, y.shape),
+                                                     values: Tensor.broadcasting(x.value, y.value) { $0 == $1 ? 1 : 0 }.scalars.map { Int($0) }))
+        default:
+            // A constant scalar exponent is the common case (x^2, x^0.5); otherwise exp(y log x).
+            if !y.isDifferentiable, y.value.count == 1 { return .float(x.pow(y.value.scalars[0])) }
+            return .float((y * x.log()).exp())
+        }
+    }
+
+    func softmax(_ x: V) throws -> Value {
+        let rank = x.shape.count
+        let defaultAxis = opset >= 13 ? -1 : 1
+        let a = try axis(int("axis", defaultAxis), rank: rank)
+        let log = node.opType == "LogSoftmax"
+        if opset >= 13 { return .float(log ? x.logSoftmax(alongAxis: a) : x.softmax(alongAxis: a)) }
+        // Before opset 13 the input is coerced to 2-D at the axis.
+        let flat = x.reshaped([x.shape[..<a].reduce(1, *), x.shape[a...].reduce(1, *)])
+        return .float((log ? flat.logSoftmax(alongAxis: 1) : flat.softmax(alongAxis: 1)).reshaped(x.shape))
+    }
+
+    // MARK: Products
+
+    func matmul(_ a: V, _ b: V) throws -> V {
+        // NumPy semantics: 1-D operands are promoted and the added axis removed afterwards.
+        let left = a.shape.count == 1 ? a.reshaped([1, a.shape[0]]) : a
+        let right = b.shape.count == 1 ? b.reshaped([b.shape[0], 1]) : b
+        guard left.shape.last == right.shape[right.shape.count - 2] else {
+            throw fail("inner dimensions differ: \(a.shape) x \(b.shape)")
+        }
+        var result = V.matmul(left, right)
+        if a.shape.count == 1 { result = result.reshaped(Array(result.shape.dropLast(2)) + [result.shape.last!]) }
+        if b.shape.count == 1 { result = result.reshaped(Array(result.shape.dropLast())) }
+        return result
+    }
+
+    func gemm(_ operands: [Value?]) throws -> Value {
+        var a = try variable(operands[0]), b = try variable(operands[1])
+        if int("transA", 0) != 0 { a = a.transposed() }
+        if int("transB", 0) != 0 { b = b.transposed() }
+        guard a.shape.count == 2, b.shape.count == 2, a.shape[1] == b.shape[0] else {
+            throw fail("shapes \(a.shape) and \(b.shape) do not multiply")
+        }
+        var y = V.matmul(a, b)
+        let alpha = float("alpha", 1), beta = float("beta", 1)
+        if alpha != 1 { y = y * Scalar(alpha) }
+        if operands.count > 2, let c = operands[2] { y = y + (beta == 1 ? try variable(c) : try variable(c) * Scalar(beta)) }
+        return .float(y)
+    }
+
+    // MARK: Convolution and pooling
+
+    func padded(_ x: V, pads: [Int]) -> (V, (Int, Int)) {
+        // Symmetric pads go to the kernel; asymmetric ones are applied here as zeros around the input.
+        guard pads.count == 4 else { return (x, (0, 0)) }
+        if pads[0] == pads[2] && pads[1] == pads[3] { return (x, (pads[0], pads[1])) }
+        let (n, c, h, w) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
+        let target = [n, c, h + pads[0] + pads[2], w + pads[1] + pads[3]]
+        return (x.embedded(in: target, at: [0..<n, 0..<c, pads[0]..<(pads[0] + h), pads[1]..<(pads[1] + w)]), (0, 0))
+    }
+
+    func checkAutoPad() throws {
+        let mode = string("auto_pad", "NOTSET")
+        guard mode == "NOTSET" || mode == "VALID" else { throw fail("auto_pad \(mode) is not supported; export with explicit pads") }
+    }
+
+    func convolution(_ operands: [Value?]) throws -> Value {
+        try checkAutoPad()
+        var x = try variable(operands[0])
+        let w = try variable(operands[1])
+        let bias = operands.count > 2 ? try operands[2].map(variable) : nil
+        let spatial = w.shape.count - 2
+        guard spatial == 1 || spatial == 2, x.shape.count == spatial + 2 else { throw fail("only 1-D and 2-D convolutions are supported") }
+        let groups = int("group", 1)
+        guard x.shape[1] == w.shape[1] * groups else {
+            throw fail("input has \(x.shape[1]) channels but the weight \(w.shape) with \(groups) groups needs \(w.shape[1] * groups)")
+        }
+        if spatial == 1 {
+            let pads = ints("pads") ?? [0, 0]
+            guard pads[0] == pads[1] else { throw fail("asymmetric 1-D padding is not supported") }
+            return .float(V.conv1d(x, weight: w, bias: bias, stride: ints("strides")?.first ?? 1, padding: pads[0],
+                                   dilation: ints("dilations")?.first ?? 1, groups: groups))
+        }
+        let padding: (Int, Int)
+        (x, padding) = padded(x, pads: ints("pads") ?? [0, 0, 0, 0])
+        let strides = ints("strides") ?? [1, 1], dilations = ints("dilations") ?? [1, 1]
+        return .float(V.conv2d(x, weight: w, bias: bias, stride: (strides[0], strides[1]), padding: padding,
+                               dilation: (dilations[0], dilations[1]), groups: groups))
+    }
+
+    func pool(_ input: V) throws -> Value {
+        try checkAutoPad()
+        guard input.shape.count == 4, let kernel = ints("kernel_shape"), kernel.count == 2 else { throw fail("only 2-D pooling is supported") }
+        guard int("ceil_mode", 0) == 0 else { throw fail("ceil_mode = 1 is not supported") }
+        guard (ints("dilations") ?? [1, 1]) == [1, 1] else { throw fail("dilated pooling is not supported") }
+        let strides = ints("strides") ?? [1, 1]
+        let (x, padding) = node.opType == "MaxPool" ? paddedForMax(input, ints("pads") ?? [0, 0, 0, 0]) : padded(input, pads: ints("pads") ?? [0, 0, 0, 0])
+        let geometry = WindowGeometry(kernel: (kernel[0], kernel[1]), stride: (strides[0], strides[1]), padding: padding)
+        if node.opType == "MaxPool" { return .float(x.maxPool2d(geometry)) }
+        if int("count_include_pad", 0) != 0 || padding == (0, 0) { return .float(x.averagePool2d(geometry)) }
+        // Exclude padding from the count: divide the window sums by the number of real elements in each window.
+        let sums = x.averagePool2d(geometry) * Scalar(kernel[0] * kernel[1])
+        let counts = V(Tensor<Scalar>(repeating: 1, shape: [1, 1, x.shape[2], x.shape[3]])).averagePool2d(geometry) * Scalar(kernel[0] * kernel[1])
+        return .float(sums / counts)
+    }
+
+    /// Max pooling ignores padding, so asymmetric pads can be symmetric in the kernel when they differ by design.
+    func paddedForMax(_ x: V, _ pads: [Int]) -> (V, (Int, Int)) {
+        if pads.count == 4, pads[0] == pads[2], pads[1] == pads[3] { return (x, (pads[0], pads[1])) }
+        // Pad with a very negative value so it never wins.
+        let (n, c, h, w) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
+        let target = [n, c, h + pads[0] + pads[2], w + pads[1] + pads[3]]
+        let ranges = [0..<n, 0..<c, pads[0]..<(pads[0] + h), pads[1]..<(pads[1] + w)]
+        let floor = V(Tensor(repeating: -Scalar.greatestFiniteMagnitude, shape: target))
+        let mask = V(Tensor<Scalar>(repeating: 1, shape: x.shape)).embedded(in: target, at: ranges).value
+        return (V.selecting(mask, x.embedded(in: target, at: ranges), floor), (0, 0))
+    }
+
+    // MARK: Normalisation
+
+    func batchNormalization(_ operands: [Value?]) throws -> Value {
+        let x = try variable(operands[0])
+        let scale = try variable(operands[1]), bias = try variable(operands[2])
+        let epsilon = Scalar(float("epsilon", 1e-5))
+        var shape = [Int](repeating: 1, count: x.shape.count)
+        shape[1] = x.shape[1]
+        let mean: V, variance: V
+        if context.batchNormMode == .train {
+            let axes = [0] + Array(2..<x.shape.count)
+            mean = x.mean(alongAxes: axes, keepingDimensions: true)
+            let centred = x - mean
+            variance = (centred * centred).mean(alongAxes: axes, keepingDimensions: true)
+        } else {
+            mean = try variable(operands[3]).reshaped(shape)
+            variance = try variable(operands[4]).reshaped(shape)
+        }
+        return .float((x - mean) / (variance + epsilon).sqrt() * scale.reshaped(shape) + bias.reshaped(shape))
+    }
+
+    func layerNormalization(_ operands: [Value?]) throws -> Value {
+        let x = try variable(operands[0])
+        let first = try axis(int("axis", -1), rank: x.shape.count)
+        let axes = Array(first..<x.shape.count)
+        let mean = x.mean(alongAxes: axes, keepingDimensions: true)
+        let centred = x - mean
+        let variance = (centred * centred).mean(alongAxes: axes, keepingDimensions: true)
+        var y = centred / (variance + Scalar(float("epsilon", 1e-5))).sqrt() * (try variable(operands[1]))
+        if operands.count > 2, let b = operands[2] { y = y + (try variable(b)) }
+        return .float(y)
+    }
+
+    func reduce(_ operands: [Value?]) throws -> Value {
+        let x = try variable(operands[0])
+        // ReduceSum takes axes as an input from opset 13, ReduceMean from opset 18.
+        var axes = try axesOperand(operands, position: 1)
+        if axes == nil || axes!.isEmpty {
+            if int("noop_with_empty_axes", 0) != 0 { return .float(x) }
+            axes = Array(0..<x.shape.count)
+        }
+        let resolved = try axes!.map { try axis($0, rank: x.shape.count) }
+        let keep = int("keepdims", 1) != 0
+        return .float(node.opType == "ReduceMean" ? x.mean(alongAxes: resolved, keepingDimensions: keep)
+                      : x.sum(alongAxes: resolved, keepingDimensions: keep))
+    }
+
+    // MARK: Shapes
+
+    func reshapeTarget(_ shape: [Int], _ target: [Int]) throws -> [Int] {
+        let allowZero = int("allowzero", 0) != 0
+        var result = try target.enumerated().map { index, extent -> Int in
+            if extent == 0 && !allowZero {
+                guard index < shape.count else { throw fail("reshape copies axis \(index) of \(shape), which does not exist") }
+                return shape[index]
+            }
+            return extent
+        }
+        let total = shape.reduce(1, *)
+        if let unknown = result.firstIndex(of: -1) {
+            let known = result.enumerated().filter { $0.offset != unknown }.reduce(1) { $0 * $1.element }
+            guard known > 0, total % known == 0 else { throw fail("cannot reshape \(shape) to \(target)") }
+            result[unknown] = total / known
+        }
+        guard result.reduce(1, *) == total else { throw fail("cannot reshape \(shape) (\(total) elements) to \(target)") }
+        return result
+    }
+
+    func reshape(_ value: Value, _ shape: [Int]) throws -> Value {
+        guard value.shape.reduce(1, *) == shape.reduce(1, *) else { throw fail("cannot reshape \(value.shape) to \(shape)") }
+        switch value {
+        case .float(let v): return .float(v.reshaped(shape))
+        case .integer(let t): return .integer(IntegerTensor(shape: shape, values: t.values))
+        }
+    }
+
+    func permute(_ value: Value, _ axes: [Int]) throws -> Value {
+        guard axes.sorted() == Array(0..<value.shape.count) else { throw fail("permutation \(axes) does not fit \(value.shape)") }
+        switch value {
+        case .float(let v): return .float(v.permuted(axes))
+        case .integer(let t):
+            let permuted = V(t.asTensor()).permuted(axes).value
+            return .integer(IntegerTensor(shape: permuted.shape, values: permuted.scalars.map { Int($0) }))
+        }
+    }
+
+    func concat(_ parts: [Value], axis requested: Int) throws -> Value {
+        let rank = parts[0].shape.count
+        let a = try axis(requested, rank: rank)
+        if parts.allSatisfy({ if case .integer = $0 { true } else { false } }) {
+            let tensors = try parts.map { try integers($0) }
+            let joined = V.concatenated(tensors.map { V($0.asTensor()) }, axis: a).value
+            return .integer(IntegerTensor(shape: joined.shape, values: joined.scalars.map { Int($0) }))
+        }
+        return .float(V.concatenated(try parts.map { try variable($0) }, axis: a))
+    }
+
+    func split(_ operands: [Value?]) throws -> [Value] {
+        let x = try variable(operands[0])
+        let a = try axis(int("axis", 0), rank: x.shape.count)
+        var sizes = ints("split")
+        if sizes == nil, operands.count > 1, let given = operands[1] { sizes = try integers(given).values }
+        if sizes == nil {
+            let count = int("num_outputs", node.output.count)
+            let size = (x.shape[a] + count - 1) / count
+            sizes = (0..<count).map { min(size, x.shape[a] - $0 * size) }
+        }
+        guard sizes!.reduce(0, +) == x.shape[a] else { throw fail("split sizes \(sizes!) do not add up to \(x.shape[a])") }
+        var offset = 0
+        return sizes!.map { size in
+            var ranges = x.shape.map { 0..<$0 }
+            ranges[a] = offset..<(offset + size)
+            offset += size
+            return .float(x.sliced(ranges))
+        }
+    }
+
+    func slice(_ operands: [Value?]) throws -> Value {
+        let value = operands[0]!
+        let shape = value.shape
+        let starts: [Int], ends: [Int], axes: [Int]
+        if opset >= 10, operands.count > 2 {
+            starts = try integers(operands[1]).values
+            ends = try integers(operands[2]).values
+            axes = operands.count > 3 && operands[3] != nil ? try integers(operands[3]).values : Array(0..<starts.count)
+            if operands.count > 4, let steps = operands[4], try integers(steps).values.contains(where: { $0 != 1 }) {
+                throw fail("slices with steps other than 1 are not supported")
+            }
+        } else {
+            starts = ints("starts") ?? []
+            ends = ints("ends") ?? []
+            axes = ints("axes") ?? Array(0..<starts.count)
+        }
+        var ranges = shape.map { 0..<$0 }
+        for (index, requested) in axes.enumerated() {
+            let a = try axis(requested, rank: shape.count)
+            let extent = shape[a]
+            func clamp(_ v: Int) -> Int { min(max(v < 0 ? v + extent : v, 0), extent) }
+            let lower = clamp(starts[index]), upper = max(lower, clamp(ends[index]))
+            ranges[a] = lower..<upper
+        }
+        switch value {
+        case .float(let v): return .float(v.sliced(ranges))
+        case .integer(let t):
+            let sliced = V(t.asTensor()).sliced(ranges).value
+            return .integer(IntegerTensor(shape: sliced.shape, values: sliced.scalars.map { Int($0) }))
+        }
+    }
+
+    func gather(_ data: Value, _ indices: IntegerTensor) throws -> Value {
+        let shape = data.shape
+        let a = try axis(int("axis", 0), rank: shape.count)
+        let extent = shape[a]
+        let resolved = indices.values.map { $0 < 0 ? $0 + extent : $0 }
+        guard resolved.allSatisfy({ $0 >= 0 && $0 < extent }) else {
+            throw fail("index outside 0..<\(extent) (an embedding input out of range?)")
+        }
+        // Flat source offsets of every output element: data[..., index, ...] along axis a.
+        let outer = shape[..<a].reduce(1, *), inner = shape[(a + 1)...].reduce(1, *)
+        var offsets: [Int] = []
+        offsets.reserveCapacity(outer * resolved.count * inner)
+        for o in 0..<outer { for index in resolved { for i in 0..<inner { offsets.append((o * extent + index) * inner + i) } } }
+        let outputShape = Array(shape[..<a]) + indices.shape + Array(shape[(a + 1)...])
+        switch data {
+        case .float(let v): return .float(v.gathered(offsets).reshaped(outputShape))
+        case .integer(let t): return .integer(IntegerTensor(shape: outputShape, values: offsets.map { t.values[$0] }))
+        }
+    }
+}

@@ -1,0 +1,177 @@
+import Autodiff
+import Foundation
+import LinearAlgebra
+import ModelFormats
+import NeuralNetworks
+
+/// An ONNX graph as a differentiable model (a ``Layer``), run node by node on the autodiff tape.
+///
+/// Float initializers that act as weights, biases or scales are parameters, named as in the file; BatchNormalization
+/// running means and variances are buffers; integer tensors and scalar constants are constants. Opsets 11 to 21 of
+/// the default domain. Parameters and buffers start at the file's values (`makeParameters`, `makeBuffers`).
+public struct ONNXGraphModel: Layer, @unchecked Sendable {
+    // @unchecked: every stored property is immutable after init; the protobuf node messages are value types.
+    public let file: String
+    public let opset: Int
+    /// The graph's data input and its element type ("float32", "int64", ...).
+    public let inputName: String
+    public let inputType: String
+    /// Its declared shape: extents, or nil for symbolic ones (the batch axis).
+    public let inputShape: [Int?]
+    public let outputName: String
+    /// True when the model has convolutions but no BatchNormalization and its conv weights carry the names the
+    /// PyTorch exporter gives BatchNorm-folded weights ("onnx::Conv_*"): it is analysed as given.
+    public let batchNormFolded: Bool
+    public let parameterShapes: [(name: String, shape: [Int])]
+    public let bufferShapes: [(name: String, shape: [Int])]
+
+    private let nodes: [Onnx_NodeProto]
+    private let parameterValues: [StoredTensor]
+    private let bufferValues: [StoredTensor]
+    private let floatConstants: [String: Tensor<Double>]
+    private let integerConstants: [String: IntegerTensor]
+    private let constantNodeValues: [String: StoredTensor]
+
+    /// The operators this importer runs.
+    public static let supportedOperators: [String] = [
+        "Add", "AveragePool", "BatchNormalization", "Cast", "Concat", "Constant", "ConstantOfShape", "Conv", "Div",
+        "Dropout", "Equal", "Erf", "Exp", "Expand", "Flatten", "Gather", "Gelu", "Gemm", "GlobalAveragePool",
+        "Identity", "LayerNormalization", "LeakyRelu", "Log", "LogSoftmax", "MatMul", "MaxPool", "Mul", "Neg", "Pow",
+        "Reciprocal", "ReduceMean", "ReduceSum", "Relu", "Reshape", "Shape", "Sigmoid", "Slice", "Softmax", "Split",
+        "Sqrt", "Squeeze", "Sub", "Tanh", "Transpose", "Unsqueeze", "Where",
+    ]
+
+    public init(_ onnx: ONNXModel) throws {
+        file = onnx.path
+        let graph = onnx.model.graph
+        guard let version = onnx.model.opsetImport.first(where: { $0.domain.isEmpty || $0.domain == "ai.onnx" })?.version else {
+            throw ImportError(file: file, "the model imports no default-domain opset")
+        }
+        opset = Int(version)
+        guard (11...21).contains(opset) else {
+            throw ImportError(file: file, "opset \(opset) is not supported (11 to 21 are); re-export with opset_version=17")
+        }
+        for node in graph.node where !Self.supportedOperators.contains(node.opType) || !(node.domain.isEmpty || node.domain == "ai.onnx") {
+            throw ImportError(file: file, "unsupported ONNX operator '\(node.domain.isEmpty ? "" : node.domain + ".")\(node.opType)' " +
+                              "(node '\(node.name)', opset \(opset)); supported: \(Self.supportedOperators.joined(separator: ", "))")
+        }
+        nodes = graph.node
+
+        let initializerNames = Set(graph.initializer.map(\.name))
+        let inputs = graph.input.filter { !initializerNames.contains($0.name) }
+        guard inputs.count == 1, let input = inputs.first, let output = graph.output.first else {
+            throw ImportError(file: file, "the graph needs exactly one data input and an output (has \(inputs.count) inputs: " +
+                              "\(inputs.map(\.name).joined(separator: ", ")))")
+        }
+        inputName = input.name
+        inputType = ONNXModel.dataTypeNames[input.type.tensorType.elemType] ?? "unknown"
+        inputShape = input.type.tensorType.shape.dim.map { if case .dimValue(let v) = $0.value { Int(v) } else { nil } }
+        outputName = output.name
+
+        // Roles of initializers by how nodes use them.
+        var bufferNames = Set<String>(), weightNames = Set<String>()
+        for node in graph.node {
+            let operands = Array(node.input)
+            switch node.opType {
+            case "BatchNormalization":
+                bufferNames.formUnion(operands.dropFirst(3).prefix(2))
+                weightNames.formUnion(operands.dropFirst().prefix(2))
+            case "Conv", "Gemm", "LayerNormalization": weightNames.formUnion(operands.dropFirst())
+            case "MatMul": weightNames.formUnion(operands)
+            default: break
+            }
+        }
+        var parameters: [StoredTensor] = [], buffers: [StoredTensor] = []
+        var floats: [String: Tensor<Double>] = [:], integers: [String: IntegerTensor] = [:]
+        for proto in graph.initializer {
+            let tensor = try onnx.decode(proto)
+            if !tensor.dtype.isFloatingPoint {
+                integers[proto.name] = IntegerTensor(shape: tensor.shape, values: tensor.integers().map { Int($0) })
+            } else if bufferNames.contains(proto.name) {
+                buffers.append(tensor)
+            } else if weightNames.contains(proto.name) || tensor.descriptor.elementCount > 1 {
+                parameters.append(tensor)
+            } else {
+                floats[proto.name] = tensor.tensor(Double.self)
+            }
+        }
+        parameterValues = parameters
+        bufferValues = buffers
+        floatConstants = floats
+        integerConstants = integers
+        parameterShapes = parameters.map { ($0.name, $0.shape) }
+        bufferShapes = buffers.map { ($0.name, $0.shape) }
+        var constants: [String: StoredTensor] = [:]
+        for node in graph.node where node.opType == "Constant" {
+            guard let attribute = node.attribute.first, attribute.name == "value" || attribute.name.hasPrefix("value_") else {
+                throw ImportError(file: file, "Constant node '\(node.name)' has no value")
+            }
+            constants[node.output[0]] = try Self.constantValue(attribute, model: onnx)
+        }
+        constantNodeValues = constants
+        let ops = Set(graph.node.map(\.opType))
+        batchNormFolded = ops.contains("Conv") && !ops.contains("BatchNormalization")
+            && parameters.contains { $0.name.hasPrefix("onnx::Conv") }
+    }
+
+    private static func constantValue(_ attribute: Onnx_AttributeProto, model: ONNXModel) throws -> StoredTensor {
+        switch attribute.name {
+        case "value": return try model.decode(attribute.t)
+        case "value_float": return StoredTensor(name: "", tensor: Tensor<Double>(repeating: Double(attribute.f), shape: []))
+        case "value_floats": return StoredTensor(name: "", tensor: Tensor<Double>(attribute.floats.map(Double.init)))
+        case "value_int", "value_ints":
+            let values = attribute.name == "value_int" ? [attribute.i] : attribute.ints
+            var data = Data()
+            for v in values { withUnsafeBytes(of: v.littleEndian) { data.append(contentsOf: $0) } }
+            return StoredTensor(descriptor: TensorDescriptor(name: "", dtype: .int64, shape: attribute.name == "value_int" ? [] : [values.count]), data: data)
+        default: throw ImportError(file: model.path, "Constant attribute '\(attribute.name)' is not supported")
+        }
+    }
+
+    public func initialParameters<Scalar: TensorScalar>(using random: inout SeededRandom) -> [(String, Tensor<Scalar>)] {
+        parameterValues.map { ($0.name, $0.tensor(Scalar.self)) }
+    }
+
+    public func initialBuffers<Scalar: TensorScalar>() -> [(String, Tensor<Scalar>)] {
+        bufferValues.map { ($0.name, $0.tensor(Scalar.self)) }
+    }
+
+    public func callAsFunction<Scalar: TensorScalar>(_ input: Variable<Scalar>, _ parameters: ParameterScope<Scalar>) -> Variable<Scalar> {
+        do {
+            return try run(input, parameters)
+        } catch {
+            // The graph was validated when imported; a failure here is a shape the graph cannot take.
+            preconditionFailure("\(file): \(error)")
+        }
+    }
+
+    /// Runs the graph; throws `ImportError` for inputs the graph cannot take.
+    public func run<Scalar: TensorScalar>(_ input: Variable<Scalar>, _ parameters: ParameterScope<Scalar>) throws -> Variable<Scalar> {
+        var values: [String: GraphValue<Scalar>] = [:]
+        if inputType.hasPrefix("int") {
+            values[inputName] = .integer(IntegerTensor(shape: input.shape, values: input.value.scalars.map { Int($0) }))
+        } else {
+            values[inputName] = .float(input)
+        }
+        for (name, _) in parameterShapes + bufferShapes { values[name] = .float(parameters(name)) }
+        for (name, tensor) in floatConstants { values[name] = .float(Variable(tensor.converted(to: Scalar.self))) }
+        for (name, tensor) in integerConstants { values[name] = .integer(tensor) }
+        for (name, tensor) in constantNodeValues {
+            values[name] = tensor.dtype.isFloatingPoint ? .float(Variable(tensor.tensor(Scalar.self)))
+                : .integer(IntegerTensor(shape: tensor.shape, values: tensor.integers().map { Int($0) }))
+        }
+        for node in nodes where node.opType != "Constant" {
+            let operands = try node.input.map { name -> GraphValue<Scalar>? in
+                if name.isEmpty { return nil }
+                guard let value = values[name] else { throw ImportError(file: file, "node '\(node.name)' reads '\(name)' before it is computed") }
+                return value
+            }
+            let results = try GraphOperators(file: file, node: node, opset: opset, context: parameters.context).apply(operands)
+            for (name, value) in zip(node.output, results) where !name.isEmpty { values[name] = value }
+        }
+        guard case .float(let output)? = values[outputName] else {
+            throw ImportError(file: file, "the output '\(outputName)' is not a floating-point tensor")
+        }
+        return output
+    }
+}

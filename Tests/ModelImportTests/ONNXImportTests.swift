@@ -1,0 +1,73 @@
+import Foundation
+import LinearAlgebra
+import ModelFormats
+import NeuralNetworks
+import Testing
+@testable import ModelImport
+
+func fixture(_ name: String) -> URL {
+    Bundle.module.url(forResource: "Fixtures", withExtension: nil)!.appendingPathComponent(name)
+}
+
+/// The model and PyTorch's reference numbers for one exported fixture.
+struct Reference {
+    let model: ONNXGraphModel
+    let archive: NumPyArchive
+
+    init(_ name: String) throws {
+        model = try ONNXGraphModel(ONNXModel(contentsOf: fixture("\(name).onnx")))
+        archive = try NumPyArchive(contentsOf: fixture("\(name)_reference.npz"))
+    }
+
+    func tensor(_ key: String) throws -> StoredTensor { try archive.tensor(named: key) }
+    var labels: [Int] { get throws { try tensor("y").integers().map { Int($0) } } }
+    var parameterOrder: [String] {
+        get throws { String(decoding: try tensor("parameter_order").integers().map { UInt8($0) }, as: UTF8.self).split(separator: "\n").map(String.init) }
+    }
+
+    func data<Scalar: TensorScalar>(_: Scalar.Type) throws -> Dataset<Scalar> {
+        Dataset(inputs: try tensor("x").tensor(Scalar.self), targets: .labels(try labels))
+    }
+}
+
+func relativeError(_ a: Tensor<Double>, _ b: Tensor<Double>) -> Double { (a - b).maxAbsolute() / max(b.maxAbsolute(), 1e-300) }
+
+@Suite struct ONNXImportTests {
+    @Test(arguments: ["mlp", "cnn", "resnet", "transformer"])
+    func logitsMatchPyTorchInFloat(name: String) throws {
+        let reference = try Reference(name)
+        let data = try reference.data(Float.self)
+        let logits = reference.model(data.inputs, parameters: reference.model.makeParameters(seed: 0),
+                                     buffers: reference.model.makeBuffers())
+        let expected = try reference.tensor("logits").tensor(Float.self)
+        #expect(logits.shape == expected.shape)
+        #expect((logits - expected).maxAbsolute() < 1e-5, "\(name): max logit difference \((logits - expected).maxAbsolute())")
+    }
+
+    @Test(arguments: ["mlp", "cnn", "resnet", "transformer"])
+    func lossGradientAndHVPMatchPyTorchDoubleBackward(name: String) throws {
+        let reference = try Reference(name)
+        let model = reference.model
+        let objective = Objective(model: model, parameters: model.makeParameters(seed: 0, as: Double.self), loss: .crossEntropy,
+                                  data: try reference.data(Double.self), batchSize: 5, parameterNames: try reference.parameterOrder)
+        let (loss, gradient) = objective.lossAndGradient(at: objective.point)
+        let expectedLoss = try reference.tensor("loss").doubles()[0]
+        #expect(abs(loss - expectedLoss) < 1e-8 * abs(expectedLoss), "\(name): loss \(loss) vs \(expectedLoss)")
+        let expectedGradient = try reference.tensor("gradient").tensor(Double.self)
+        #expect(relativeError(gradient, expectedGradient) < 1e-8, "\(name) gradient off by \(relativeError(gradient, expectedGradient))")
+        let hv = objective.hessianVectorProduct(at: objective.point, try reference.tensor("v").tensor(Double.self))
+        #expect(relativeError(hv, try reference.tensor("hvp").tensor(Double.self)) < 1e-8, "\(name) HVP")
+    }
+
+    @Test func rolesOfInitializers() throws {
+        let cnn = try Reference("cnn").model
+        #expect(cnn.parameterShapes.map(\.name) == ["conv1.weight", "conv1.bias", "bn1.weight", "bn1.bias", "conv2.weight",
+                                                      "conv2.bias", "bn2.weight", "bn2.bias", "fc.weight", "fc.bias"])
+        #expect(cnn.bufferShapes.map(\.name) == ["bn1.running_mean", "bn1.running_var", "bn2.running_mean", "bn2.running_var"])
+        #expect(!cnn.batchNormFolded)
+        let folded = try ONNXGraphModel(ONNXModel(contentsOf: URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+            .appendingPathComponent("../ModelFormatsTests/Fixtures/onnx/cnn.onnx").standardized))
+        #expect(folded.batchNormFolded)
+        #expect(try Reference("transformer").model.inputType == "int64")
+    }
+}
