@@ -30,7 +30,8 @@ let package = Package(
         .target(name: "HTSR", dependencies: ["LinearAlgebra", "ModelFormats"]),
         .target(name: "Autodiff", dependencies: ["LinearAlgebra"]),
         .target(name: "NeuralNetworks", dependencies: ["LinearAlgebra", "Autodiff"]),
-        .target(name: "ModelImport", dependencies: ["LinearAlgebra", "ModelFormats", "Autodiff", "NeuralNetworks"]),
+        .target(name: "ModelImport", dependencies: ["LinearAlgebra", "ModelFormats", "Autodiff", "NeuralNetworks"],
+                resources: [.copy("Resources/digits.npz")]),
         .target(name: "Curvature", dependencies: ["LinearAlgebra", "ModelFormats", "HTSR", "Autodiff", "NeuralNetworks", "ModelImport"]),
         .executableTarget(name: "CurvatureCLI", dependencies: [
             "Curvature",

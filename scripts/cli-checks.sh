@@ -44,6 +44,13 @@ check "htsr table" 0 '^ +3  4 +256 +10 +1 +10 ' EMPTY -- htsr "$fixtures/torch/c
 check "htsr onnx csv" 0 '^1,4,dense,,256,10,' EMPTY -- htsr "$fixtures/onnx/cnn.onnx" --format csv
 check "htsr bad regex" 1 EMPTY "^Error: --layers: '\(' is not a valid regular expression$" -- htsr "$fixtures/torch/checkpoint.pt" --layers "("
 check "htsr hostile file" 1 EMPTY 'refused to unpickle' -- htsr "$fixtures/torch/evil_os_system.pt"
+models=Tests/ModelImportTests/Fixtures
+check "eval table" 0 '^n_samples +1797$' EMPTY -- eval "$models/cnn.onnx" --data digits --input-shape 1,8,8
+check "eval json" 0 '"bn_mode" : "eval"' EMPTY -- eval "$models/mlp.onnx" --data digits --weights "$models/mlp.pt" --format json
+check "eval folded batchnorm" 0 '^note: BatchNorm was folded' EMPTY -- eval "$fixtures/onnx/cnn.onnx" --data digits --input-shape 1,8,8 --limit 20
+check "eval input shape" 1 EMPTY 'each sample has shape \[64\] but the model.s input .input. takes \[1, 8, 8\]' -- eval "$models/cnn.onnx" --data digits
+check "eval wrong weights" 1 EMPTY "'conv1.weight' \[4, 1, 3, 3\] is not in the file" -- eval "$models/cnn.onnx" --data digits --input-shape 1,8,8 --weights "$models/mlp.pt"
+check "eval bad number list" 64 EMPTY 'takes comma-separated numbers' -- eval "$models/cnn.onnx" --data digits --mean a,b
 check "bad option" 64 EMPTY 'xml' -- info Examples/data/digits.npz --format xml
 
 if [ "$failures" -ne 0 ]; then

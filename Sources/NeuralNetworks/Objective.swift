@@ -236,3 +236,22 @@ public struct Objective<Scalar: TensorScalar>: Sendable {
     }
 }
 
+
+extension Objective {
+    /// The loss and, for cross-entropy, the fraction of correctly classified samples, at the current point, over the
+    /// scope: one forward pass per batch, no derivatives.
+    public func evaluate() -> (loss: Scalar, accuracy: Double?) {
+        var total: Scalar = 0
+        var correct = 0, counted = 0
+        for batch in weightedBatches {
+            let (_, scope) = leaves(point)
+            let outputs = model(Variable(batch.data.inputs), scope)
+            total += batch.weight * loss(outputs, batch.data.targets).value.scalars[0]
+            if case .labels(let labels) = batch.data.targets {
+                correct += zip(outputs.value.argmaxRows(), labels).filter { $0 == $1 }.count
+                counted += labels.count
+            }
+        }
+        return (total, counted > 0 ? Double(correct) / Double(counted) : nil)
+    }
+}

@@ -1,0 +1,99 @@
+import ArgumentParser
+import Curvature
+import Foundation
+
+extension BatchNormMode: ExpressibleByArgument {}
+
+/// The floating-point precision of an analysis.
+enum Precision: String, ExpressibleByArgument, CaseIterable, Codable {
+    case float, double
+}
+
+enum Layout: String, ExpressibleByArgument, CaseIterable {
+    case nchw, nhwc
+}
+
+/// The model and data plumbing every analysis command shares.
+struct ModelOptions: ParsableArguments {
+    @Argument(help: "The model: an ONNX file (only ONNX carries the graph).")
+    var model: String
+
+    @Option(help: "Data: an .npz with inputs and integer labels, a .csv with a label column, 'digits', or 'synthetic[:samples=N,features=D,classes=C,seed=S]'.")
+    var data: String
+
+    @Option(help: "Replace the model's parameters and buffers by name from a weight file (safetensors, .pt, .npz).")
+    var weights: String?
+
+    @Option(name: .customLong("x-key"), help: "The inputs' array name in an .npz.")
+    var xKey = "x"
+
+    @Option(name: .customLong("y-key"), help: "The labels' array name in an .npz.")
+    var yKey = "y"
+
+    @Option(help: "The label column of a CSV (default: 'label', else the last column).")
+    var labelColumn: String?
+
+    @Option(help: "Each sample's shape, e.g. 1,8,8.")
+    var inputShape: String?
+
+    @Option(help: "Layout of stored images: \(Layout.allCases.map(\.rawValue).joined(separator: ", ")) (converted to NCHW).")
+    var layout: Layout = .nchw
+
+    @Option(help: "Per-channel means to subtract, e.g. 0.5 or 0.485,0.456,0.406.")
+    var mean: String?
+
+    @Option(help: "Per-channel standard deviations to divide by.")
+    var std: String?
+
+    @Option(help: "Samples per batch (memory only: full-data results do not depend on it in eval mode).")
+    var batchSize = 256
+
+    @Option(help: "Use only the first N samples.")
+    var limit: Int?
+
+    @Option(help: "BatchNorm statistics: eval (running statistics) or train (each batch's own).")
+    var bnMode: BatchNormMode = .eval
+
+    @Option(help: "Arithmetic precision: \(Precision.allCases.map(\.rawValue).joined(separator: ", ")).")
+    var precision: Precision = .double
+
+    func validate() throws {
+        guard batchSize >= 1 else { throw ValidationError("--batch-size must be at least 1, got \(batchSize)") }
+        if let limit, limit < 1 { throw ValidationError("--limit must be at least 1, got \(limit)") }
+        _ = try numbers(inputShape, option: "--input-shape")
+        _ = try numbers(mean, option: "--mean")
+        _ = try numbers(std, option: "--std")
+    }
+
+    func numbers(_ text: String?, option: String) throws -> [Double]? {
+        guard let text else { return nil }
+        let values = text.split(separator: ",").map { Double($0.trimmingCharacters(in: .whitespaces)) }
+        guard !values.isEmpty, values.allSatisfy({ $0 != nil }) else {
+            throw ValidationError("\(option) takes comma-separated numbers, got '\(text)'")
+        }
+        return values.map { $0! }
+    }
+
+    var dataOptions: DataOptions {
+        var options = DataOptions()
+        options.inputKey = xKey
+        options.labelKey = yKey
+        options.labelColumn = labelColumn
+        options.inputShape = (try? numbers(inputShape, option: ""))??.map { Int($0) }
+        options.channelsLast = layout == .nhwc
+        options.mean = try? numbers(mean, option: "") ?? nil
+        options.standardDeviation = try? numbers(std, option: "") ?? nil
+        options.limit = limit
+        return options
+    }
+
+    /// Loads model, weights and data, checks they fit, and builds the objective.
+    func objective<Scalar: TensorScalar>(_: Scalar.Type) throws -> (Objective<Scalar>, LoadedModel<Scalar>) {
+        let loaded: LoadedModel<Scalar> = try ModelLoader.load(model, weights: weights)
+        let dataset: Dataset<Scalar> = try DataLoader.load(data, options: dataOptions)
+        try ModelLoader.checkCompatibility(loaded, dataset, source: data)
+        let objective = Objective(model: loaded.model, parameters: loaded.parameters, buffers: loaded.buffers, loss: .crossEntropy,
+                                  data: dataset, batchSize: batchSize, batchNormMode: bnMode)
+        return (objective, loaded)
+    }
+}

@@ -1,0 +1,184 @@
+import Foundation
+import LinearAlgebra
+import ModelFormats
+import NeuralNetworks
+
+/// Why a data set cannot be used.
+public struct DataError: Error, CustomStringConvertible, Equatable {
+    public var source: String
+    public var reason: String
+    public var description: String { "\(source): \(reason)" }
+    public init(_ source: String, _ reason: String) {
+        self.source = source
+        self.reason = reason
+    }
+}
+
+/// How to read inputs and labels.
+public struct DataOptions: Sendable, Equatable {
+    /// Array names in an .npz file.
+    public var inputKey = "x"
+    public var labelKey = "y"
+    /// The label column of a CSV file (default: "label" if present, else the last column).
+    public var labelColumn: String?
+    /// Each sample's shape, e.g. [1, 8, 8]; default: as stored.
+    public var inputShape: [Int]?
+    /// Whether stored images are channels-last (converted to NCHW).
+    public var channelsLast = false
+    /// Per-channel normalisation `(x - mean) / std` on axis 1, after reshaping.
+    public var mean: [Double]?
+    public var standardDeviation: [Double]?
+    /// Use only the first `limit` samples.
+    public var limit: Int?
+
+    public init() {}
+}
+
+/// Loads the data sets the analysis commands take.
+public enum DataLoader {
+    /// `spec` is a file (.npz with inputs and integer labels, .csv with a label column), "digits" (the shipped UCI
+    /// digits, 1797 8x8 images), or "synthetic[:samples=N,features=D,classes=C,seed=S]" (a seeded Gaussian mixture).
+    public static func load<Scalar: TensorScalar>(_ spec: String, options: DataOptions = DataOptions(),
+                                                  as _: Scalar.Type = Scalar.self) throws -> Dataset<Scalar> {
+        var (inputs, labels) = try raw(spec, options: options)
+        if let limit = options.limit {
+            guard limit >= 1 else { throw DataError(spec, "--limit must be at least 1") }
+            let count = min(limit, labels.count)
+            inputs = inputs.rows(0..<count)
+            labels = Array(labels.prefix(count))
+        }
+        guard inputs.scalars.allSatisfy(\.isFinite) else {
+            let index = inputs.scalars.firstIndex { !$0.isFinite }!
+            throw DataError(spec, "input value \(index) (sample \(index / max(1, inputs.count / max(1, labels.count)))) is NaN or infinite")
+        }
+        if let shape = options.inputShape {
+            let width = inputs.count / max(1, labels.count)
+            guard shape.reduce(1, *) == width, shape.allSatisfy({ $0 > 0 }) else {
+                throw DataError(spec, "--input-shape \(shape.map(String.init).joined(separator: ",")) has \(shape.reduce(1, *)) " +
+                                "elements but each sample has \(width)")
+            }
+            inputs = inputs.reshaped([labels.count] + shape)
+        }
+        if options.channelsLast {
+            guard inputs.rank == 4 else { throw DataError(spec, "--layout nhwc needs 4-D inputs, got shape \(inputs.shape)") }
+            inputs = permuteNHWC(inputs)
+        }
+        if options.mean != nil || options.standardDeviation != nil {
+            guard inputs.rank >= 2 else { throw DataError(spec, "normalisation needs a channel axis, inputs have shape \(inputs.shape)") }
+            let channels = inputs.shape[1]
+            let mean = options.mean ?? [0], std = options.standardDeviation ?? [1]
+            guard [1, channels].contains(mean.count), [1, channels].contains(std.count) else {
+                throw DataError(spec, "--mean/--std need 1 or \(channels) values (one per channel)")
+            }
+            guard std.allSatisfy({ $0 > 0 }) else { throw DataError(spec, "--std values must be positive") }
+            let inner = inputs.shape.dropFirst(2).reduce(1, *)
+            inputs = Tensor(shape: inputs.shape, scalars: inputs.scalars.enumerated().map { index, value in
+                let c = (index / inner) % channels
+                return (value - mean[mean.count == 1 ? 0 : c]) / std[std.count == 1 ? 0 : c]
+            })
+        }
+        return Dataset(inputs: inputs.converted(to: Scalar.self), targets: .labels(labels))
+    }
+
+    static func raw(_ spec: String, options: DataOptions) throws -> (Tensor<Double>, [Int]) {
+        if spec == "digits" {
+            guard let url = Bundle.module.url(forResource: "digits", withExtension: "npz") else {
+                throw DataError(spec, "the shipped digits data is missing from this build")
+            }
+            return try npz(url, display: "digits", options: DataOptions())
+        }
+        if spec == "synthetic" || spec.hasPrefix("synthetic:") { return try synthetic(spec) }
+        let url = URL(fileURLWithPath: spec)
+        switch url.pathExtension.lowercased() {
+        case "npz": return try npz(url, display: spec, options: options)
+        case "csv": return try csv(url, display: spec, options: options)
+        default:
+            throw DataError(spec, "unrecognised data (use an .npz with inputs and labels, a .csv with a label column, " +
+                            "\"digits\" or \"synthetic:samples=N,features=D,classes=C,seed=S\")")
+        }
+    }
+
+    static func npz(_ url: URL, display: String, options: DataOptions) throws -> (Tensor<Double>, [Int]) {
+        let archive = try NumPyArchive(contentsOf: url)
+        let names = archive.descriptors.map(\.name)
+        for key in [options.inputKey, options.labelKey] where !names.contains(key) {
+            throw DataError(display, "no array named '\(key)' (the file has: \(names.joined(separator: ", "))); " +
+                            "choose with --x-key / --y-key")
+        }
+        let inputs = try archive.tensor(named: options.inputKey)
+        let labelTensor = try archive.tensor(named: options.labelKey)
+        let labels = try checkedLabels(labelTensor.doubles(), source: display)
+        guard inputs.shape.first == labels.count else {
+            throw DataError(display, "'\(options.inputKey)' has \(inputs.shape.first ?? 0) samples but '\(options.labelKey)' has \(labels.count) labels")
+        }
+        return (inputs.tensor(Double.self), labels)
+    }
+
+    static func csv(_ url: URL, display: String, options: DataOptions) throws -> (Tensor<Double>, [Int]) {
+        guard let text = try? String(contentsOf: url, encoding: .utf8) else { throw DataError(display, "cannot read the file") }
+        let lines = text.split(whereSeparator: \.isNewline).map { $0.split(separator: ",", omittingEmptySubsequences: false).map {
+            $0.trimmingCharacters(in: .whitespaces) } }
+        guard let header = lines.first, lines.count >= 2 else { throw DataError(display, "needs a header row and at least one data row") }
+        let labelIndex: Int
+        if let name = options.labelColumn {
+            guard let index = header.firstIndex(of: name) else {
+                throw DataError(display, "no column named '\(name)' (columns: \(header.joined(separator: ", ")))")
+            }
+            labelIndex = index
+        } else {
+            labelIndex = header.firstIndex(of: "label") ?? header.count - 1
+        }
+        var inputs: [Double] = [], labelValues: [Double] = []
+        for (row, fields) in lines.dropFirst().enumerated() {
+            guard fields.count == header.count else {
+                throw DataError(display, "row \(row + 2) has \(fields.count) fields, the header has \(header.count)")
+            }
+            for (column, field) in fields.enumerated() {
+                guard let value = Double(field) else { throw DataError(display, "row \(row + 2), column '\(header[column])': '\(field)' is not a number") }
+                if column == labelIndex { labelValues.append(value) } else { inputs.append(value) }
+            }
+        }
+        let labels = try checkedLabels(labelValues, source: display)
+        return (Tensor(shape: [labels.count, header.count - 1], scalars: inputs), labels)
+    }
+
+    static func checkedLabels(_ values: [Double], source: String) throws -> [Int] {
+        try values.enumerated().map { index, value in
+            guard value == value.rounded(), value >= 0, value < 1e9 else {
+                throw DataError(source, "label \(index) is \(value): labels must be non-negative integers (class indices)")
+            }
+            return Int(value)
+        }
+    }
+
+    /// C Gaussian clusters in D dimensions with unit spread, means drawn N(0, 9 I), samples assigned round-robin; all
+    /// from one seed.
+    static func synthetic(_ spec: String) throws -> (Tensor<Double>, [Int]) {
+        var settings = ["samples": 512, "features": 8, "classes": 4, "seed": 0]
+        if let colon = spec.firstIndex(of: ":") {
+            for pair in spec[spec.index(after: colon)...].split(separator: ",") {
+                let parts = pair.split(separator: "=")
+                guard parts.count == 2, settings[String(parts[0])] != nil, let value = Int(parts[1]), value >= 0 else {
+                    throw DataError(spec, "expected synthetic:samples=N,features=D,classes=C,seed=S, got '\(pair)'")
+                }
+                settings[String(parts[0])] = value
+            }
+        }
+        let (n, d, c) = (settings["samples"]!, settings["features"]!, settings["classes"]!)
+        guard n >= 1, d >= 1, c >= 1 else { throw DataError(spec, "samples, features and classes must be at least 1") }
+        var random = SeededRandom(seed: UInt64(settings["seed"]!))
+        let centres = (0..<(c * d)).map { _ in 3 * random.gaussian() }
+        let labels = (0..<n).map { $0 % c }
+        let inputs = labels.flatMap { label in (0..<d).map { centres[label * d + $0] + random.gaussian() } }
+        return (Tensor(shape: [n, d], scalars: inputs), labels)
+    }
+
+    static func permuteNHWC(_ x: Tensor<Double>) -> Tensor<Double> {
+        let (n, h, w, c) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
+        var result = [Double](repeating: 0, count: x.count)
+        for s in 0..<n { for i in 0..<h { for j in 0..<w { for k in 0..<c {
+            result[((s * c + k) * h + i) * w + j] = x.scalars[((s * h + i) * w + j) * c + k]
+        } } } }
+        return Tensor(shape: [n, c, h, w], scalars: result)
+    }
+}

@@ -1,0 +1,85 @@
+import Autodiff
+import Foundation
+import LinearAlgebra
+import ModelFormats
+import NeuralNetworks
+
+/// An imported model with its parameter and buffer values.
+public struct LoadedModel<Scalar: TensorScalar>: Sendable {
+    public var model: ONNXGraphModel
+    public var parameters: ParameterSet<Scalar>
+    public var buffers: ParameterSet<Scalar>
+    /// The file the weights came from, when `--weights` replaced the model's own.
+    public var weightsFile: String?
+}
+
+public enum ModelLoader {
+    /// Opens an ONNX model; with `weights`, its parameters and buffers are replaced by name from a weight file
+    /// (safetensors, torch.save, npz: a checkpoint of the same architecture).
+    public static func load<Scalar: TensorScalar>(_ path: String, weights: String? = nil, as _: Scalar.Type = Scalar.self) throws -> LoadedModel<Scalar> {
+        let url = URL(fileURLWithPath: path)
+        guard url.pathExtension.lowercased() == "onnx" else {
+            throw ImportError(file: path, "MODEL must be an ONNX file (.onnx): only ONNX carries the graph. Weight-only files " +
+                              "(safetensors, .pt, .npz) can replace an ONNX model's weights with --weights")
+        }
+        let model = try ONNXGraphModel(ONNXModel(contentsOf: url))
+        var loaded = LoadedModel<Scalar>(model: model, parameters: model.makeParameters(seed: 0), buffers: model.makeBuffers(), weightsFile: nil)
+        if let weights { loaded = try replacingWeights(loaded, from: weights) }
+        return loaded
+    }
+
+    /// Every parameter and buffer must be in the file with the same shape; the error lists all mismatches.
+    public static func replacingWeights<Scalar>(_ loaded: LoadedModel<Scalar>, from path: String) throws -> LoadedModel<Scalar> {
+        let archive = try WeightFile.open(URL(fileURLWithPath: path))
+        let available = Dictionary(archive.descriptors.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
+        var problems: [String] = []
+        func replace(_ set: ParameterSet<Scalar>) throws -> ParameterSet<Scalar> {
+            var result = set
+            for (name, tensor) in zip(set.names, set.tensors) {
+                guard let descriptor = available[name] else {
+                    problems.append("'\(name)' \(tensor.shape) is not in the file")
+                    continue
+                }
+                guard descriptor.shape == tensor.shape else {
+                    problems.append("'\(name)' has shape \(descriptor.shape) in the file, \(tensor.shape) in the model")
+                    continue
+                }
+                result = result.setting(name, try archive.tensor(named: name).tensor(Scalar.self))
+            }
+            return result
+        }
+        var updated = loaded
+        updated.parameters = try replace(loaded.parameters)
+        updated.buffers = try replace(loaded.buffers)
+        guard problems.isEmpty else {
+            throw ImportError(file: path, "its weights do not fit \(loaded.model.file): " + problems.joined(separator: "; "))
+        }
+        updated.weightsFile = path
+        return updated
+    }
+
+    /// Runs one sample through the graph so that a data set the model cannot take fails with a clear message:
+    /// an input shape that does not fit, labels outside the model's classes.
+    public static func checkCompatibility<Scalar>(_ loaded: LoadedModel<Scalar>, _ data: Dataset<Scalar>, source: String) throws {
+        guard data.count > 0 else { throw DataError(source, "the data set is empty") }
+        let sample = data.inputs.rows(0..<1)
+        let declared = loaded.model.inputShape.dropFirst()
+        let given = sample.shape.dropFirst()
+        if declared.count != given.count || zip(declared, given).contains(where: { $0 != nil && $0 != $1 }) {
+            throw DataError(source, "each sample has shape \(Array(given)) but the model's input '\(loaded.model.inputName)' " +
+                            "takes [\(declared.map { $0.map(String.init) ?? "?" }.joined(separator: ", "))] (use --input-shape, --layout)")
+        }
+        if loaded.model.inputType.hasPrefix("int"),
+           let bad = data.inputs.scalars.firstIndex(where: { $0 < 0 || $0 != $0.rounded() }) {
+            throw DataError(source, "the model takes integer token ids but input value \(bad) is \(data.inputs.scalars[bad])")
+        }
+        let values = Dictionary(uniqueKeysWithValues: zip(loaded.parameters.names + loaded.buffers.names,
+                                                          (loaded.parameters.tensors + loaded.buffers.tensors).map { Variable($0) }))
+        let output = try loaded.model.run(Variable(sample), ParameterScope(values))
+        guard case .labels(let labels) = data.targets else { return }
+        let classes = output.shape.dropFirst().reduce(1, *)
+        if let bad = labels.firstIndex(where: { $0 >= classes }) {
+            throw DataError(source, "label \(labels[bad]) (sample \(bad)) is out of range: the model has \(classes) outputs")
+        }
+    }
+}
