@@ -30,9 +30,10 @@ let package = Package(
         .target(name: "HTSR", dependencies: ["LinearAlgebra", "ModelFormats"]),
         .target(name: "Autodiff", dependencies: ["LinearAlgebra"]),
         .target(name: "NeuralNetworks", dependencies: ["LinearAlgebra", "Autodiff"]),
+        .target(name: "Spectra", dependencies: ["LinearAlgebra", "NeuralNetworks"]),
         .target(name: "ModelImport", dependencies: ["LinearAlgebra", "ModelFormats", "Autodiff", "NeuralNetworks"],
                 resources: [.copy("Resources/digits.npz")]),
-        .target(name: "Curvature", dependencies: ["LinearAlgebra", "ModelFormats", "HTSR", "Autodiff", "NeuralNetworks", "ModelImport"]),
+        .target(name: "Curvature", dependencies: ["LinearAlgebra", "ModelFormats", "HTSR", "Autodiff", "NeuralNetworks", "ModelImport", "Spectra"]),
         .executableTarget(name: "CurvatureCLI", dependencies: [
             "Curvature",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -47,6 +48,7 @@ let package = Package(
         .testTarget(name: "AutodiffTests", dependencies: ["Autodiff"]),
         .testTarget(name: "NeuralNetworksTests", dependencies: ["NeuralNetworks", "ModelFormats"]),
         .testTarget(name: "ModelImportTests", dependencies: ["ModelImport"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "SpectraTests", dependencies: ["Spectra", "NeuralNetworks"]),
         .testTarget(name: "CurvatureCLITests", dependencies: ["CurvatureCLI", "Curvature"]),
     ],
     swiftLanguageModes: [.v6]

@@ -5,3 +5,4 @@
 @_exported import Autodiff
 @_exported import NeuralNetworks
 @_exported import ModelImport
+@_exported import Spectra

@@ -1,0 +1,185 @@
+import Foundation
+import LinearAlgebra
+
+/// Which end of the spectrum.
+public enum SpectrumEnd: String, Sendable, Codable {
+    /// Largest algebraic eigenvalues, largest first.
+    case largest
+    /// Smallest algebraic eigenvalues, smallest first.
+    case smallest
+}
+
+/// Eigenpairs from an iterative method, with how they were obtained.
+public struct EigenResult: Sendable {
+    /// Largest first for `.largest`, smallest first for `.smallest`.
+    public var eigenvalues: [Double]
+    /// Unit eigenvectors, one per eigenvalue.
+    public var eigenvectors: [Tensor<Double>]
+    /// `||A v - theta v||` for each pair, computed explicitly at the end.
+    public var residuals: [Double]
+    /// Operator applications used.
+    public var matvecs: Int
+    /// Thick restarts (Lanczos) or iterations (power) performed.
+    public var restarts: Int
+    /// Whether every residual met the tolerance.
+    public var converged: Bool
+}
+
+/// Thick-restart Lanczos (Wu and Simon 2000) with full reorthogonalisation, for the k eigenpairs at one end of a
+/// symmetric operator's spectrum.
+///
+/// The basis holds at most `basisSize` vectors. When it is full, the Ritz pairs are computed from the projected
+/// matrix (an arrowhead after a restart: diagonal Ritz values plus a coupling row); the wanted ones (k plus a few
+/// extra) are kept as the new basis and the iteration continues from the last residual vector. A pair has converged
+/// when its Ritz residual `||A y - theta y|| = |beta_m s_m|` is at most `tolerance * ||A||` (||A|| estimated by the
+/// largest |Ritz value|). Single-vector Krylov spaces see one copy of a repeated eigenvalue, so the search restarts
+/// from a fresh random vector in the complement of the pairs found so far until a round adds nothing new:
+/// eigenvalues are found with their multiplicity. Every random vector comes from `seed`.
+public struct LanczosSolver: Sendable {
+    public var count: Int
+    public var end: SpectrumEnd
+    public var tolerance: Double
+    public var basisSize: Int
+    /// Cap on operator applications.
+    public var maxMatvecs: Int
+    public var seed: UInt64
+
+    public init(count: Int, end: SpectrumEnd = .largest, tolerance: Double = 1e-8, basisSize: Int = 40,
+                maxMatvecs: Int = 20000, seed: UInt64 = 0) {
+        precondition(count >= 1, "ask for at least one eigenpair")
+        self.count = count
+        self.end = end
+        self.tolerance = tolerance
+        self.basisSize = basisSize
+        self.maxMatvecs = maxMatvecs
+        self.seed = seed
+    }
+
+    public func solve(_ linearOperator: any LinearOperator) -> EigenResult {
+        let n = linearOperator.dimension
+        let k = min(count, n)
+        var locked: [(value: Double, vector: Tensor<Double>)] = []
+        var matvecs = 0, restarts = 0, round: UInt64 = 0
+        var converged = true
+        func moreExtreme(_ a: Double, _ b: Double) -> Bool { end == .largest ? a > b : a < b }
+        func run(want: Int) -> (pairs: [(value: Double, vector: Tensor<Double>)], converged: Bool) {
+            var random = SeededRandom(seed: seed, stream: round)
+            round += 1
+            let result = cycle(linearOperator, want: want, deflation: locked.map(\.vector), random: &random, budget: maxMatvecs - matvecs)
+            matvecs += result.matvecs
+            restarts += result.restarts
+            return (result.pairs, result.converged)
+        }
+        // Lock converged pairs round by round, each round searching the complement of what is locked.
+        while locked.count < k, matvecs < maxMatvecs, n - locked.count > 0 {
+            let result = run(want: k - locked.count)
+            guard !result.pairs.isEmpty else { break }
+            converged = converged && result.converged
+            locked = (locked + result.pairs).sorted { moreExtreme($0.value, $1.value) }
+            if !result.converged { break }
+        }
+        // A single Krylov space sees one copy of a repeated eigenvalue: look again in the complement until nothing
+        // beats the k-th pair by more than the tolerance (so a null space cannot keep this going on rounding noise).
+        while locked.count == k, matvecs < maxMatvecs, n - locked.count > 0 {
+            let scale = max(locked.map { abs($0.value) }.max() ?? 0, Double.leastNormalMagnitude)
+            let result = run(want: 1)
+            guard let candidate = result.pairs.first, result.converged,
+                  moreExtreme(candidate.value, locked[k - 1].value + (end == .largest ? 1 : -1) * tolerance * scale) else { break }
+            locked = Array((locked + [candidate]).sorted { moreExtreme($0.value, $1.value) }.prefix(k))
+        }
+        let products = linearOperator.apply(block: locked.map(\.vector))
+        matvecs += locked.count
+        let residuals = zip(locked, products).map { pair, product in (product - pair.value * pair.vector).norm() }
+        let scale = max(locked.map { abs($0.value) }.max() ?? 0, Double.leastNormalMagnitude)
+        return EigenResult(eigenvalues: locked.map(\.value), eigenvectors: locked.map(\.vector), residuals: residuals,
+                           matvecs: matvecs, restarts: restarts,
+                           converged: converged && locked.count == k && residuals.allSatisfy { $0 <= tolerance * scale * 10 })
+    }
+
+    /// One thick-restart Lanczos run in the complement of `deflation`.
+    ///
+    /// The projected matrix T is kept dense (at most `basisSize` squared): tridiagonal while the basis grows, with the
+    /// Ritz values on the diagonal and the coupling row `beta s_i` to the next vector after a restart.
+    private func cycle(
+        _ linearOperator: any LinearOperator, want: Int, deflation: [Tensor<Double>], random: inout SeededRandom, budget: Int
+    ) -> (pairs: [(value: Double, vector: Tensor<Double>)], matvecs: Int, restarts: Int, converged: Bool) {
+        let n = linearOperator.dimension
+        let m = min(max(basisSize, want + 2), n - deflation.count)
+        var basis: [Tensor<Double>] = []
+        var t = [[Double]](repeating: [Double](repeating: 0, count: m), count: m)
+        var matvecs = 0, restarts = 0
+        var next = orthonormalised(Tensor.gaussian(shape: [n], using: &random), against: deflation)
+        // The residual of the last step: A V = V T + residual e_last^T.
+        var residual = Tensor<Double>(zeros: [n]), beta = 0.0
+        while true {
+            while basis.count < m, matvecs < budget, let v = next {
+                basis.append(v)
+                let j = basis.count - 1
+                var w = linearOperator.apply(v)
+                matvecs += 1
+                t[j][j] = w.dot(v)
+                // Full reorthogonalisation, twice, against the basis and the deflated vectors.
+                for _ in 0..<2 { for u in basis + deflation { w.addScaled(u, by: -u.dot(w)) } }
+                residual = w
+                beta = w.norm()
+                next = nil
+                if basis.count < m {
+                    if beta > 1e-12 * max(1, abs(t[j][j])) {
+                        t[j][j + 1] = beta
+                        t[j + 1][j] = beta
+                        next = w * (1 / beta)
+                    } else {
+                        // An invariant subspace: go on with a fresh direction orthogonal to everything so far.
+                        beta = 0
+                        next = orthonormalised(Tensor.gaussian(shape: [n], using: &random), against: basis + deflation)
+                    }
+                }
+            }
+            let size = basis.count
+            guard size > 0 else { return ([], matvecs, restarts, false) }
+            let projected = Tensor(rows: (0..<size).map { Array(t[$0].prefix(size)) })
+            guard let eigen = try? symmetricEigen(projected), let vectors = eigen.vectors else { return ([], matvecs, restarts, false) }
+            let order = end == .largest ? Array((0..<size).reversed()) : Array(0..<size)
+            let norm = max(eigen.values.map(abs).max() ?? 0, Double.leastNormalMagnitude)
+            // Ritz residual of pair i: |beta * (last component of its eigenvector of T)|.
+            let wanted = Array(order.prefix(want))
+            let isConverged = wanted.map { abs(beta * vectors[$0, size - 1]) <= tolerance * norm }
+            let done = !isConverged.contains(false)
+            // In a cluster (a null space) the rest may converge slowly: after ten restarts, hand back the converged
+            // leading pairs so they are locked and the search goes on in their complement.
+            let leading = isConverged.firstIndex(of: false) ?? isConverged.count
+            if !done && restarts >= 10 && leading >= 1 {
+                return (wanted.prefix(leading).map { (value: eigen.values[$0], vector: ritzVector($0)) }, matvecs, restarts, true)
+            }
+            func ritzVector(_ row: Int) -> Tensor<Double> {
+                var y = Tensor<Double>(zeros: [n])
+                for (i, v) in basis.enumerated() { y.addScaled(v, by: vectors[row, i]) }
+                return y * (1 / y.norm())
+            }
+            if done || size < m || matvecs >= budget {
+                return (wanted.map { (value: eigen.values[$0], vector: ritzVector($0)) }, matvecs, restarts, done)
+            }
+            // Thick restart: keep the wanted Ritz vectors and about half the rest; continue from the residual.
+            restarts += 1
+            let keep = min(m - 1, max(want + (m - want) / 2, want + 1))
+            let kept = Array(order.prefix(keep))
+            basis = kept.map(ritzVector)
+            t = [[Double]](repeating: [Double](repeating: 0, count: m), count: m)
+            for (i, row) in kept.enumerated() {
+                t[i][i] = eigen.values[row]
+                t[i][keep] = beta * vectors[row, size - 1]
+                t[keep][i] = t[i][keep]
+            }
+            next = beta > 0 ? residual * (1 / beta)
+                : orthonormalised(Tensor.gaussian(shape: [n], using: &random), against: basis + deflation)
+        }
+    }
+}
+
+/// `v` made orthogonal to `others` (twice, for stability) and normalised; nil if nothing is left.
+func orthonormalised(_ v: Tensor<Double>, against others: [Tensor<Double>]) -> Tensor<Double>? {
+    var w = v
+    for _ in 0..<2 { for u in others { w.addScaled(u, by: -u.dot(w)) } }
+    let norm = w.norm()
+    return norm > 1e-10 ? w * (1 / norm) : nil
+}

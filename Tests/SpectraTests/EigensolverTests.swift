@@ -1,0 +1,128 @@
+import Foundation
+import LinearAlgebra
+import NeuralNetworks
+import Testing
+@testable import Spectra
+
+func mixedSpectrum(_ n: Int, seed: UInt64) -> [Double] {
+    var random = SeededRandom(seed: seed)
+    return (0..<n).map { _ in random.gaussian() * 2 }
+}
+
+@Suite struct LanczosTests {
+    @Test func topAndBottomFiveOfASyntheticOperator() {
+        let values = mixedSpectrum(80, seed: 1)
+        let op = SpectrumOperator(eigenvalues: values, seed: 2)
+        let sorted = values.sorted()
+        let norm = sorted.map(abs).max()!
+        let top = LanczosSolver(count: 5, end: .largest, tolerance: 1e-10, basisSize: 30, seed: 3).solve(op)
+        let bottom = LanczosSolver(count: 5, end: .smallest, tolerance: 1e-10, basisSize: 30, seed: 3).solve(op)
+        for (found, exact) in zip(top.eigenvalues, sorted.reversed().prefix(5)) { #expect(abs(found - exact) < 1e-8 * norm) }
+        for (found, exact) in zip(bottom.eigenvalues, sorted.prefix(5)) { #expect(abs(found - exact) < 1e-8 * norm) }
+        #expect(top.converged && bottom.converged)
+        #expect(top.residuals.allSatisfy { $0 < 1e-8 * norm })
+        // Eigenvectors: unit, and along the true ones.
+        let index = values.firstIndex(of: sorted.last!)!
+        #expect(abs(abs(top.eigenvectors[0].dot(op.eigenvector(index))) - 1) < 1e-8)
+    }
+
+    @Test func smallModelAgainstDenseLAPACK() throws {
+        let model = Sequential(Linear(4, 6), Activation.tanh, Linear(6, 3))
+        var random = SeededRandom(seed: 4)
+        let data = Dataset<Double>(inputs: Tensor.gaussian(shape: [30, 4], using: &random),
+                                   targets: .labels((0..<30).map { _ in Int(random.next() % 3) }))
+        let objective = Objective(model: model, parameters: model.makeParameters(seed: 5), loss: .crossEntropy, data: data, batchSize: 8)
+        for matrix in CurvatureMatrix.allCases {
+            let op = CurvatureOperator(objective, matrix: matrix)
+            let exact = try DenseSpectrum.decompose(op).values
+            let norm = exact.map(abs).max()!
+            // For symmetric matrices |theta - lambda| <= ||A y - theta y||: a residual tolerance of 1e-8 ||A|| is exactly
+            // the accuracy asked for.
+            let top = LanczosSolver(count: 5, end: .largest, tolerance: 1e-8, basisSize: 20, seed: 6).solve(op)
+            #expect(top.converged, "\(matrix)")
+            for (found, truth) in zip(top.eigenvalues, exact.reversed().prefix(5)) { #expect(abs(found - truth) < 1e-8 * norm, "\(matrix)") }
+            let bottom = LanczosSolver(count: 5, end: .smallest, tolerance: 1e-8, basisSize: 20, maxMatvecs: 600, seed: 6).solve(op)
+            if matrix == .hessian {
+                #expect(bottom.converged)
+                for (found, truth) in zip(bottom.eigenvalues, exact.prefix(5)) { #expect(abs(found - truth) < 1e-8 * norm) }
+            } else {
+                // The GGN and Fisher here have a 7-dimensional null space beside tiny positive eigenvalues: that cluster
+                // does not separate within the budget, and the result must say so rather than claim convergence.
+                #expect(!bottom.converged || zip(bottom.eigenvalues, exact.prefix(5)).allSatisfy { abs($0 - $1) < 1e-8 * norm })
+            }
+        }
+    }
+
+    @Test func topTenOfA5000DimensionalOperatorWithA40VectorBasis() {
+        // A bulk in [0, 1] and ten outliers between 2 and 3.
+        var random = SeededRandom(seed: 7)
+        var values = (0..<4990).map { _ in random.uniformDouble() }
+        values += (0..<10).map { 2 + Double($0) / 10 }
+        let op = SpectrumOperator(eigenvalues: values, seed: 8)
+        let result = LanczosSolver(count: 10, end: .largest, tolerance: 1e-9, basisSize: 40, seed: 9).solve(op)
+        let expected = values.sorted().reversed().prefix(10)
+        #expect(result.converged)
+        #expect(result.restarts > 0, "the 40-vector basis must have been restarted")
+        for (found, truth) in zip(result.eigenvalues, expected) { #expect(abs(found - truth) < 1e-8 * 3) }
+    }
+
+    @Test func repeatedEigenvaluesComeWithTheirMultiplicity() {
+        var values = [5.0, 5, 5, 3, 3] + (0..<45).map { Double($0) / 50 }
+        values.shuffle(using: &SeededRandomBox.shared.random)
+        let op = SpectrumOperator(eigenvalues: values, seed: 10)
+        let result = LanczosSolver(count: 5, end: .largest, tolerance: 1e-10, basisSize: 20, seed: 11).solve(op)
+        #expect(result.eigenvalues.map { ($0 * 1e8).rounded() / 1e8 } == [5, 5, 5, 3, 3])
+        // The three eigenvectors of 5 span its eigenspace: orthonormal.
+        for i in 0..<3 { for j in 0..<3 {
+            #expect(abs(result.eigenvectors[i].dot(result.eigenvectors[j]) - (i == j ? 1 : 0)) < 1e-8)
+        } }
+    }
+
+    @Test func denseIsRefusedAboveItsLimit() {
+        let op = SpectrumOperator(eigenvalues: [Double](repeating: 1, count: 50), seed: 1)
+        #expect(throws: DenseSpectrum.TooLarge.self) { _ = try DenseSpectrum.decompose(op, limit: 40) }
+    }
+}
+
+/// A shared generator for shuffling test data deterministically.
+final class SeededRandomBox: @unchecked Sendable {
+    static let shared = SeededRandomBox()
+    var random = SeededRandom(seed: 12)
+}
+
+@Suite struct PowerIterationTests {
+    /// PyHessian's hessian.eigenvalues, transcribed line by line (group_product, normalization, orthnormal).
+    func pyhessianEigenvalues(_ op: any LinearOperator, maxIter: Int, tol: Double, topN: Int, seed: UInt64) -> [Double] {
+        var random = SeededRandom(seed: seed)
+        var eigenvalues: [Double] = [], eigenvectors: [Tensor<Double>] = []
+        while eigenvalues.count < topN {
+            var eigenvalue: Double? = nil
+            var v = Tensor<Double>.gaussian(shape: [op.dimension], using: &random)
+            v = v * (1 / v.norm())
+            for _ in 0..<maxIter {
+                for u in eigenvectors { v = v - v.dot(u) * u }
+                v = v * (1 / v.norm())
+                let hv = op.apply(v)
+                let tmp = hv.dot(v)
+                v = hv * (1 / hv.norm())
+                if let e = eigenvalue {
+                    if abs(e - tmp) / (abs(e) + 1e-6) < tol { break } else { eigenvalue = tmp }
+                } else {
+                    eigenvalue = tmp
+                }
+            }
+            eigenvalues.append(eigenvalue!)
+            eigenvectors.append(v)
+        }
+        return eigenvalues
+    }
+
+    @Test func agreesWithPyHessiansAlgorithm() {
+        let op = SpectrumOperator(eigenvalues: [10, 7, 4] + (0..<37).map { Double($0) / 40 }, seed: 13)
+        let ours = PowerIteration(count: 3, maxIterations: 100, tolerance: 1e-3, seed: 14).solve(op)
+        let theirs = pyhessianEigenvalues(op, maxIter: 100, tol: 1e-3, topN: 3, seed: 14)
+        for (a, b) in zip(ours.eigenvalues, theirs) { #expect(abs(a - b) < 1e-12 * abs(b)) }
+        // And both approximate the truth only to about the tolerance.
+        #expect(abs(ours.eigenvalues[0] - 10) < 0.05)
+    }
+}
