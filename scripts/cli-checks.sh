@@ -51,6 +51,11 @@ check "eval folded batchnorm" 0 '^note: BatchNorm was folded' EMPTY -- eval "$fi
 check "eval input shape" 1 EMPTY 'each sample has shape \[64\] but the model.s input .input. takes \[1, 8, 8\]' -- eval "$models/cnn.onnx" --data digits
 check "eval wrong weights" 1 EMPTY "'conv1.weight' \[4, 1, 3, 3\] is not in the file" -- eval "$models/cnn.onnx" --data digits --input-shape 1,8,8 --weights "$models/mlp.pt"
 check "eval bad number list" 64 EMPTY 'takes comma-separated numbers' -- eval "$models/cnn.onnx" --data digits --mean a,b
+check "spectrum lanczos" 0 '^all +1482 +2\.313182 +0\.377603 0\.344669 +-0\.266192 ' EMPTY -- spectrum "$models/mlp.onnx" --data digits --limit 200 --top-k 2 --bottom-k 1
+check "spectrum json" 0 '"top_eigenvalues" : \[' EMPTY -- spectrum "$models/mlp.onnx" --data digits --limit 50 --top-k 1 --method dense --format json
+check "spectrum per layer" 0 '^,net\.4\.weight,160,' EMPTY -- spectrum "$models/mlp.onnx" --data digits --limit 50 --top-k 1 --per-layer --parameters weight --format csv
+check "spectrum no match" 1 EMPTY "^Error: --parameters 'nope' matches none of: net\.0\.weight" -- spectrum "$models/mlp.onnx" --data digits --parameters nope
+check "spectrum power bottom" 64 EMPTY 'largest-magnitude eigenvalues only' -- spectrum "$models/mlp.onnx" --data digits --method power --bottom-k 2
 check "bad option" 64 EMPTY 'xml' -- info Examples/data/digits.npz --format xml
 
 if [ "$failures" -ne 0 ]; then

@@ -21,8 +21,9 @@ struct ModelOptions: ParsableArguments {
     @Option(help: "Data: an .npz with inputs and integer labels, a .csv with a label column, 'digits', or 'synthetic[:samples=N,features=D,classes=C,seed=S]'.")
     var data: String
 
-    @Option(help: "Replace the model's parameters and buffers by name from a weight file (safetensors, .pt, .npz).")
-    var weights: String?
+    @Option(parsing: .upToNextOption,
+            help: "Replace the model's parameters and buffers by name from a weight file (safetensors, .pt, .npz); several files (or a glob) give one row per checkpoint where the command supports it.")
+    var weights: [String] = []
 
     @Option(name: .customLong("x-key"), help: "The inputs' array name in an .npz.")
     var xKey = "x"
@@ -87,9 +88,24 @@ struct ModelOptions: ParsableArguments {
         return options
     }
 
-    /// Loads model, weights and data, checks they fit, and builds the objective.
-    func objective<Scalar: TensorScalar>(_: Scalar.Type) throws -> (Objective<Scalar>, LoadedModel<Scalar>) {
-        let loaded: LoadedModel<Scalar> = try ModelLoader.load(model, weights: weights)
+    /// The weight files, globs expanded, in order.
+    var weightFiles: [String] {
+        weights.flatMap { pattern -> [String] in
+            guard pattern.contains("*") || pattern.contains("?"), !FileManager.default.fileExists(atPath: pattern) else { return [pattern] }
+            var matches = glob_t()
+            defer { globfree(&matches) }
+            guard glob(pattern, 0, nil, &matches) == 0 else { return [pattern] }
+            return (0..<Int(matches.gl_pathc)).compactMap { matches.gl_pathv[$0].map { String(cString: $0) } }.sorted()
+        }
+    }
+
+    /// Loads model, weights (one file at most, or `checkpoint`) and data, checks they fit, and builds the objective.
+    func objective<Scalar: TensorScalar>(_: Scalar.Type, checkpoint: String? = nil) throws -> (Objective<Scalar>, LoadedModel<Scalar>) {
+        let files = weightFiles
+        guard checkpoint != nil || files.count <= 1 else {
+            throw CommandError("this command takes one --weights file, got \(files.count)")
+        }
+        let loaded: LoadedModel<Scalar> = try ModelLoader.load(model, weights: checkpoint ?? files.first)
         let dataset: Dataset<Scalar> = try DataLoader.load(data, options: dataOptions)
         try ModelLoader.checkCompatibility(loaded, dataset, source: data)
         let objective = Objective(model: loaded.model, parameters: loaded.parameters, buffers: loaded.buffers, loss: .crossEntropy,

@@ -96,3 +96,9 @@ struct SnakeCaseKey: CodingKey {
     init?(stringValue: String) { self.init(stringValue) }
     init?(intValue: Int) { nil }
 }
+
+/// An error found while running a command (not while parsing): one line on stderr, exit code 1.
+struct CommandError: Error, CustomStringConvertible {
+    var description: String
+    init(_ description: String) { self.description = description }
+}

@@ -79,3 +79,20 @@ public enum DenseSpectrum {
         return try symmetricEigen(matrix)
     }
 }
+
+extension DenseSpectrum {
+    /// The `top` largest and `bottom` smallest eigenpairs of the dense matrix, with explicit residuals.
+    public static func extremes(_ linearOperator: any LinearOperator, top: Int, bottom: Int, limit: Int = defaultLimit)
+        throws -> (top: EigenResult?, bottom: EigenResult?) {
+        let eigen = try decompose(linearOperator, limit: limit)
+        let n = eigen.values.count
+        func pairs(_ indices: [Int]) -> EigenResult {
+            let vectors = indices.map { Tensor(eigen.vectors!.row($0)) }
+            let products = linearOperator.apply(block: vectors)
+            let residuals = indices.indices.map { (products[$0] - eigen.values[indices[$0]] * vectors[$0]).norm() }
+            return EigenResult(eigenvalues: indices.map { eigen.values[$0] }, eigenvectors: vectors, residuals: residuals,
+                               matvecs: n + indices.count, restarts: 0, converged: true)
+        }
+        return (top > 0 ? pairs(Array((max(0, n - top)..<n).reversed())) : nil, bottom > 0 ? pairs(Array(0..<min(bottom, n))) : nil)
+    }
+}
