@@ -35,62 +35,46 @@ public struct WindowGeometry: Sendable, Equatable {
     }
 }
 
-extension Tensor {
-    /// im2col: [N, C, H, W] -> [N, Ho Wo, C kh kw], row (oh, ow) holding the window's values (zeros in padding).
-    func windows(_ geometry: WindowGeometry) -> Tensor {
+extension WindowGeometry {
+    /// Calls `body(column, source)` for every in-bounds (window element, input element) pair of an [N, C, H, W] input:
+    /// `column` indexes the [N, Ho Wo, C kh kw] window matrix, `source` the input. The shared walk of im2col and col2im.
+    func forEachPair(input shape: [Int], _ body: (Int, Int) -> Void) {
         let (n, c, h, w) = (shape[0], shape[1], shape[2], shape[3])
-        let (oh, ow) = geometry.outputSize(height: h, width: w)
-        let (kh, kw) = geometry.kernel
+        let (oh, ow) = outputSize(height: h, width: w)
+        let (kh, kw) = kernel
         let k = c * kh * kw, l = oh * ow
-        var result = [Scalar](repeating: 0, count: n * l * k)
-        withUnsafeBufferPointer { x in
-            for sample in 0..<n {
-                for y in 0..<oh {
-                    for z in 0..<ow {
-                        let row = (sample * l + y * ow + z) * k
-                        for channel in 0..<c {
-                            let plane = (sample * c + channel) * h * w
-                            for i in 0..<kh {
-                                for j in 0..<kw {
-                                    if let s = geometry.source(y, z, i, j, height: h, width: w) {
-                                        result[row + (channel * kh + i) * kw + j] = x[plane + s]
-                                    }
-                                }
+        for sample in 0..<n {
+            for y in 0..<oh {
+                for z in 0..<ow {
+                    let row = (sample * l + y * ow + z) * k
+                    for channel in 0..<c {
+                        let plane = (sample * c + channel) * h * w
+                        for i in 0..<kh {
+                            for j in 0..<kw {
+                                if let s = source(y, z, i, j, height: h, width: w) { body(row + (channel * kh + i) * kw + j, plane + s) }
                             }
                         }
                     }
                 }
             }
         }
-        return Tensor(shape: [n, l, k], scalars: result)
+    }
+}
+
+extension Tensor {
+    /// im2col: [N, C, H, W] -> [N, Ho Wo, C kh kw], row (oh, ow) holding the window's values (zeros in padding).
+    func windows(_ geometry: WindowGeometry) -> Tensor {
+        let (oh, ow) = geometry.outputSize(height: shape[2], width: shape[3])
+        let k = shape[1] * geometry.kernel.0 * geometry.kernel.1
+        var result = [Scalar](repeating: 0, count: shape[0] * oh * ow * k)
+        withUnsafeBufferPointer { x in geometry.forEachPair(input: shape) { column, source in result[column] = x[source] } }
+        return Tensor(shape: [shape[0], oh * ow, k], scalars: result)
     }
 
     /// col2im, the adjoint of `windows`: window values summed back into [N, C, H, W].
     func foldedWindows(_ geometry: WindowGeometry, into target: [Int]) -> Tensor {
-        let (n, c, h, w) = (target[0], target[1], target[2], target[3])
-        let (oh, ow) = geometry.outputSize(height: h, width: w)
-        let (kh, kw) = geometry.kernel
-        let k = c * kh * kw, l = oh * ow
-        var result = [Scalar](repeating: 0, count: n * c * h * w)
-        withUnsafeBufferPointer { cols in
-            for sample in 0..<n {
-                for y in 0..<oh {
-                    for z in 0..<ow {
-                        let row = (sample * l + y * ow + z) * k
-                        for channel in 0..<c {
-                            let plane = (sample * c + channel) * h * w
-                            for i in 0..<kh {
-                                for j in 0..<kw {
-                                    if let s = geometry.source(y, z, i, j, height: h, width: w) {
-                                        result[plane + s] += cols[row + (channel * kh + i) * kw + j]
-                                    }
-                                }
-                            }
-                        }
-                    }
-                }
-            }
-        }
+        var result = [Scalar](repeating: 0, count: target.reduce(1, *))
+        withUnsafeBufferPointer { columns in geometry.forEachPair(input: target) { column, source in result[source] += columns[column] } }
         return Tensor(shape: target, scalars: result)
     }
 }
