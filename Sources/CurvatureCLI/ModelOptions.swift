@@ -18,7 +18,7 @@ struct ModelOptions: ParsableArguments {
     @Argument(help: "The model: an ONNX file (only ONNX carries the graph).")
     var model: String
 
-    @Option(help: "Data: an .npz with inputs and integer labels, a .csv with a label column, 'digits', or 'synthetic[:samples=N,features=D,classes=C,seed=S]'.")
+    @Option(help: "Data: an .npz with inputs and integer labels, an .npy of inputs beside an .npy of labels (--y-key), a .csv with a label column, 'digits', or 'synthetic[:samples=N,features=D,classes=C,seed=S]'.")
     var data: String
 
     @Option(parsing: .upToNextOption,

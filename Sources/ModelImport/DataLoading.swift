@@ -36,7 +36,8 @@ public struct DataOptions: Sendable, Equatable {
 
 /// Loads the data sets the analysis commands take.
 public enum DataLoader {
-    /// `spec` is a file (.npz with inputs and integer labels, .csv with a label column), "digits" (the shipped UCI
+    /// `spec` is a file (.npz with inputs and integer labels, .npy of inputs beside an .npy of labels named by the label
+    /// key, .csv with a label column), "digits" (the shipped UCI
     /// digits, 1797 8x8 images), or "synthetic[:samples=N,features=D,classes=C,seed=S]" (a seeded Gaussian mixture).
     public static func load<Scalar: TensorScalar>(_ spec: String, options: DataOptions = DataOptions(),
                                                   as _: Scalar.Type = Scalar.self) throws -> Dataset<Scalar> {
@@ -91,9 +92,11 @@ public enum DataLoader {
         let url = URL(fileURLWithPath: spec)
         switch url.pathExtension.lowercased() {
         case "npz": return try npz(url, display: spec, options: options)
+        case "npy": return try npy(url, display: spec, options: options)
         case "csv": return try csv(url, display: spec, options: options)
         default:
-            throw DataError(spec, "unrecognised data (use an .npz with inputs and labels, a .csv with a label column, " +
+            throw DataError(spec, "unrecognised data (use an .npz with inputs and labels, an .npy of inputs beside an .npy of " +
+                            "labels, a .csv with a label column, " +
                             "\"digits\" or \"synthetic:samples=N,features=D,classes=C,seed=S\")")
         }
     }
@@ -110,6 +113,20 @@ public enum DataLoader {
         let labels = try checkedLabels(labelTensor.doubles(), source: display)
         guard inputs.shape.first == labels.count else {
             throw DataError(display, "'\(options.inputKey)' has \(inputs.shape.first ?? 0) samples but '\(options.labelKey)' has \(labels.count) labels")
+        }
+        return (inputs.tensor(Double.self), labels)
+    }
+
+    /// Inputs from an .npy file; labels from the .npy beside it named by the label key (default y.npy).
+    static func npy(_ url: URL, display: String, options: DataOptions) throws -> (Tensor<Double>, [Int]) {
+        let labelsURL = url.deletingLastPathComponent().appendingPathComponent(options.labelKey + ".npy")
+        guard FileManager.default.fileExists(atPath: labelsURL.path) else {
+            throw DataError(display, "its labels are read from \(labelsURL.relativePath), which does not exist (name it with --y-key)")
+        }
+        let inputs = try NumPyFormat.read(contentsOf: url)
+        let labels = try checkedLabels(try NumPyFormat.read(contentsOf: labelsURL).doubles(), source: labelsURL.relativePath)
+        guard inputs.shape.first == labels.count else {
+            throw DataError(display, "\(inputs.shape.first ?? 0) samples but \(labels.count) labels in \(labelsURL.relativePath)")
         }
         return (inputs.tensor(Double.self), labels)
     }

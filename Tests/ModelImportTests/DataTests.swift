@@ -61,6 +61,15 @@ func expectError(_ fragments: [String], sourceLocation: SourceLocation = #_sourc
         expectError(["row 2", "'x' is not a number"]) { let _: Dataset<Double> = try DataLoader.load(csv.path) }
     }
 
+    @Test func npyInputsBesideNpyLabels() throws {
+        let inputs = temporaryFile("inputs.npy")
+        try NumPyFormat.write(StoredTensor(name: "x", tensor: Tensor<Double>(rows: [[1, 2], [3, 4], [5, 6]])), to: inputs)
+        expectError(["y.npy, which does not exist", "--y-key"]) { let _: Dataset<Double> = try DataLoader.load(inputs.path) }
+        try NumPyFormat.write(StoredTensor(name: "y", tensor: Tensor<Double>([2, 0, 1])), to: inputs.deletingLastPathComponent().appendingPathComponent("y.npy"))
+        let data: Dataset<Double> = try DataLoader.load(inputs.path)
+        #expect(data.inputs.shape == [3, 2] && data.targets == .labels([2, 0, 1]))
+    }
+
     @Test func badLabelsAndNaNInputs() throws {
         let url = temporaryFile("bad.npz")
         try NumPyArchive.write([StoredTensor(name: "x", tensor: Tensor<Double>([1, .nan, 3]).reshaped([3, 1])),
