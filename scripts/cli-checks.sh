@@ -56,6 +56,8 @@ check "spectrum json" 0 '"top_eigenvalues" : \[' EMPTY -- spectrum "$models/mlp.
 check "spectrum per layer" 0 '^,net\.4\.weight,160,' EMPTY -- spectrum "$models/mlp.onnx" --data digits --limit 50 --top-k 1 --per-layer --parameters weight --format csv
 check "spectrum no match" 1 EMPTY "^Error: --parameters 'nope' matches none of: net\.0\.weight" -- spectrum "$models/mlp.onnx" --data digits --parameters nope
 check "spectrum power bottom" 64 EMPTY 'largest-magnitude eigenvalues only' -- spectrum "$models/mlp.onnx" --data digits --method power --bottom-k 2
+check "spectrum one batch" 0 '^ +"n_samples" : 32,' EMPTY -- spectrum "$models/mlp.onnx" --data digits --batch-size 32 --batch-index 3 --top-k 1 --format json
+check "batch index past the end" 1 EMPTY 'past the last batch' -- eval "$models/mlp.onnx" --data digits --batch-size 1000 --batch-index 2
 check "bad option" 64 EMPTY 'xml' -- info Examples/data/digits.npz --format xml
 
 if [ "$failures" -ne 0 ]; then

@@ -52,6 +52,9 @@ struct ModelOptions: ParsableArguments {
     @Option(help: "Use only the first N samples.")
     var limit: Int?
 
+    @Option(help: "Analyse one fixed batch (0-based, batches of --batch-size in file order) instead of the whole data set.")
+    var batchIndex: Int?
+
     @Option(help: "BatchNorm statistics: eval (running statistics) or train (each batch's own).")
     var bnMode: BatchNormMode = .eval
 
@@ -61,6 +64,7 @@ struct ModelOptions: ParsableArguments {
     func validate() throws {
         guard batchSize >= 1 else { throw ValidationError("--batch-size must be at least 1, got \(batchSize)") }
         if let limit, limit < 1 { throw ValidationError("--limit must be at least 1, got \(limit)") }
+        if let batchIndex, batchIndex < 0 { throw ValidationError("--batch-index must be at least 0, got \(batchIndex)") }
         _ = try numbers(inputShape, option: "--input-shape")
         _ = try numbers(mean, option: "--mean")
         _ = try numbers(std, option: "--std")
@@ -108,8 +112,12 @@ struct ModelOptions: ParsableArguments {
         let loaded: LoadedModel<Scalar> = try ModelLoader.load(model, weights: checkpoint ?? files.first)
         let dataset: Dataset<Scalar> = try DataLoader.load(data, options: dataOptions)
         try ModelLoader.checkCompatibility(loaded, dataset, source: data)
+        let batches = (dataset.count + batchSize - 1) / batchSize
+        if let batchIndex, batchIndex >= batches {
+            throw CommandError("--batch-index \(batchIndex) is past the last batch (\(dataset.count) samples make \(batches) batches of \(batchSize))")
+        }
         let objective = Objective(model: loaded.model, parameters: loaded.parameters, buffers: loaded.buffers, loss: .crossEntropy,
-                                  data: dataset, batchSize: batchSize, batchNormMode: bnMode)
+                                  data: dataset, batchSize: batchSize, scope: batchIndex.map { .batch($0) } ?? .fullData, batchNormMode: bnMode)
         return (objective, loaded)
     }
 }

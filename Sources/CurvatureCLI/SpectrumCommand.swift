@@ -158,7 +158,7 @@ struct SpectrumCommand: ParsableCommand {
             }
         }
         let (objective, loaded) = first!
-        return SpectrumReport(model: modelOptions.model, data: modelOptions.data, nSamples: objective.data.count, method: method,
+        return SpectrumReport(model: modelOptions.model, data: modelOptions.data, nSamples: objective.sampleCount, method: method,
                               operator: matrix, seed: seed, bnMode: objective.batchNormMode, precision: modelOptions.precision,
                               tolerance: effectiveTolerance, batchNormFolded: loaded.model.batchNormFolded, rows: rows)
     }

@@ -50,6 +50,9 @@ public struct Objective<Scalar: TensorScalar>: Sendable {
     /// The number of coordinates.
     public var dimension: Int { parameters.dimension(of: parameterNames) }
 
+    /// The number of samples the scope covers: the whole data set, or the one batch.
+    public var sampleCount: Int { weightedBatches.reduce(0) { $0 + $1.data.count } }
+
     /// The current point: the subset's parameters flattened.
     public var point: Tensor<Scalar> { parameters.flattened(parameterNames) }
 
