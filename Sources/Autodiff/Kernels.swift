@@ -103,12 +103,6 @@ extension Tensor {
         return Tensor.broadcasting(Tensor(zeros: target), self) { _, x in x }
     }
 
-    /// Sums over `axes`, keeping them with extent 1.
-    func summed(alongAxes axes: Set<Int>) -> Tensor {
-        let target = shape.enumerated().map { axes.contains($0.offset) ? 1 : $0.element }
-        return summed(toShape: target)
-    }
-
     /// Axes reordered: result axis i is input axis `axes[i]`.
     func permuted(_ axes: [Int]) -> Tensor {
         precondition(axes.sorted() == Array(0..<rank), "permutation \(axes) does not fit rank \(rank)")

@@ -14,7 +14,6 @@ struct ByteReader {
     }
 
     var remaining: Int { data.endIndex - position }
-    var isAtEnd: Bool { position >= data.endIndex }
 
     private func truncated(_ what: String, _ count: Int) -> FormatError {
         FormatError(.truncated, file: file,
@@ -26,11 +25,6 @@ struct ByteReader {
         guard count >= 0, count <= remaining else { throw truncated(what, count) }
         defer { position += count }
         return data[position..<(position + count)]
-    }
-
-    mutating func skip(_ count: Int, _ what: String) throws(FormatError) {
-        guard count >= 0, count <= remaining else { throw truncated(what, count) }
-        position += count
     }
 
     mutating func byte(_ what: String) throws(FormatError) -> UInt8 {
