@@ -81,18 +81,24 @@ extension Tensor {
 
 extension Variable {
     /// Sliding windows (im2col): [N, C, H, W] -> [N, Ho Wo, C kh kw]. Linear; its adjoint is ``foldedWindows``.
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
     public func windows(_ geometry: WindowGeometry) -> Variable {
         let source = shape
         return Variable.make(value.windows(geometry), parents: [self]) { g in [g.foldedWindows(geometry, into: source)] }
     }
 
     /// col2im: the adjoint of ``windows``.
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
     public func foldedWindows(_ geometry: WindowGeometry, into target: [Int]) -> Variable {
         Variable.make(value.foldedWindows(geometry, into: target), parents: [self]) { g in [g.windows(geometry)] }
     }
 
     /// 2-D convolution (cross-correlation) as torch.nn.functional.conv2d: input [N, C, H, W], weight
     /// [Cout, C / groups, kh, kw], optional bias [Cout]. Each group is im2col followed by one GEMM.
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
     public static func conv2d(
         _ input: Variable, weight: Variable, bias: Variable? = nil, stride: (Int, Int) = (1, 1),
         padding: (Int, Int) = (0, 0), dilation: (Int, Int) = (1, 1), groups: Int = 1
@@ -117,6 +123,8 @@ extension Variable {
     }
 
     /// 1-D convolution: input [N, C, L], weight [Cout, C / groups, k], as a 2-D convolution of height 1.
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
     public static func conv1d(
         _ input: Variable, weight: Variable, bias: Variable? = nil, stride: Int = 1, padding: Int = 0, dilation: Int = 1,
         groups: Int = 1
@@ -129,6 +137,8 @@ extension Variable {
     }
 
     /// Average pooling with zero padding counted (PyTorch's count_include_pad = True).
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
     public func averagePool2d(_ geometry: WindowGeometry) -> Variable {
         let (n, c, h, w) = (shape[0], shape[1], shape[2], shape[3])
         let (oh, ow) = geometry.outputSize(height: h, width: w)
@@ -137,6 +147,8 @@ extension Variable {
 
     /// Max pooling (padding never wins). The maximum's position is fixed by the values, so this is a gather: its
     /// derivative routes the gradient to the maximum, and its second derivative is zero almost everywhere.
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
     public func maxPool2d(_ geometry: WindowGeometry) -> Variable {
         let (n, c, h, w) = (shape[0], shape[1], shape[2], shape[3])
         let (oh, ow) = geometry.outputSize(height: h, width: w)
@@ -163,6 +175,8 @@ extension Variable {
     }
 
     /// The flattened elements at `indices` (a rank-1 result). Linear; its adjoint scatters back.
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
     public func gathered(_ indices: [Int]) -> Variable {
         let source = shape
         let values = value.scalars
@@ -170,6 +184,8 @@ extension Variable {
     }
 
     /// Zeros of `target` with this rank-1 tensor's elements added at flat `indices` (the adjoint of gathering).
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
     public func scattered(_ indices: [Int], into target: [Int]) -> Variable {
         var result = [Scalar](repeating: 0, count: target.reduce(1, *))
         for (value, index) in zip(value.scalars, indices) { result[index] += value }
@@ -177,6 +193,8 @@ extension Variable {
     }
 
     /// Rows of a [V, D] table: an embedding lookup for integer `indices`, shape `indexShape + [D]`.
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
     public func embeddingLookup(_ indices: [Int], indexShape: [Int]) -> Variable {
         let d = shape[1]
         precondition(indices.allSatisfy { $0 >= 0 && $0 < shape[0] }, "embedding index outside 0..<\(shape[0])")

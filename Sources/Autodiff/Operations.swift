@@ -6,50 +6,80 @@ import LinearAlgebra
 
 extension Variable {
     /// A constant scalar, broadcast against anything.
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
     public static func constant(_ value: Scalar) -> Variable { Variable(Tensor(repeating: value, shape: [])) }
 
     // MARK: Broadcasting arithmetic
 
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
     public static func + (a: Variable, b: Variable) -> Variable {
         make(Tensor.broadcasting(a.value, b.value, +), parents: [a, b]) { g in
             [g.summed(toShape: a.shape), g.summed(toShape: b.shape)]
         }
     }
 
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
     public static func - (a: Variable, b: Variable) -> Variable {
         make(Tensor.broadcasting(a.value, b.value, -), parents: [a, b]) { g in
             [g.summed(toShape: a.shape), (-g).summed(toShape: b.shape)]
         }
     }
 
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
     public static func * (a: Variable, b: Variable) -> Variable {
         make(Tensor.broadcasting(a.value, b.value, *), parents: [a, b]) { g in
             [(g * b).summed(toShape: a.shape), (g * a).summed(toShape: b.shape)]
         }
     }
 
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
     public static func / (a: Variable, b: Variable) -> Variable {
         make(Tensor.broadcasting(a.value, b.value, /), parents: [a, b]) { g in
             [(g / b).summed(toShape: a.shape), (-(g * a) / (b * b)).summed(toShape: b.shape)]
         }
     }
 
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
     public static prefix func - (a: Variable) -> Variable {
         make(-a.value, parents: [a]) { g in [-g] }
     }
 
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
     public static func + (a: Variable, b: Scalar) -> Variable { a + constant(b) }
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
     public static func - (a: Variable, b: Scalar) -> Variable { a - constant(b) }
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
     public static func * (a: Variable, b: Scalar) -> Variable { a * constant(b) }
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
     public static func / (a: Variable, b: Scalar) -> Variable { a / constant(b) }
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
     public static func * (a: Scalar, b: Variable) -> Variable { constant(a) * b }
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
     public static func - (a: Scalar, b: Variable) -> Variable { constant(a) - b }
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
     public static func / (a: Scalar, b: Variable) -> Variable { constant(a) / b }
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
     public static func + (a: Scalar, b: Variable) -> Variable { constant(a) + b }
 
     // MARK: Shapes
 
     /// Sums broadcast axes away so the result has `shape` (the adjoint of broadcasting).
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
     public func summed(toShape target: [Int]) -> Variable {
         if shape == target { return self }
         let source = shape
@@ -57,18 +87,24 @@ extension Variable {
     }
 
     /// Repeats along broadcast axes.
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
     public func broadcast(to target: [Int]) -> Variable {
         if shape == target { return self }
         let source = shape
         return Variable.make(value.broadcast(to: target), parents: [self]) { g in [g.summed(toShape: source)] }
     }
 
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
     public func reshaped(_ newShape: [Int]) -> Variable {
         let source = shape
         return Variable.make(value.reshaped(newShape), parents: [self]) { g in [g.reshaped(source)] }
     }
 
     /// Result axis i is input axis `axes[i]`.
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
     public func permuted(_ axes: [Int]) -> Variable {
         var inverse = [Int](repeating: 0, count: axes.count)
         for (i, axis) in axes.enumerated() { inverse[axis] = i }
@@ -76,22 +112,30 @@ extension Variable {
     }
 
     /// Swaps the last two axes.
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
     public func transposed() -> Variable {
         var axes = Array(0..<shape.count)
         axes.swapAt(shape.count - 1, shape.count - 2)
         return permuted(axes)
     }
 
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
     public func sliced(_ ranges: [Range<Int>]) -> Variable {
         let source = shape
         return Variable.make(value.sliced(ranges), parents: [self]) { g in [g.embedded(in: source, at: ranges)] }
     }
 
     /// Zeros of `target` with this tensor written at `ranges` (the adjoint of slicing).
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
     public func embedded(in target: [Int], at ranges: [Range<Int>]) -> Variable {
         Variable.make(value.embedded(in: target, at: ranges), parents: [self]) { g in [g.sliced(ranges)] }
     }
 
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
     public static func concatenated(_ parts: [Variable], axis: Int) -> Variable {
         let value = Tensor.concatenated(parts.map(\.value), axis: axis)
         let shape = value.shape
@@ -109,6 +153,8 @@ extension Variable {
     // MARK: Reductions
 
     /// Sums over `axes` (all when nil).
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
     public func sum(alongAxes axes: [Int]? = nil, keepingDimensions: Bool = false) -> Variable {
         let reduce = Set(axes ?? Array(0..<shape.count))
         let kept = shape.enumerated().map { reduce.contains($0.offset) ? 1 : $0.element }
@@ -117,6 +163,8 @@ extension Variable {
     }
 
     /// Means over `axes` (all when nil).
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
     public func mean(alongAxes axes: [Int]? = nil, keepingDimensions: Bool = false) -> Variable {
         let reduce = axes ?? Array(0..<shape.count)
         let count = reduce.reduce(1) { $0 * shape[$1] }
@@ -124,6 +172,8 @@ extension Variable {
     }
 
     /// `log sum exp` over `axis`, computed stably with the maximum subtracted.
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
     public func logSumExp(alongAxis axis: Int, keepingDimensions: Bool = false) -> Variable {
         // The maximum is a constant shift: it cancels exactly in value and derivatives.
         let kept = shape.enumerated().map { $0.offset == axis ? 1 : $0.element }
@@ -132,10 +182,14 @@ extension Variable {
         return keepingDimensions ? result : result.reshaped(shape.enumerated().filter { $0.offset != axis }.map(\.element))
     }
 
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
     public func softmax(alongAxis axis: Int) -> Variable {
         (self - logSumExp(alongAxis: axis, keepingDimensions: true)).exp()
     }
 
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
     public func logSoftmax(alongAxis axis: Int) -> Variable {
         self - logSumExp(alongAxis: axis, keepingDimensions: true)
     }
@@ -143,6 +197,8 @@ extension Variable {
     // MARK: Products
 
     /// Batched matrix product `[..., m, k] x [..., k, n]`; batch axes broadcast.
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
     public static func matmul(_ a: Variable, _ b: Variable) -> Variable {
         make(Tensor.batchedMatmul(a.value, b.value), parents: [a, b]) { g in
             [Variable.matmul(g, b.transposed()).summed(toShape: a.shape),
@@ -151,23 +207,37 @@ extension Variable {
     }
 
     /// The sum of all elements of `self * other` (a scalar).
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
     public func dot(_ other: Variable) -> Variable { (self * other).sum() }
 
     // MARK: Elementwise functions
 
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
     func elementwise(_ f: (Scalar) -> Scalar, derivative: @escaping (Variable) -> Variable) -> Variable {
         Variable.make(value.map(f), parents: [self]) { g in [g * derivative(self)] }
     }
 
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
     public func exp() -> Variable { elementwise({ Scalar(Foundation.exp(Double($0))) }) { $0.exp() } }
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
     public func log() -> Variable { elementwise({ Scalar(Foundation.log(Double($0))) }) { 1 / $0 } }
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
     public func sqrt() -> Variable { elementwise({ $0.squareRoot() }) { 0.5 / $0.sqrt() } }
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
     public func tanh() -> Variable {
         elementwise({ Scalar(Foundation.tanh(Double($0))) }) { x in
             let t = x.tanh()
             return 1 - t * t
         }
     }
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
     public func sigmoid() -> Variable {
         elementwise({ Scalar(1 / (1 + Foundation.exp(-Double($0)))) }) { x in
             let s = x.sigmoid()
@@ -175,10 +245,14 @@ extension Variable {
         }
     }
     /// The error function; its derivative is `2 / sqrt(pi) exp(-x^2)`.
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
     public func erf() -> Variable {
         elementwise({ Scalar(Foundation.erf(Double($0))) }) { x in Scalar(2 / Double.pi.squareRoot()) * (-(x * x)).exp() }
     }
     /// `log(1 + exp(x))`, computed stably; its derivative is the sigmoid.
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
     public func softplus() -> Variable {
         elementwise({ x in
             let d = Double(x)
@@ -186,26 +260,36 @@ extension Variable {
         }) { $0.sigmoid() }
     }
     /// `x^p` for a constant exponent.
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
     public func pow(_ exponent: Scalar) -> Variable {
         elementwise({ Scalar(Foundation.pow(Double($0), Double(exponent))) }) { x in exponent * x.pow(exponent - 1) }
     }
 
     /// `max(x, 0)`; its derivative is the step function, whose own derivative is zero almost everywhere.
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
     public func relu() -> Variable { leakyRelu(slope: 0) }
 
     /// `x` for x > 0, `slope x` otherwise.
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
     public func leakyRelu(slope: Scalar) -> Variable {
         let mask = Variable(value.map { $0 > 0 ? 1 : slope })
         return Variable.make(value.map { $0 > 0 ? $0 : slope * $0 }, parents: [self]) { g in [g * mask] }
     }
 
     /// GELU with the exact normal CDF: `x Phi(x) = x (1 + erf(x / sqrt 2)) / 2` (PyTorch's default).
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
     public func gelu() -> Variable {
         let half = Scalar(0.5), one = Scalar(1), scale = Scalar(1 / 2.0.squareRoot())
         return self * half * ((self * scale).erf() + one)
     }
 
     /// GELU's tanh approximation: `x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))) / 2` (PyTorch's approximate="tanh").
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
     public func geluTanh() -> Variable {
         let cubic = Scalar(0.044715), scale = Scalar((2 / Double.pi).squareRoot()), half = Scalar(0.5), one = Scalar(1)
         let inner = (self + self.pow(3) * cubic) * scale
@@ -234,6 +318,8 @@ extension Tensor {
 extension Variable {
     /// `condition ? a : b` elementwise with broadcasting (ONNX Where); `condition` is a constant 0/1 mask. A select,
     /// not a blend, so an infinite branch that is not selected does not turn into NaN.
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
     public static func selecting(_ condition: Tensor<Scalar>, _ a: Variable, _ b: Variable) -> Variable {
         let shape = Shapes.broadcast(Shapes.broadcast(condition.shape, a.shape), b.shape)
         let mask = condition.broadcast(to: shape)

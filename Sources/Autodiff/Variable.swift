@@ -24,6 +24,8 @@ public struct Variable<Scalar: TensorScalar>: @unchecked Sendable {
     }
 
     /// A leaf to differentiate with respect to.
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
     public static func differentiable(_ value: Tensor<Scalar>) -> Variable {
         Variable(value: value, node: Node(parents: [], backward: { _ in [] }))
     }
@@ -76,6 +78,8 @@ enum Recording {
 
 extension Variable {
     /// The result of an operation: records a node when recording is on and some input is differentiable.
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
     static func make(
         _ value: Tensor<Scalar>, parents: [Variable], backward: @escaping (Variable) -> [Variable?]
     ) -> Variable {
@@ -88,6 +92,8 @@ extension Variable {
 /// variables), by reverse accumulation over the recorded graph. An input the output does not depend on gets zeros.
 ///
 /// - Parameter createGraph: record the backward computation too, so the returned gradients can be differentiated.
+@_specialize(where Scalar == Float)
+@_specialize(where Scalar == Double)
 public func gradients<Scalar>(
     of output: Variable<Scalar>, withRespectTo inputs: [Variable<Scalar>], createGraph: Bool = false
 ) -> [Variable<Scalar>] {

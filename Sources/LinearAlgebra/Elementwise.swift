@@ -34,17 +34,37 @@ extension Tensor {
         return Tensor(shape: shape, scalars: result)
     }
 
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
     public static func + (lhs: Tensor, rhs: Tensor) -> Tensor { lhs.zipMap(rhs, +) }
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
     public static func - (lhs: Tensor, rhs: Tensor) -> Tensor { lhs.zipMap(rhs, -) }
     /// Elementwise (Hadamard) product.
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
     public static func * (lhs: Tensor, rhs: Tensor) -> Tensor { lhs.zipMap(rhs, *) }
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
     public static func / (lhs: Tensor, rhs: Tensor) -> Tensor { lhs.zipMap(rhs, /) }
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
     public static func * (lhs: Scalar, rhs: Tensor) -> Tensor { rhs.map { lhs * $0 } }
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
     public static func * (lhs: Tensor, rhs: Scalar) -> Tensor { lhs.map { $0 * rhs } }
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
     public static prefix func - (operand: Tensor) -> Tensor { operand.map { -$0 } }
 
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
     public static func += (lhs: inout Tensor, rhs: Tensor) { lhs.addScaled(rhs, by: 1) }
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
     public static func -= (lhs: inout Tensor, rhs: Tensor) { lhs.addScaled(rhs, by: -1) }
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
     public static func *= (lhs: inout Tensor, rhs: Scalar) {
         lhs.storage.withUnsafeMutableBufferPointer { a in
             for i in 0..<a.count { a[i] *= rhs }
@@ -52,6 +72,8 @@ extension Tensor {
     }
 
     /// `self += alpha * x` in place (BLAS axpy semantics).
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
     public mutating func addScaled(_ x: Tensor, by alpha: Scalar) {
         checkSameShape(x, "addScaled")
         x.scalars.withUnsafeBufferPointer { b in
@@ -62,14 +84,20 @@ extension Tensor {
     }
 
     /// The sum of all elements, accumulated pairwise in blocks for accuracy.
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
     public func sum() -> Scalar {
         scalars.withUnsafeBufferPointer { Tensor.pairwiseSum($0) }
     }
 
     /// The arithmetic mean of all elements (NaN for an empty tensor).
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
     public func mean() -> Scalar { count == 0 ? .nan : sum() / Scalar(count) }
 
     /// The Euclidean inner product of the flattened tensors.
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
     public func dot(_ other: Tensor) -> Scalar {
         checkSameShape(other, "dot")
         return scalars.withUnsafeBufferPointer { a in
@@ -80,9 +108,13 @@ extension Tensor {
     }
 
     /// The Euclidean (Frobenius) norm of the flattened tensor.
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
     public func norm() -> Scalar { dot(self).squareRoot() }
 
     /// The largest absolute element (0 for an empty tensor).
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
     public func maxAbsolute() -> Scalar {
         scalars.withUnsafeBufferPointer { a in
             var result: Scalar = 0
@@ -92,6 +124,8 @@ extension Tensor {
     }
 
     /// Sums over `axis`, removing it from the shape.
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
     public func sum(alongAxis axis: Int) -> Tensor {
         precondition(axis >= 0 && axis < rank, "Axis \(axis) out of range for shape \(shape)")
         let outer = Tensor.elementCount(Array(shape[..<axis]))

@@ -70,6 +70,8 @@ public struct Tensor<Scalar: TensorScalar>: Sendable, Equatable {
     }
 
     /// The same elements viewed with another shape of equal element count.
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
     public func reshaped(_ newShape: [Int]) -> Tensor {
         Tensor(shape: newShape, scalars: scalars)
     }
@@ -91,6 +93,8 @@ public struct Tensor<Scalar: TensorScalar>: Sendable, Equatable {
 
 extension Tensor {
     /// Row `index` of a rank-2 tensor.
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
     public func row(_ index: Int) -> [Scalar] {
         precondition(rank == 2, "row(_:) needs a rank-2 tensor, got shape \(shape)")
         precondition(index >= 0 && index < shape[0], "Row \(index) out of range for shape \(shape)")
@@ -99,6 +103,8 @@ extension Tensor {
     }
 
     /// Rows `range` along the first axis (a contiguous copy), other axes unchanged.
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
     public func rows(_ range: Range<Int>) -> Tensor {
         precondition(rank >= 1 && range.lowerBound >= 0 && range.upperBound <= shape[0], "rows \(range) of shape \(shape)")
         let width = shape.dropFirst().reduce(1, *)
@@ -106,6 +112,8 @@ extension Tensor {
     }
 
     /// The transpose of a rank-2 tensor.
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
     public func transposed() -> Tensor {
         precondition(rank == 2, "transposed() needs a rank-2 tensor, got shape \(shape)")
         let (rows, columns) = (shape[0], shape[1])
@@ -129,6 +137,8 @@ extension Tensor {
     }
 
     /// The n x n identity matrix.
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
     public static func identity(_ n: Int) -> Tensor {
         var result = Tensor(zeros: [n, n])
         for i in 0..<n { result.storage[i * n + i] = 1 }
