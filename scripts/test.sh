@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The README's test command (and what .ci/run runs): installs what is missing, checks the CLI's behaviour
-# end to end, then runs the whole test suite. Set CURVATURE_SLOW_TESTS=1 for the slow checks.
+# end to end, then runs the whole test suite.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install-dependencies.sh
