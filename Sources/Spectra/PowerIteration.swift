@@ -22,10 +22,12 @@ public struct PowerIteration: Sendable {
         var random = SeededRandom(seed: seed)
         var values: [Double] = [], vectors: [Tensor<Double>] = []
         var matvecs = 0, iterations = 0
+        var converged = true
         for _ in 0..<min(count, linearOperator.dimension) {
             var v = Tensor<Double>.gaussian(shape: [linearOperator.dimension], using: &random)
             v = v * (1 / v.norm())
             var estimate: Double?
+            var stopped = false
             for _ in 0..<maxIterations {
                 iterations += 1
                 // PyHessian's orthnormal: one classical Gram-Schmidt pass, then normalisation.
@@ -35,16 +37,21 @@ public struct PowerIteration: Sendable {
                 matvecs += 1
                 let current = hv.dot(v)
                 v = hv * (1 / max(hv.norm(), Double.leastNormalMagnitude))
-                if let previous = estimate, abs(previous - current) / (abs(previous) + 1e-6) < tolerance { break }
+                if let previous = estimate, abs(previous - current) / (abs(previous) + 1e-6) < tolerance {
+                    stopped = true
+                    break
+                }
                 estimate = current
             }
+            // Converged means PyHessian's own stopping rule was met before maxIterations, nothing stronger.
+            converged = converged && stopped
             values.append(estimate ?? 0)
             vectors.append(v)
         }
         let products = linearOperator.apply(block: vectors)
         let residuals = zip(zip(values, vectors), products).map { pair, product in (product - pair.0 * pair.1).norm() }
         return EigenResult(eigenvalues: values, eigenvectors: vectors, residuals: residuals, matvecs: matvecs + vectors.count,
-                           restarts: iterations, converged: true)
+                           restarts: iterations, converged: converged)
     }
 }
 

@@ -124,5 +124,8 @@ final class SeededRandomBox: @unchecked Sendable {
         for (a, b) in zip(ours.eigenvalues, theirs) { #expect(abs(a - b) < 1e-12 * abs(b)) }
         // And both approximate the truth only to about the tolerance.
         #expect(abs(ours.eigenvalues[0] - 10) < 0.05)
+        #expect(ours.converged)
+        // Stopped by the iteration cap, it says so.
+        #expect(!PowerIteration(count: 1, maxIterations: 1, tolerance: 1e-3, seed: 14).solve(op).converged)
     }
 }
