@@ -72,8 +72,8 @@ struct HTSRCommand: AsyncParsableCommand {
         case .json:
             return try Rendering.json(report) + "\n"
         case .csv:
-            let keys = LayerReport.CodingKeys.allCases
-            return Rendering.csv(header: keys.map(\.rawValue), rows: report.layers.map { row in keys.map { csvCell(row, $0) } })
+            let header = report.layers.first?.cells.map(\.key.rawValue) ?? LayerReport.CodingKeys.allCases.map(\.rawValue)
+            return Rendering.csv(header: header, rows: report.layers.map { row in row.cells.map { csvCell($0.value) } })
         case .table:
             let header = ["layer_id", "name", "N", "M", "rf", "num_evals", "alpha", "xmin", "D", "lambda_max",
                           "stable_rank", "num_pl_spikes", "warning"]
@@ -115,43 +115,13 @@ struct HTSRCommand: AsyncParsableCommand {
         value.map { String(format: format, $0) } ?? "-"
     }
 
-    /// Full precision for programs; empty for a null.
-    static func csvCell(_ row: LayerReport, _ key: LayerReport.CodingKeys) -> String {
-        func text(_ value: Double?) -> String { value.map { "\($0)" } ?? "" }
-        switch key {
-        case .layerID: return String(row.layerID)
-        case .name: return row.name
-        case .kind: return row.kind.rawValue
-        case .slice: return row.slice.map { $0.map(String.init).joined(separator: ",") } ?? ""
-        case .n: return String(row.n)
-        case .m: return String(row.m)
-        case .q: return text(row.q)
-        case .rf: return String(row.rf)
-        case .numEvals: return String(row.numEvals)
-        case .alpha: return text(row.alpha)
-        case .alphaWeighted: return text(row.alphaWeighted)
-        case .xmin: return text(row.xmin)
-        case .xmax: return text(row.xmax)
-        case .d: return text(row.d)
-        case .sigma: return text(row.sigma)
-        case .numPLSpikes: return row.numPLSpikes.map(String.init) ?? ""
-        case .lambdaMax: return text(row.lambdaMax)
-        case .spectralNorm: return text(row.spectralNorm)
-        case .logSpectralNorm: return text(row.logSpectralNorm)
-        case .norm: return text(row.norm)
-        case .logNorm: return text(row.logNorm)
-        case .logAlphaNorm: return text(row.logAlphaNorm)
-        case .stableRank: return text(row.stableRank)
-        case .matrixRank: return String(row.matrixRank)
-        case .entropy: return text(row.entropy)
-        case .rankLoss: return String(row.rankLoss)
-        case .weakRankLoss: return String(row.weakRankLoss)
-        case .svMax: return text(row.svMax)
-        case .svMin: return text(row.svMin)
-        case .warning: return row.warning
-        case .status: return row.status
-        case .failure: return row.failure ?? ""
-        case .esdMethod: return row.esdMethod.rawValue
+    /// Full precision for programs; empty for a null; a slice as "i,j".
+    static func csvCell(_ cell: LayerReport.Cell) -> String {
+        switch cell {
+        case .integer(let value): value.map(String.init) ?? ""
+        case .number(let value): value.map { "\($0)" } ?? ""
+        case .text(let value): value ?? ""
+        case .integers(let value): value.map { $0.map(String.init).joined(separator: ",") } ?? ""
         }
     }
 }

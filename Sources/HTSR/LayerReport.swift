@@ -58,42 +58,38 @@ public struct LayerReport: Sendable, Equatable, Encodable {
         case svMax = "sv_max", svMin = "sv_min", warning, status, failure, esdMethod = "esd_method"
     }
 
+    /// One column's value, typed for JSON; nil is a null (a failed fit's columns, a pooled layer's slice).
+    public enum Cell: Sendable, Equatable {
+        case integer(Int?)
+        case number(Double?)
+        case text(String?)
+        case integers([Int]?)
+    }
+
+    /// Every column in WeightWatcher's order: the one list both the JSON encoding and the CSV rendering use.
+    public var cells: [(key: CodingKeys, value: Cell)] {
+        [(.layerID, .integer(layerID)), (.name, .text(name)), (.kind, .text(kind.rawValue)), (.slice, .integers(slice)),
+         (.n, .integer(n)), (.m, .integer(m)), (.q, .number(q)), (.rf, .integer(rf)), (.numEvals, .integer(numEvals)),
+         (.alpha, .number(alpha)), (.alphaWeighted, .number(alphaWeighted)), (.xmin, .number(xmin)), (.xmax, .number(xmax)),
+         (.d, .number(d)), (.sigma, .number(sigma)), (.numPLSpikes, .integer(numPLSpikes)), (.lambdaMax, .number(lambdaMax)),
+         (.spectralNorm, .number(spectralNorm)), (.logSpectralNorm, .number(logSpectralNorm)), (.norm, .number(norm)),
+         (.logNorm, .number(logNorm)), (.logAlphaNorm, .number(logAlphaNorm)), (.stableRank, .number(stableRank)),
+         (.matrixRank, .integer(matrixRank)), (.entropy, .number(entropy)), (.rankLoss, .integer(rankLoss)),
+         (.weakRankLoss, .integer(weakRankLoss)), (.svMax, .number(svMax)), (.svMin, .number(svMin)),
+         (.warning, .text(warning)), (.status, .text(status)), (.failure, .text(failure)), (.esdMethod, .text(esdMethod.rawValue))]
+    }
+
     /// Every column, nulls included, so each JSON row has the same keys.
     public func encode(to encoder: any Encoder) throws {
         var container = encoder.container(keyedBy: CodingKeys.self)
-        try container.encode(layerID, forKey: .layerID)
-        try container.encode(name, forKey: .name)
-        try container.encode(kind, forKey: .kind)
-        try container.encode(slice, forKey: .slice)
-        try container.encode(n, forKey: .n)
-        try container.encode(m, forKey: .m)
-        try container.encode(q, forKey: .q)
-        try container.encode(rf, forKey: .rf)
-        try container.encode(numEvals, forKey: .numEvals)
-        try container.encode(alpha, forKey: .alpha)
-        try container.encode(alphaWeighted, forKey: .alphaWeighted)
-        try container.encode(xmin, forKey: .xmin)
-        try container.encode(xmax, forKey: .xmax)
-        try container.encode(d, forKey: .d)
-        try container.encode(sigma, forKey: .sigma)
-        try container.encode(numPLSpikes, forKey: .numPLSpikes)
-        try container.encode(lambdaMax, forKey: .lambdaMax)
-        try container.encode(spectralNorm, forKey: .spectralNorm)
-        try container.encode(logSpectralNorm, forKey: .logSpectralNorm)
-        try container.encode(norm, forKey: .norm)
-        try container.encode(logNorm, forKey: .logNorm)
-        try container.encode(logAlphaNorm, forKey: .logAlphaNorm)
-        try container.encode(stableRank, forKey: .stableRank)
-        try container.encode(matrixRank, forKey: .matrixRank)
-        try container.encode(entropy, forKey: .entropy)
-        try container.encode(rankLoss, forKey: .rankLoss)
-        try container.encode(weakRankLoss, forKey: .weakRankLoss)
-        try container.encode(svMax, forKey: .svMax)
-        try container.encode(svMin, forKey: .svMin)
-        try container.encode(warning, forKey: .warning)
-        try container.encode(status, forKey: .status)
-        try container.encode(failure, forKey: .failure)
-        try container.encode(esdMethod, forKey: .esdMethod)
+        for (key, cell) in cells {
+            switch cell {
+            case .integer(let value): try container.encode(value, forKey: key)
+            case .number(let value): try container.encode(value, forKey: key)
+            case .text(let value): try container.encode(value, forKey: key)
+            case .integers(let value): try container.encode(value, forKey: key)
+            }
+        }
     }
 
     init(layer: HTSRLayer, esd: EmpiricalSpectralDensity, fit: Result<PowerLawFit, PowerLawFit.Failure>, options: HTSROptions) {
