@@ -138,31 +138,36 @@ extension Tensor {
 
     /// Zeros of `shape` with `self` written at `ranges` (the adjoint of slicing).
     func embedded(in shape: [Int], at ranges: [Range<Int>]) -> Tensor {
-        var strides = [Int](repeating: 1, count: shape.count)
-        for axis in stride(from: shape.count - 2, through: 0, by: -1) { strides[axis] = strides[axis + 1] * shape[axis + 1] }
-        let start = zip(ranges, strides).reduce(0) { $0 + $1.0.lowerBound * $1.1 }
         var result = [Scalar](repeating: 0, count: shape.reduce(1, *))
-        withUnsafeBufferPointer { px in
-            result.withUnsafeMutableBufferPointer { pr in
-                forEachElement(shape: self.shape, stridesA: strides, stridesB: strides) { o, i, _ in pr[start + i] = px[o] }
-            }
-        }
+        write(into: &result, shape: shape, at: ranges)
         return Tensor(shape: shape, scalars: result)
     }
 
-    /// Tensors joined along `axis` (all other extents equal).
+    /// Copies this tensor into the region `ranges` of a row-major buffer of `shape`.
+    private func write(into buffer: inout [Scalar], shape: [Int], at ranges: [Range<Int>]) {
+        var strides = [Int](repeating: 1, count: shape.count)
+        for axis in stride(from: shape.count - 2, through: 0, by: -1) { strides[axis] = strides[axis + 1] * shape[axis + 1] }
+        let start = zip(ranges, strides).reduce(0) { $0 + $1.0.lowerBound * $1.1 }
+        withUnsafeBufferPointer { px in
+            buffer.withUnsafeMutableBufferPointer { pr in
+                forEachElement(shape: self.shape, stridesA: strides, stridesB: strides) { o, i, _ in pr[start + i] = px[o] }
+            }
+        }
+    }
+
+    /// Tensors joined along `axis` (all other extents equal), each written once into the result.
     static func concatenated(_ parts: [Tensor], axis: Int) -> Tensor {
         var shape = parts[0].shape
         shape[axis] = parts.reduce(0) { $0 + $1.shape[axis] }
-        var result = Tensor(zeros: shape)
+        var result = [Scalar](repeating: 0, count: shape.reduce(1, *))
         var offset = 0
         for part in parts {
             var ranges = shape.map { 0..<$0 }
             ranges[axis] = offset..<(offset + part.shape[axis])
-            result = result + part.embedded(in: shape, at: ranges)
+            part.write(into: &result, shape: shape, at: ranges)
             offset += part.shape[axis]
         }
-        return result
+        return Tensor(shape: shape, scalars: result)
     }
 
     /// Batched matrix product: `[..., m, k] x [..., k, n]`, the batch axes broadcast (a rank-2 operand is shared).
