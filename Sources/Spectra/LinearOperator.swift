@@ -57,6 +57,10 @@ public struct DenseOperator: LinearOperator {
     }
     public var dimension: Int { matrix.shape[0] }
     public func apply(_ vector: Tensor<Double>) -> Tensor<Double> { matvec(matrix, vector) }
+    /// One GEMM for the block: the matrix is read once, not once per vector.
+    public func apply(block vectors: [Tensor<Double>]) -> [Tensor<Double>] {
+        vectors.count <= 1 ? vectors.map(apply) : columns(of: matmul(matrix, Spectra.matrix(columns: vectors)))
+    }
 }
 
 /// `Q diag(values) Q^T` for a seeded random orthogonal Q, applied without forming the matrix when `values` is long:

@@ -1,0 +1,149 @@
+import Foundation
+import LinearAlgebra
+
+/// An interval that encloses an operator's whole spectrum.
+public struct SpectralBounds: Sendable, Codable, Equatable {
+    public var lower: Double
+    public var upper: Double
+    public var center: Double { (upper + lower) / 2 }
+    public var halfWidth: Double { (upper - lower) / 2 }
+
+    /// From `steps` Lanczos steps on a random start: every eigenvalue lies within `[theta_min - ||r_min||,
+    /// theta_max + ||r_max||]` (a Ritz pair's residual bounds its distance to an eigenvalue, and the extreme Ritz
+    /// values approach the extreme eigenvalues from inside), widened by `margin` of the width on each side.
+    public static func estimate(
+        _ linearOperator: any LinearOperator, steps: Int = 30, margin: Double = 0.01, seed: UInt64 = 0
+    ) throws -> SpectralBounds {
+        let start = rademacherProbe(dimension: linearOperator.dimension, seed: seed, family: .densityBounds, index: 0)
+        let rule = try lanczosRules(linearOperator, starts: [start], steps: steps)[0]
+        let low = rule.nodes.first! - rule.residuals.first!, high = rule.nodes.last! + rule.residuals.last!
+        let pad = margin * max(high - low, 1e-12 * max(abs(high), abs(low), 1))
+        return SpectralBounds(lower: low - pad, upper: high + pad)
+    }
+}
+
+/// The kernel polynomial method (Weisse, Wellein, Alvermann and Fehske 2006; Lin, Saad and Yang 2016).
+///
+/// With `A~ = (A - c) / d` mapping the bounds onto [-1, 1], the Chebyshev moments
+/// `mu_k = E[v^T T_k(A~) v] / n` (v Rademacher) are computed by the recurrence `T_{k+1} = 2 A~ T_k - T_{k-1}`, two
+/// moments per product (`mu_{2k} = 2 t_k.t_k - mu_0`, `mu_{2k+1} = 2 t_{k+1}.t_k - mu_1`, t_k = T_k(A~) v). With
+/// Jackson damping `g_k` the density is
+/// `rho~(x) = [g_0 mu_0 + 2 sum_{k>=1} g_k mu_k T_k(x)] / (pi sqrt(1 - x^2))`, evaluated on Chebyshev nodes by one
+/// DCT-III (FFTW REDFT01), and `rho(lambda) = rho~((lambda - c) / d) / d`.
+public struct KernelPolynomialMethod: Sendable {
+    /// M, the number of Chebyshev moments (about M/2 products per probe).
+    public var moments: Int
+    public var seed: UInt64
+    public var blockSize: Int
+
+    public init(moments: Int = 100, seed: UInt64 = 0, blockSize: Int = 1) {
+        precondition(moments >= 2, "KPM needs at least two moments")
+        self.moments = moments
+        self.seed = seed
+        self.blockSize = blockSize
+    }
+
+    /// Each probe's moments `v^T T_k(A~) v / n`, k < M, continuing from `completed` probes and recording after
+    /// every block.
+    public func probeMoments(
+        _ linearOperator: any LinearOperator, bounds: SpectralBounds, probes count: Int, completed: [[Double]] = [],
+        record: ([[Double]]) throws -> Void = { _ in }
+    ) throws -> [[Double]] {
+        let n = linearOperator.dimension
+        var results = Array(completed.prefix(count))
+        let (c, d) = (bounds.center, bounds.halfWidth)
+        // A~ x = (A x - c x) / d.
+        func scaled(_ xs: [Tensor<Double>]) -> [Tensor<Double>] {
+            zip(xs, linearOperator.apply(block: xs)).map { x, ax in
+                var y = ax
+                y.addScaled(x, by: -c)
+                return y * (1 / d)
+            }
+        }
+        let half = moments / 2  // t_0 ... t_half are needed
+        while results.count < count {
+            let indices = results.count..<min(results.count + max(1, blockSize), count)
+            let v = indices.map { rademacherProbe(dimension: n, seed: seed, family: .density, index: $0) }
+            var previous = v, current = scaled(v)
+            var mu = [[Double]](repeating: [Double](repeating: 0, count: moments), count: v.count)
+            for p in v.indices {
+                mu[p][0] = v[p].dot(v[p])
+                mu[p][1] = current[p].dot(v[p])
+            }
+            // Invariant: previous = t_{k-1}, current = t_k.
+            for k in 1...max(1, half) {
+                for p in v.indices {
+                    if 2 * k < moments { mu[p][2 * k] = 2 * current[p].dot(current[p]) - mu[p][0] }
+                }
+                guard 2 * k + 1 < moments else { break }
+                let next = zip(scaled(current), previous).map { ax, prev in
+                    var t = ax * 2
+                    t.addScaled(prev, by: -1)
+                    return t
+                }
+                for p in v.indices {
+                    mu[p][2 * k + 1] = 2 * next[p].dot(current[p]) - mu[p][1]
+                }
+                (previous, current) = (current, next)
+            }
+            results += mu.map { $0.map { $0 / Double(n) } }
+            try record(results)
+        }
+        return results
+    }
+
+    /// Jackson's damping factors for M moments.
+    public static func jacksonDamping(_ m: Int) -> [Double] {
+        let a = Double.pi / Double(m + 1)
+        return (0..<m).map { k in
+            (Double(m - k + 1) * cos(a * Double(k)) + sin(a * Double(k)) / tan(a)) / Double(m + 1)
+        }
+    }
+
+    /// The damped density from moments averaged over probes, on `points` Chebyshev nodes mapped to the lambda axis
+    /// (ascending). With `logSpectrum`, the density of `t = log10(|lambda| + epsilon)` on `points` equally spaced t,
+    /// by the change of variables `rho_t(t) = (rho(l) + rho(-l)) ln(10) 10^t`, `l = 10^t - epsilon`.
+    public static func density(
+        moments averaged: [Double], bounds: SpectralBounds, points: Int = 10000, logSpectrum: Bool = false, epsilon: Double? = nil
+    ) -> SpectralDensity {
+        let damping = jacksonDamping(averaged.count)
+        let coefficients = zip(averaged, damping).map(*)
+        let (c, d) = (bounds.center, bounds.halfWidth)
+        if logSpectrum {
+            let scale = max(abs(bounds.lower), abs(bounds.upper))
+            let shift = epsilon ?? SpectralDensity.defaultEpsilon(scale: scale)
+            let (low, high) = (log10(shift), log10(scale + shift))
+            let grid = (0..<points).map { low + (high - low) * Double($0) / Double(points - 1) }
+            let values = grid.map { t -> Double in
+                let l = pow(10, t) - shift
+                let density = [l, -l].reduce(0) { sum, lambda in
+                    let x = (lambda - c) / d
+                    guard abs(x) < 1 else { return sum }
+                    return sum + chebyshevSeries(coefficients, at: x) / (Double.pi * (1 - x * x).squareRoot()) / d
+                }
+                return max(0, density) * log(10) * pow(10, t)
+            }
+            return SpectralDensity(grid: grid, values: values, logSpectrum: true)
+        }
+        var input = [Double](repeating: 0, count: points)
+        for k in 0..<min(points, coefficients.count) { input[k] = coefficients[k] }
+        let transformed = DiscreteCosineTransform<Double>(count: points, kind: .typeIII)(input)
+        // Node j is x_j = cos(pi (j + 1/2) / N), descending in j: reverse for an ascending grid.
+        var grid: [Double] = [], values: [Double] = []
+        for j in (0..<points).reversed() {
+            let x = cos(Double.pi * (Double(j) + 0.5) / Double(points))
+            grid.append(c + d * x)
+            values.append(transformed[j] / (Double.pi * (1 - x * x).squareRoot()) / d)
+        }
+        return SpectralDensity(grid: grid, values: values, logSpectrum: false)
+    }
+}
+
+/// `c_0 + 2 sum_{k>=1} c_k T_k(x)` by Clenshaw's recurrence.
+func chebyshevSeries(_ c: [Double], at x: Double) -> Double {
+    var b1 = 0.0, b2 = 0.0
+    for k in stride(from: c.count - 1, through: 1, by: -1) {
+        (b1, b2) = (2 * x * b1 - b2 + 2 * c[k], b1)
+    }
+    return c[0] + x * b1 - b2
+}
