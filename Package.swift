@@ -31,9 +31,10 @@ let package = Package(
         .target(name: "Autodiff", dependencies: ["LinearAlgebra"]),
         .target(name: "NeuralNetworks", dependencies: ["LinearAlgebra", "Autodiff"]),
         .target(name: "Spectra", dependencies: ["LinearAlgebra", "NeuralNetworks"]),
+        .target(name: "Plotting"),
         .target(name: "ModelImport", dependencies: ["LinearAlgebra", "ModelFormats", "Autodiff", "NeuralNetworks"],
                 resources: [.copy("Resources/digits.npz")]),
-        .target(name: "Curvature", dependencies: ["LinearAlgebra", "ModelFormats", "HTSR", "Autodiff", "NeuralNetworks", "ModelImport", "Spectra"]),
+        .target(name: "Curvature", dependencies: ["LinearAlgebra", "ModelFormats", "HTSR", "Autodiff", "NeuralNetworks", "ModelImport", "Spectra", "Plotting"]),
         .executableTarget(name: "CurvatureCLI", dependencies: [
             "Curvature",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -49,6 +50,7 @@ let package = Package(
         .testTarget(name: "NeuralNetworksTests", dependencies: ["NeuralNetworks", "ModelFormats"]),
         .testTarget(name: "ModelImportTests", dependencies: ["ModelImport"], resources: [.copy("Fixtures")]),
         .testTarget(name: "SpectraTests", dependencies: ["Spectra", "NeuralNetworks"]),
+        .testTarget(name: "PlottingTests", dependencies: ["Plotting"]),
         .testTarget(name: "CurvatureCLITests", dependencies: ["CurvatureCLI", "Curvature"]),
     ],
     swiftLanguageModes: [.v6]

@@ -6,3 +6,4 @@
 @_exported import NeuralNetworks
 @_exported import ModelImport
 @_exported import Spectra
+@_exported import Plotting
