@@ -54,6 +54,18 @@ public struct CurvatureCriteria: Sendable, Codable, Equatable {
                                  outliers: counts[counts.count / 2], bulkEdge: edge)
     }
 
+    /// The distinct resolved Ritz values above the bulk edge over all probes, ascending (values within 1e-6 relative
+    /// of each other are one eigenvalue seen by several probes).
+    public func outlierEigenvalues(in rules: [QuadratureRule]) -> [Double] {
+        let values = rules.flatMap { rule in
+            zip(rule.nodes, rule.residuals).filter { $0.0 > bulkEdge && $0.1 <= Self.resolution * abs($0.0) }.map(\.0)
+        }.sorted()
+        return values.reduce(into: [Double]()) { distinct, value in
+            if let last = distinct.last, abs(value - last) <= 1e-6 * abs(value) { return }
+            distinct.append(value)
+        }
+    }
+
     static func bulkEdge(rules: [QuadratureRule], dimension n: Int) -> Double {
         let nodes = rules.flatMap(\.nodes)
         let weights = rules.flatMap { $0.weights.map { $0 / Double(rules.count) } }
