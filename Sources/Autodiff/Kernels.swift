@@ -86,6 +86,22 @@ extension Tensor {
     /// Sums a broadcast tensor back down to `shape` (the adjoint of broadcasting to `self.shape`).
     func summed(toShape target: [Int]) -> Tensor {
         if shape == target { return self }
+        // The common case (a bias's gradient): summing over leading axes only is a sum of contiguous rows.
+        let padded = [Int](repeating: 1, count: max(0, rank - target.count)) + target
+        if let kept = padded.firstIndex(where: { $0 != 1 }) ?? Optional(rank),
+           padded.count == rank, Array(padded[kept...]) == Array(shape[kept...]), padded[..<kept].allSatisfy({ $0 == 1 }) {
+            let inner = padded.reduce(1, *)
+            var result = [Scalar](repeating: 0, count: inner)
+            withUnsafeBufferPointer { px in
+                result.withUnsafeMutableBufferPointer { pr in
+                    for row in 0..<(inner == 0 ? 0 : count / inner) {
+                        let base = row * inner
+                        for j in 0..<inner { pr[j] += px[base + j] }
+                    }
+                }
+            }
+            return Tensor(shape: target, scalars: result)
+        }
         var result = [Scalar](repeating: 0, count: target.reduce(1, *))
         let st = Shapes.broadcastStrides(target, to: shape)
         let same = [Int](repeating: 0, count: shape.count)

@@ -200,9 +200,27 @@ extension Variable {
     @_specialize(where Scalar == Float)
     @_specialize(where Scalar == Double)
     public static func matmul(_ a: Variable, _ b: Variable) -> Variable {
-        make(Tensor.batchedMatmul(a.value, b.value), parents: [a, b]) { g in
+        if a.shape.count == 2 && b.shape.count == 2 { return matmul(a, b, transposeA: false, transposeB: false) }
+        return make(Tensor.batchedMatmul(a.value, b.value), parents: [a, b]) { g in
             [Variable.matmul(g, b.transposed()).summed(toShape: a.shape),
              Variable.matmul(a.transposed(), g).summed(toShape: b.shape)]
+        }
+    }
+
+    /// `op(a) op(b)` for matrices, op transposing when asked: BLAS reads the operands transposed in place, and the
+    /// derivatives are products of the same kind, so no transposed copy is made at any derivative order.
+    /// With C = op(A) op(B) and upstream G: for C = A B, dA = G B^T, dB = A^T G; for C = A^T B, dA = B G^T, dB = A G;
+    /// for C = A B^T, dA = G B, dB = G^T A; for C = A^T B^T, dA = B^T G^T, dB = G^T A^T.
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
+    public static func matmul(_ a: Variable, _ b: Variable, transposeA: Bool, transposeB: Bool) -> Variable {
+        make(LinearAlgebra.matmul(a.value, b.value, transposeA: transposeA, transposeB: transposeB), parents: [a, b]) { g in
+            switch (transposeA, transposeB) {
+            case (false, false): [matmul(g, b, transposeA: false, transposeB: true), matmul(a, g, transposeA: true, transposeB: false)]
+            case (true, false): [matmul(b, g, transposeA: false, transposeB: true), matmul(a, g, transposeA: false, transposeB: false)]
+            case (false, true): [matmul(g, b, transposeA: false, transposeB: false), matmul(g, a, transposeA: true, transposeB: false)]
+            case (true, true): [matmul(b, g, transposeA: true, transposeB: true), matmul(g, a, transposeA: true, transposeB: true)]
+            }
         }
     }
 
@@ -213,6 +231,19 @@ extension Variable {
 
     // MARK: Elementwise functions
 
+    /// `f(self)` for an elementwise f whose derivative is a function of its value y (exp: y; tanh: 1 - y^2): the
+    /// value is computed once, and every derivative order reuses it through a node with the same value, instead of
+    /// evaluating f again in each backward pass.
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
+    func reusingValue(_ y: Tensor<Scalar>, derivative: @escaping (_ x: Variable, _ y: Variable) -> Variable) -> Variable {
+        let x = self
+        func node() -> Variable {
+            Variable.make(y, parents: [x]) { g in [g * derivative(x, node())] }
+        }
+        return node()
+    }
+
     @_specialize(where Scalar == Float)
     @_specialize(where Scalar == Double)
     func elementwise(_ f: (Scalar) -> Scalar, derivative: @escaping (Variable) -> Variable) -> Variable {
@@ -221,7 +252,7 @@ extension Variable {
 
     @_specialize(where Scalar == Float)
     @_specialize(where Scalar == Double)
-    public func exp() -> Variable { elementwise({ Scalar(Foundation.exp(Double($0))) }) { $0.exp() } }
+    public func exp() -> Variable { reusingValue(value.map { Scalar(Foundation.exp(Double($0))) }) { _, y in y } }
     @_specialize(where Scalar == Float)
     @_specialize(where Scalar == Double)
     public func log() -> Variable { elementwise({ Scalar(Foundation.log(Double($0))) }) { 1 / $0 } }
@@ -231,18 +262,12 @@ extension Variable {
     @_specialize(where Scalar == Float)
     @_specialize(where Scalar == Double)
     public func tanh() -> Variable {
-        elementwise({ Scalar(Foundation.tanh(Double($0))) }) { x in
-            let t = x.tanh()
-            return 1 - t * t
-        }
+        reusingValue(value.map { Scalar(Foundation.tanh(Double($0))) }) { _, t in 1 - t * t }
     }
     @_specialize(where Scalar == Float)
     @_specialize(where Scalar == Double)
     public func sigmoid() -> Variable {
-        elementwise({ Scalar(1 / (1 + Foundation.exp(-Double($0)))) }) { x in
-            let s = x.sigmoid()
-            return s * (1 - s)
-        }
+        reusingValue(value.map { Scalar(1 / (1 + Foundation.exp(-Double($0)))) }) { _, s in s * (1 - s) }
     }
     /// The error function; its derivative is `2 / sqrt(pi) exp(-x^2)`.
     @_specialize(where Scalar == Float)

@@ -1,6 +1,8 @@
 /// `op(A) * op(B)` for rank-2 tensors through BLAS `?gemm`, where `op` transposes when asked.
 ///
 /// Empty operands are allowed: a zero inner dimension gives a zero matrix.
+@_specialize(where Scalar == Float)
+@_specialize(where Scalar == Double)
 public func matmul<Scalar: TensorScalar>(
     _ a: Tensor<Scalar>, _ b: Tensor<Scalar>, transposeA: Bool = false, transposeB: Bool = false
 ) -> Tensor<Scalar> {
@@ -16,6 +18,8 @@ public func matmul<Scalar: TensorScalar>(
 }
 
 /// `C = alpha * op(A) * op(B) + beta * C` in place (BLAS `?gemm`).
+@_specialize(where Scalar == Float)
+@_specialize(where Scalar == Double)
 public func gemm<Scalar: TensorScalar>(
     alpha: Scalar, _ a: Tensor<Scalar>, transposeA: Bool = false, _ b: Tensor<Scalar>, transposeB: Bool = false,
     beta: Scalar, into c: inout Tensor<Scalar>
@@ -41,6 +45,8 @@ public func gemm<Scalar: TensorScalar>(
 }
 
 /// `op(A) * x` for a rank-2 `A` and rank-1 `x` through BLAS `?gemv`.
+@_specialize(where Scalar == Float)
+@_specialize(where Scalar == Double)
 public func matvec<Scalar: TensorScalar>(
     _ a: Tensor<Scalar>, _ x: Tensor<Scalar>, transpose: Bool = false
 ) -> Tensor<Scalar> {
@@ -67,6 +73,8 @@ public func matvec<Scalar: TensorScalar>(
 ///
 /// Only the upper triangle (row-major) is filled; ``symmetricEigen(_:computeVectors:)`` reads exactly that.
 /// Its eigenvalues are the squared singular values of A.
+@_specialize(where Scalar == Float)
+@_specialize(where Scalar == Double)
 public func smallerGram<Scalar: TensorScalar>(_ a: Tensor<Scalar>) -> Tensor<Scalar> {
     precondition(a.rank == 2, "smallerGram needs a rank-2 tensor, got shape \(a.shape)")
     let (rows, columns) = (a.shape[0], a.shape[1])
@@ -84,6 +92,8 @@ public func smallerGram<Scalar: TensorScalar>(_ a: Tensor<Scalar>) -> Tensor<Sca
 
 /// `gram += A^T A` for a block of rows A (BLAS `?syrk` with beta = 1), upper triangle: a tall matrix's Gram
 /// matrix accumulated block by block, so the matrix never needs to be in memory whole.
+@_specialize(where Scalar == Float)
+@_specialize(where Scalar == Double)
 public func accumulateGram<Scalar: TensorScalar>(rows a: Tensor<Scalar>, into gram: inout Tensor<Scalar>) {
     precondition(a.rank == 2, "accumulateGram needs a rank-2 block, got shape \(a.shape)")
     let (rows, columns) = (a.shape[0], a.shape[1])

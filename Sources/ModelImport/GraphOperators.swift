@@ -222,13 +222,12 @@ struct GraphOperators<Scalar: TensorScalar> {
     }
 
     func gemm(_ operands: [Value?]) throws -> Value {
-        var a = try variable(operands[0]), b = try variable(operands[1])
-        if int("transA", 0) != 0 { a = a.transposed() }
-        if int("transB", 0) != 0 { b = b.transposed() }
-        guard a.shape.count == 2, b.shape.count == 2, a.shape[1] == b.shape[0] else {
-            throw fail("shapes \(a.shape) and \(b.shape) do not multiply")
+        let a = try variable(operands[0]), b = try variable(operands[1])
+        let transposeA = int("transA", 0) != 0, transposeB = int("transB", 0) != 0
+        guard a.shape.count == 2, b.shape.count == 2, a.shape[transposeA ? 0 : 1] == b.shape[transposeB ? 1 : 0] else {
+            throw fail("shapes \(a.shape) and \(b.shape) do not multiply (transA \(transposeA ? 1 : 0), transB \(transposeB ? 1 : 0))")
         }
-        var y = V.matmul(a, b)
+        var y = V.matmul(a, b, transposeA: transposeA, transposeB: transposeB)
         let alpha = float("alpha", 1), beta = float("beta", 1)
         if alpha != 1 { y = y * Scalar(alpha) }
         if operands.count > 2, let c = operands[2] { y = y + (beta == 1 ? try variable(c) : try variable(c) * Scalar(beta)) }

@@ -127,7 +127,8 @@ public struct Linear: Layer {
     }
 
     public func callAsFunction<Scalar: TensorScalar>(_ input: Variable<Scalar>, _ parameters: ParameterScope<Scalar>) -> Variable<Scalar> {
-        let product = Variable.matmul(input, parameters("weight").transposed())
+        let product = (input.shape.count == 2 ? Variable.matmul(input, parameters("weight"), transposeA: false, transposeB: true)
+                                               : Variable.matmul(input, parameters("weight").transposed()))
         return hasBias ? product + parameters("bias") : product
     }
 

@@ -1,0 +1,162 @@
+"""Top-5 eigenvalues + trace against PyHessian, and SLQ density against hessian-eigenthings, on the same trained
+ONNX model and data in one run, all scored against the dense Hessian (PyTorch float64, numpy eigh).
+
+Usage: python Benchmarks/density_benchmark.py CURVATURE_BINARY [SAMPLES]
+"""
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from importlib.metadata import version
+
+import numpy as np
+import pyhessian
+import pyhessian.hessian  # noqa: F401  (the module; `pyhessian.hessian` the attribute is the class)
+import torch
+import torch.nn as nn
+import hessian_eigenthings as he
+
+binary = sys.argv[1]
+samples = int(sys.argv[2]) if len(sys.argv) > 2 else 500
+work = tempfile.mkdtemp(prefix="curvature-density-")
+torch.manual_seed(0)
+
+digits = np.load(os.path.join(os.path.dirname(__file__), "..", "Examples", "data", "digits.npz"))
+x = torch.tensor(digits["x"][:samples])
+y = torch.tensor(digits["y"][:samples])
+model = nn.Sequential(nn.Linear(64, 32), nn.Tanh(), nn.Linear(32, 10))
+optimizer = torch.optim.Adam(model.parameters(), lr=0.01)
+for _ in range(200):
+    optimizer.zero_grad()
+    nn.functional.cross_entropy(model(x), y).backward()
+    optimizer.step()
+model.eval()
+onnx_path = os.path.join(work, "mlp.onnx")
+torch.onnx.export(model, (x[:2],), onnx_path, input_names=["input"], output_names=["logits"],
+                  dynamic_axes={"input": {0: "batch"}, "logits": {0: "batch"}}, opset_version=17, dynamo=False)
+data_path = os.path.join(work, "data.npz")
+np.savez(data_path, x=x.numpy(), y=y.numpy())
+n = sum(p.numel() for p in model.parameters())
+print(f"# torch {torch.__version__} ({torch.get_num_threads()} threads), PyHessian {version('pyhessian')}, "
+      f"hessian-eigenthings {version('hessian-eigenthings')} (PyPI's newest; there is no 1.0 final); "
+      f"MLP 64-32-10 tanh trained on {samples} digits, {n} parameters, full-batch mean cross-entropy")
+
+# Dense truth in float64.
+model64 = nn.Sequential(nn.Linear(64, 32), nn.Tanh(), nn.Linear(32, 10)).double()
+model64.load_state_dict({k: v.double() for k, v in model.state_dict().items()})
+names = [k for k, _ in model64.named_parameters()]
+shapes = [p.shape for p in model64.parameters()]
+flat0 = torch.cat([p.detach().reshape(-1) for p in model64.parameters()])
+
+
+def loss_of(flat):
+    params, offset = {}, 0
+    for name, shape in zip(names, shapes):
+        count = int(np.prod(shape))
+        params[name] = flat[offset:offset + count].reshape(shape)
+        offset += count
+    return nn.functional.cross_entropy(torch.func.functional_call(model64, params, (x.double(),)), y)
+
+
+start = time.perf_counter()
+hessian = torch.func.hessian(loss_of)(flat0).numpy()
+exact = np.linalg.eigvalsh((hessian + hessian.T) / 2)
+print(f"dense truth ({time.perf_counter() - start:.1f} s): top-5 {np.array2string(exact[::-1][:5], precision=8)}; trace {exact.sum():.8f}")
+scale = abs(exact).max()
+
+
+def wasserstein(grid, density):
+    """W1 distance between a density on a grid and the exact eigenvalue distribution."""
+    order = np.argsort(grid)
+    grid, density = np.asarray(grid)[order], np.maximum(np.asarray(density)[order], 0)
+    lo, hi = min(grid[0], exact[0]), max(grid[-1], exact[-1])
+    t = np.linspace(lo, hi, 200001)
+    pdf = np.interp(t, grid, density, left=0, right=0)
+    cdf = np.concatenate([[0], np.cumsum((pdf[1:] + pdf[:-1]) / 2 * np.diff(t))])
+    cdf /= cdf[-1]
+    truth = np.searchsorted(exact, t, side="right") / len(exact)
+    return np.trapezoid(np.abs(cdf - truth), t)
+
+
+def quadrature_wasserstein(nodes, weights):
+    """W1 distance between the probes' averaged quadrature measure and the exact eigenvalue distribution."""
+    nodes, weights = np.concatenate(nodes), np.concatenate(weights) / len(nodes)
+    order = np.argsort(nodes)
+    t = np.sort(np.concatenate([nodes, exact]))
+    estimate = np.array([weights[order][:np.searchsorted(nodes[order], v, side="right")].sum() for v in t])
+    truth = np.searchsorted(exact, t, side="right") / len(exact)
+    return np.sum(np.abs(estimate - truth)[:-1] * np.diff(t))
+
+
+def curvature(*arguments):
+    start = time.perf_counter()
+    out = subprocess.run([binary, "spectrum", onnx_path, "--data", data_path, "--format", "json", "--quiet", *arguments],
+                         capture_output=True, text=True, check=True).stdout
+    return time.perf_counter() - start, json.loads(out)
+
+
+# PyHessian: eigenvalues(top_n=5) + trace() with its defaults, float32 as users run it; its products counted.
+pyhessian_module = sys.modules["pyhessian.hessian"]
+calls = {"n": 0}
+original = pyhessian_module.hessian_vector_product
+
+
+def counted(*args, **kwargs):
+    calls["n"] += 1
+    return original(*args, **kwargs)
+
+
+pyhessian_module.hessian_vector_product = counted
+start = time.perf_counter()
+ph = pyhessian.hessian(model, nn.CrossEntropyLoss(), data=(x, y), cuda=False)
+eigenvalues, _ = ph.eigenvalues(top_n=5)
+eigen_products = calls["n"]
+trace_samples = ph.trace()
+pyhessian_seconds = time.perf_counter() - start
+trace_products = len(trace_samples)
+pyhessian_trace = float(np.mean(trace_samples))
+print(f"pyhessian eigenvalues(top_n=5) + trace() (in-process): {pyhessian_seconds:.3f} s; {eigen_products} + {trace_products} HVPs; "
+      f"top-5 max |error| / lambda_max {np.max(np.abs(np.array(eigenvalues) - exact[::-1][:5])) / scale:.2e}; "
+      f"trace {pyhessian_trace:.6f}, |error| / |trace| {abs(pyhessian_trace - exact.sum()) / abs(exact.sum()):.2e} (no standard error)")
+
+for method in ["hutchinson", "hutchpp", "xtrace"]:
+    for precision in ["double", "float"]:
+        seconds, report = curvature("--top-k", "5", "--trace", "--trace-method", method, "--matvecs", str(trace_products),
+                                    "--precision", precision)
+        top = np.array(report["top_eigenvalues"])
+        trace = report["trace"]
+        print(f"curvature lanczos top-5 + {method} trace, {precision} (whole process): {seconds:.3f} s; "
+              f"{report['iterations']} + {trace['matvecs']} HVPs; top-5 max |error| / lambda_max {np.max(np.abs(top - exact[::-1][:5])) / scale:.2e}; "
+              f"trace {trace['estimate']:.6f} +- {trace['stderr']:.2g}, |error| / |trace| {abs(trace['estimate'] - exact.sum()) / abs(exact.sum()):.2e}; "
+              f"speedup over pyhessian {pyhessian_seconds / seconds:.1f}x")
+
+try:
+    ph.density(iter=100, n_v=1)
+    print("pyhessian density(): ran")
+except Exception as error:  # PyHessian 0.1 calls torch.eig, removed from torch
+    print(f"pyhessian density(): crashes on torch {torch.__version__}: {type(error).__name__}: {str(error).splitlines()[0][:100]}")
+
+# SLQ, 10 probes x 100 Lanczos steps.
+operator = he.HessianOperator(model, [(x, y)], he.supervised_loss(nn.functional.cross_entropy))
+start = time.perf_counter()
+result = he.spectral_density(operator, num_runs=10, lanczos_steps=100, seed=0)
+he_seconds = time.perf_counter() - start
+he_nodes = [r[~torch.isnan(r)].numpy() for r in result.raw_eigenvalues]
+he_weights = [w[:len(nd)].numpy() for w, nd in zip(result.raw_weights, he_nodes)]
+print(f"hessian-eigenthings spectral_density(num_runs=10, lanczos_steps=100) (in-process, float32): {he_seconds:.3f} s; "
+      f"W1(density, truth) {wasserstein(result.grid.numpy(), result.density.numpy()):.3e}; "
+      f"W1(quadrature, truth) {quadrature_wasserstein(he_nodes, he_weights):.3e}")
+for precision in ["double", "float"]:
+    for block in ["1", "10"]:
+        seconds, report = curvature("--top-k", "0", "--density", "slq", "--probes", "10", "--steps", "100", "--precision", precision,
+                                    "--probe-block", block)
+        density = report["density"]
+        print(f"curvature --density slq --probes 10 --steps 100 --precision {precision} --probe-block {block} (whole process): {seconds:.3f} s; "
+              f"W1(density, truth) {wasserstein(density['grid'], density['values']):.3e}; "
+              f"W1(quadrature, truth) {quadrature_wasserstein(density['nodes'], density['weights']):.3e}; "
+              f"outliers {report['criteria']['outliers']}; speedup over hessian-eigenthings {he_seconds / seconds:.1f}x")
+seconds, report = curvature("--top-k", "0", "--density", "kpm", "--probes", "10", "--steps", "200")
+print(f"curvature --density kpm --probes 10 --steps 200 (whole process, {report['density']['matvecs']} HVPs): {seconds:.3f} s; "
+      f"W1(density, truth) {wasserstein(report['density']['grid'], report['density']['values']):.3e}")
