@@ -57,8 +57,8 @@ check "spectrum per layer" 0 '^,net\.4\.weight,160,' EMPTY -- spectrum "$models/
 check "spectrum no match" 1 EMPTY "^Error: --parameters 'nope' matches none of: net\.0\.weight" -- spectrum "$models/mlp.onnx" --data digits --parameters nope
 check "spectrum power bottom" 64 EMPTY 'largest-magnitude eigenvalues only' -- spectrum "$models/mlp.onnx" --data digits --method power --bottom-k 2
 check "spectrum one batch" 0 '^ +"n_samples" : 32,' EMPTY -- spectrum "$models/mlp.onnx" --data digits --batch-size 32 --batch-index 3 --top-k 1 --format json
-check "spectrum trace" 0 'all: trace [0-9.]+ \+- [0-9.e-]+ \(standard error; xtrace, 20 products\)' EMPTY -- spectrum "$models/mlp.onnx" --data digits --limit 100 --top-k 0 --trace --trace-method xtrace --matvecs 20
-check "spectrum density" 0 'outlier\(s\) above the bulk edge' EMPTY -- spectrum "$models/mlp.onnx" --data digits --limit 100 --top-k 1 --density slq --probes 2 --steps 20 --plot "$work/density.svg"
+check "spectrum trace" 0 '^all: trace 2\.21555 \+- 1 \(standard error; xtrace, 20 products\)$' EMPTY -- spectrum "$models/mlp.onnx" --data digits --limit 100 --top-k 0 --trace --trace-method xtrace --matvecs 20
+check "spectrum density" 0 '^all: 0 outlier\(s\) above the bulk edge 0\.4234; re 0\.7483, Kh0\.5 0\.8746, negative mass 0\.135, condition 1\.025$' EMPTY -- spectrum "$models/mlp.onnx" --data digits --limit 100 --top-k 1 --density slq --probes 2 --steps 20 --plot "$work/density.svg"
 grep -Eq '<text class="x-label"[^>]*>eigenvalue</text>' "$work/density.svg" || { echo "CLI check failed: spectrum density plot" >&2; failures=$((failures + 1)); }
 check "spectrum kpm json" 0 '"method" : "kpm"' EMPTY -- spectrum "$models/mlp.onnx" --data digits --limit 100 --top-k 0 --density kpm --steps 20 --log-spectrum --format json
 check "spectrum plot without density" 64 EMPTY 'plot needs --density' -- spectrum "$models/mlp.onnx" --data digits --plot "$work/x.svg"

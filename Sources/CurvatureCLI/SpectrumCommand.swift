@@ -164,7 +164,7 @@ struct SpectrumCommand: ParsableCommand {
     @Option(help: "Lanczos steps per probe (slq, PyHessian's iter) or Chebyshev moments (kpm).")
     var steps = 100
     @Option(help: "Probes (and trace vectors) computed together, sharing each forward pass.")
-    var probeBlock = 4
+    var probeBlock = 8
     @Option(help: "Points of the density's grid.")
     var gridPoints = 10000
     @Flag(help: "The density of log10(|eigenvalue| + 1e-6 |eigenvalue|_max) instead of the eigenvalue.")
@@ -409,10 +409,11 @@ struct SpectrumCommand: ParsableCommand {
                  values(row.topEigenvalues), values(row.bottomEigenvalues), String(row.iterations), row.converged ? "yes" : "NO"]
             }
             let worst = report.rows.flatMap { $0.residuals.top + $0.residuals.bottom }.max() ?? 0
+            let hasEigenpairs = report.rows.contains { !$0.topEigenvalues.isEmpty || !$0.bottomEigenvalues.isEmpty }
             return "\(report.model) on \(report.data) (\(report.nSamples) samples): \(report.operator.rawValue), \(report.method.rawValue), " +
                 "bn_mode \(report.bnMode.rawValue), \(report.precision.rawValue), seed \(report.seed)\n\n" +
                 Rendering.table(header: header, rows: rows, rightAligned: Set([showCheckpoint ? 2 : 1])) +
-                "\nlargest residual ||H v - lambda v||: \(String(format: "%.2e", worst)) (tolerance \(String(format: "%.0e", report.tolerance)) x ||H||)\n" +
+                "\n" + (hasEigenpairs ? "largest residual ||H v - lambda v||: \(String(format: "%.2e", worst)) (tolerance \(String(format: "%.0e", report.tolerance)) x ||H||)\n" : "") +
                 report.rows.map(estimatesSummary).joined() +
                 (report.batchNormFolded ? "note: BatchNorm was folded into the convolutions before export; analysed as given\n" : "")
         }
