@@ -15,26 +15,13 @@ import pyhessian
 import torch
 import torch.nn as nn
 
+sys.path.insert(0, os.path.dirname(__file__))
+from trained_mlp import trained_mlp  # noqa: E402
+
 binary = sys.argv[1]
 samples = int(sys.argv[2]) if len(sys.argv) > 2 else 500
 work = tempfile.mkdtemp(prefix="curvature-spectrum-")
-torch.manual_seed(0)
-
-digits = np.load(os.path.join(os.path.dirname(__file__), "..", "Examples", "data", "digits.npz"))
-x = torch.tensor(digits["x"][:samples])
-y = torch.tensor(digits["y"][:samples])
-model = nn.Sequential(nn.Linear(64, 32), nn.Tanh(), nn.Linear(32, 10))
-optimizer = torch.optim.Adam(model.parameters(), lr=0.01)
-for _ in range(200):  # a trained model: the spectrum of a random one is not what users look at
-    optimizer.zero_grad()
-    nn.functional.cross_entropy(model(x), y).backward()
-    optimizer.step()
-model.eval()
-onnx_path = os.path.join(work, "mlp.onnx")
-torch.onnx.export(model, (x[:2],), onnx_path, input_names=["input"], output_names=["logits"],
-                  dynamic_axes={"input": {0: "batch"}, "logits": {0: "batch"}}, opset_version=17, dynamo=False)
-data_path = os.path.join(work, "data.npz")
-np.savez(data_path, x=x.numpy(), y=y.numpy())
+model, x, y, onnx_path, data_path = trained_mlp(samples, work)
 n_parameters = sum(p.numel() for p in model.parameters())
 print(f"# torch {torch.__version__}, pyhessian (PyPI) from {os.path.dirname(pyhessian.__file__)}; MLP 64-32-10 tanh trained "
       f"on {samples} digits, {n_parameters} parameters, full-batch cross-entropy")
