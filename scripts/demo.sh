@@ -13,5 +13,8 @@ run() {
 }
 run info Examples/data/digits.npz
 run eval Examples/models/digits_mlp.onnx --data digits
-run spectrum Examples/models/digits_mlp.onnx --data digits --top-k 5
+mkdir -p curvature-demo
+run spectrum Examples/models/digits_mlp.onnx --data digits --top-k 5 --trace --trace-method xtrace \
+  --density slq --probes 4 --plot curvature-demo/density.svg
+echo "(curvature-demo/density.svg: the Hessian's spectral density, outliers marked)"
 run htsr Examples/models/digits_mlp.safetensors
