@@ -7,3 +7,4 @@
 @_exported import ModelImport
 @_exported import Spectra
 @_exported import Plotting
+@_exported import Landscape
