@@ -88,8 +88,8 @@ extension Tensor {
         if shape == target { return self }
         // The common case (a bias's gradient): summing over leading axes only is a sum of contiguous rows.
         let padded = [Int](repeating: 1, count: max(0, rank - target.count)) + target
-        if let kept = padded.firstIndex(where: { $0 != 1 }) ?? Optional(rank),
-           padded.count == rank, Array(padded[kept...]) == Array(shape[kept...]), padded[..<kept].allSatisfy({ $0 == 1 }) {
+        let kept = padded.firstIndex { $0 != 1 } ?? padded.count
+        if padded.count == rank, padded[kept...].elementsEqual(shape[kept...]) {
             let inner = padded.reduce(1, *)
             var result = [Scalar](repeating: 0, count: inner)
             withUnsafeBufferPointer { px in

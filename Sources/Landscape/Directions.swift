@@ -57,8 +57,7 @@ public enum Directions {
         case .weight:
             return zip(direction, weights).map { d, w in NamedTensor(name: d.name, tensor: d.tensor * w.tensor, outputAxis: d.outputAxis) }
         case .model:
-            let dNorm = direction.reduce(0) { $0 + $1.tensor.dot($1.tensor) }.squareRoot()
-            let wNorm = weights.reduce(0) { $0 + $1.tensor.dot($1.tensor) }.squareRoot()
+            let (dNorm, wNorm) = (norm(of: direction), norm(of: weights))
             return direction.map { NamedTensor(name: $0.name, tensor: $0.tensor * (wNorm / (dNorm + 1e-10)), outputAxis: $0.outputAxis) }
         case .layer, .filter:
             return zip(direction, weights).map { d, w in

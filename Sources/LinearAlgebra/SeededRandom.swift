@@ -25,15 +25,18 @@ public struct SeededRandom: RandomNumberGenerator, Sendable, Equatable {
         self.seed = seed
         self.stream = stream
         var splitMix = seed
-        func nextSplitMix() -> UInt64 {
-            splitMix &+= 0x9E37_79B9_7F4A_7C15
-            var z = splitMix
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-        state = (nextSplitMix(), nextSplitMix(), nextSplitMix(), nextSplitMix())
+        state = (Self.splitMix64(&splitMix), Self.splitMix64(&splitMix), Self.splitMix64(&splitMix), Self.splitMix64(&splitMix))
         for _ in 0..<stream { jump() }
+    }
+
+    /// One step of SplitMix64 (Steele, Lea and Flood 2014): advances `state` by the golden gamma and returns its
+    /// mixed value. It fills xoshiro's state from a seed, and hashes labels into seeds.
+    public static func splitMix64(_ state: inout UInt64) -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
     }
 
     public static func == (lhs: SeededRandom, rhs: SeededRandom) -> Bool {

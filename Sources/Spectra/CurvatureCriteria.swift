@@ -43,12 +43,11 @@ public struct CurvatureCriteria: Sendable, Codable, Equatable {
             return positive > 0 ? negative / positive : .infinity
         }
         let negativeMass = rules.map { rule in zip(rule.nodes, rule.weights).filter { $0.0 < 0 }.reduce(0) { $0 + $1.1 } }
-        func resolved(_ theta: Double, _ residual: Double) -> Bool { residual <= resolution * abs(theta) }
         let candidates = known + rules.flatMap { rule in zip(rule.nodes, rule.residuals).map { (value: $0.0, residual: $0.1) } }
-        let positives = candidates.filter { $0.value > 0 && resolved($0.value, $0.residual) }.map(\.value)
+        let positives = candidates.filter { $0.value > 0 && isResolved($0.value, residual: $0.residual) }.map(\.value)
         let condition = positives.min().map { smallest in max(highest, positives.max()!) / smallest }
         let edge = bulkEdge(rules: rules, dimension: n)
-        let counts = rules.map { rule in zip(rule.nodes, rule.residuals).filter { $0.0 > edge && resolved($0.0, $0.1) }.count }.sorted()
+        let counts = rules.map { resolvedNodes($0, above: edge).count }.sorted()
         return CurvatureCriteria(re: re, kh05: kh.reduce(0, +) / Double(kh.count),
                                  negativeMass: negativeMass.reduce(0, +) / Double(rules.count), condition: condition,
                                  outliers: counts[counts.count / 2], bulkEdge: edge)
@@ -57,13 +56,18 @@ public struct CurvatureCriteria: Sendable, Codable, Equatable {
     /// The distinct resolved Ritz values above the bulk edge over all probes, ascending (values within 1e-6 relative
     /// of each other are one eigenvalue seen by several probes).
     public func outlierEigenvalues(in rules: [QuadratureRule]) -> [Double] {
-        let values = rules.flatMap { rule in
-            zip(rule.nodes, rule.residuals).filter { $0.0 > bulkEdge && $0.1 <= Self.resolution * abs($0.0) }.map(\.0)
-        }.sorted()
+        let values = rules.flatMap { Self.resolvedNodes($0, above: bulkEdge) }.sorted()
         return values.reduce(into: [Double]()) { distinct, value in
             if let last = distinct.last, abs(value - last) <= 1e-6 * abs(value) { return }
             distinct.append(value)
         }
+    }
+
+    static func isResolved(_ theta: Double, residual: Double) -> Bool { residual <= resolution * abs(theta) }
+
+    /// A rule's resolved nodes above `edge`.
+    static func resolvedNodes(_ rule: QuadratureRule, above edge: Double) -> [Double] {
+        zip(rule.nodes, rule.residuals).filter { $0.0 > edge && isResolved($0.0, residual: $0.1) }.map(\.0)
     }
 
     static func bulkEdge(rules: [QuadratureRule], dimension n: Int) -> Double {

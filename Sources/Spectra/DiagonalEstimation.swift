@@ -43,8 +43,7 @@ public struct DiagonalEstimator: Sendable {
             throw TraceError.budgetTooSmall(method: method == .hutchinson ? .hutchinson : .xtrace, matvecs: matvecs, minimum: minimum)
         }
         let count = method == .hutchinson ? matvecs : min(matvecs / 2, n - 1)
-        let omega = (0..<count).map { rademacherProbe(dimension: n, seed: seed, family: .diagonal, index: $0) }
-        let products = linearOperator.apply(omega, blockSize: blockSize)
+        let omega = rademacherProbes(dimension: n, seed: seed, family: .diagonal, 0..<count)
         // Welford's running mean and sum of squared deviations, one term vector at a time.
         var mean = [Double](repeating: 0, count: n), squares = [Double](repeating: 0, count: n), seen = 0.0
         func add(_ term: (Int) -> Double) {
@@ -57,21 +56,18 @@ public struct DiagonalEstimator: Sendable {
         }
         switch method {
         case .hutchinson:
-            for (v, product) in zip(omega, products) { add { v[$0] * product[$0] } }
+            for (v, product) in zip(omega, linearOperator.apply(omega, blockSize: blockSize)) { add { v[$0] * product[$0] } }
         case .xdiag:
-            let factors = try qr(matrix(columns: products))
-            guard let inverseTranspose = inverseTransposeColumns(factors.r) else { throw TraceError.rankDeficient(rank: count) }
-            let q = columns(of: factors.q)
-            let z = linearOperator.apply(q, blockSize: blockSize)
+            let sketch = try LeaveOneOutSketch(linearOperator, omega: omega, blockSize: blockSize)
             var projected = [Double](repeating: 0, count: n)  // diag(Q Z^T)
-            for (qj, zj) in zip(q, z) { for i in 0..<n { projected[i] += qj[i] * zj[i] } }
+            for (qj, zj) in zip(sketch.q, sketch.z) { for i in 0..<n { projected[i] += qj[i] * zj[i] } }
             for i in 0..<count {
-                let norm = inverseTranspose[i].reduce(0) { $0 + $1 * $1 }.squareRoot()
                 var qs = Tensor<Double>(zeros: [n]), zs = Tensor<Double>(zeros: [n])
                 for j in 0..<count {
-                    qs.addScaled(q[j], by: inverseTranspose[i][j] / norm)
-                    zs.addScaled(z[j], by: inverseTranspose[i][j] / norm)
+                    qs.addScaled(sketch.q[j], by: sketch.directions[i][j])
+                    zs.addScaled(sketch.z[j], by: sketch.directions[i][j])
                 }
+                let norm = sketch.norms[i]
                 add { projected[$0] - qs[$0] * zs[$0] + omega[i][$0] * qs[$0] / norm }
             }
         }

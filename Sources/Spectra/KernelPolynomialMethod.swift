@@ -50,7 +50,6 @@ public struct KernelPolynomialMethod: Sendable {
         record: ([[Double]]) throws -> Void = { _ in }
     ) throws -> [[Double]] {
         let n = linearOperator.dimension
-        var results = Array(completed.prefix(count))
         let (c, d) = (bounds.center, bounds.halfWidth)
         // A~ x = (A x - c x) / d.
         func scaled(_ xs: [Tensor<Double>]) -> [Tensor<Double>] {
@@ -61,9 +60,8 @@ public struct KernelPolynomialMethod: Sendable {
             }
         }
         let half = moments / 2  // t_0 ... t_half are needed
-        while results.count < count {
-            let indices = results.count..<min(results.count + max(1, blockSize), count)
-            let v = indices.map { rademacherProbe(dimension: n, seed: seed, family: .density, index: $0) }
+        return try runProbeBlocks(count: count, completed: completed, blockSize: blockSize, compute: { range in
+            let v = rademacherProbes(dimension: n, seed: seed, family: .density, range)
             var previous = v, current = scaled(v)
             var mu = [[Double]](repeating: [Double](repeating: 0, count: moments), count: v.count)
             for p in v.indices {
@@ -86,10 +84,8 @@ public struct KernelPolynomialMethod: Sendable {
                 }
                 (previous, current) = (current, next)
             }
-            results += mu.map { $0.map { $0 / Double(n) } }
-            try record(results)
-        }
-        return results
+            return mu.map { $0.map { $0 / Double(n) } }
+        }, record: record)
     }
 
     /// Jackson's damping factors for M moments.

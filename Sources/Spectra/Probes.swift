@@ -14,16 +14,30 @@ public func rademacherProbe(dimension: Int, seed: UInt64, family: ProbeFamily, i
     return Tensor.rademacher(shape: [dimension], using: &random)
 }
 
-/// The seed of probe `index` of `family`: SplitMix64's finaliser applied to `seed` mixed with `family << 32 | index`.
-/// (Jumped streams cost one jump per index; hashing is O(1) and as well spread.)
+/// The seed of probe `index` of `family`: SplitMix64 applied to `seed` mixed with SplitMix64 of
+/// `family << 32 | index`. (Jumped streams cost one jump per index; hashing is O(1) and as well spread.)
 public func probeSeed(_ seed: UInt64, family: ProbeFamily, index: Int) -> UInt64 {
-    func finalise(_ value: UInt64) -> UInt64 {
-        var z = value &+ 0x9E37_79B9_7F4A_7C15
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
+    var label = family.rawValue << 32 | UInt64(index)
+    var mixed = seed ^ SeededRandom.splitMix64(&label)
+    return SeededRandom.splitMix64(&mixed)
+}
+
+/// Probes `range` of a family.
+func rademacherProbes(dimension: Int, seed: UInt64, family: ProbeFamily, _ range: Range<Int>) -> [Tensor<Double>] {
+    range.map { rademacherProbe(dimension: dimension, seed: seed, family: family, index: $0) }
+}
+
+/// Runs probes `count` long in blocks of `blockSize`, continuing after `completed` results (one per probe) and
+/// handing all results so far to `record` after every block: the checkpointing loop of every resumable estimator.
+func runProbeBlocks<Result>(
+    count: Int, completed: [Result], blockSize: Int, compute: (Range<Int>) throws -> [Result], record: ([Result]) throws -> Void
+) throws -> [Result] {
+    var results = Array(completed.prefix(count))
+    while results.count < count {
+        results += try compute(results.count..<min(results.count + max(1, blockSize), count))
+        try record(results)
     }
-    return finalise(seed ^ finalise(family.rawValue << 32 | UInt64(index)))
+    return results
 }
 
 extension LinearOperator {
@@ -82,7 +96,6 @@ struct OrthonormalRows {
     /// Row-major; appended in place (amortised), wrapped as a tensor without copying when used.
     private var storage: [Double] = []
     var rows: Tensor<Double> { Tensor(shape: [count, dimension], scalars: storage) }
-    var last: Tensor<Double> { Tensor(Array(storage[(count - 1) * dimension..<count * dimension])) }
 
     init(dimension: Int) { self.dimension = dimension }
 

@@ -50,14 +50,10 @@ public struct StochasticLanczosQuadrature: Sendable {
         _ linearOperator: any LinearOperator, probes count: Int, completed: [QuadratureRule] = [],
         record: ([QuadratureRule]) throws -> Void = { _ in }
     ) throws -> [QuadratureRule] {
-        var rules = Array(completed.prefix(count))
-        while rules.count < count {
-            let indices = rules.count..<min(rules.count + max(1, blockSize), count)
-            let starts = indices.map { rademacherProbe(dimension: linearOperator.dimension, seed: seed, family: .density, index: $0) }
-            rules += try lanczosRules(linearOperator, starts: starts, steps: steps)
-            try record(rules)
-        }
-        return rules
+        try runProbeBlocks(count: count, completed: completed, blockSize: blockSize, compute: { range in
+            let starts = rademacherProbes(dimension: linearOperator.dimension, seed: seed, family: .density, range)
+            return try lanczosRules(linearOperator, starts: starts, steps: steps)
+        }, record: record)
     }
 }
 
@@ -65,19 +61,21 @@ public struct StochasticLanczosQuadrature: Sendable {
 /// A probe whose Krylov space becomes invariant (beta ~ 0) stops early: its rule is then exact.
 func lanczosRules(_ linearOperator: any LinearOperator, starts: [Tensor<Double>], steps: Int) throws -> [QuadratureRule] {
     let m = min(steps, linearOperator.dimension)
-    var bases = starts.map { start in
-        var basis = OrthonormalRows(dimension: start.count)
-        basis.append(start * (1 / start.norm()))
+    // Each probe's latest Lanczos vector, also the last row of its basis.
+    var latest = starts.map { $0 * (1 / $0.norm()) }
+    var bases = latest.map { v in
+        var basis = OrthonormalRows(dimension: v.count)
+        basis.append(v)
         return basis
     }
     var alphas = [[Double]](repeating: [], count: starts.count), betas = [[Double]](repeating: [], count: starts.count)
     var active = Array(starts.indices)
     var lastBeta = [Double](repeating: 0, count: starts.count)
     while !active.isEmpty {
-        let products = linearOperator.apply(block: active.map { bases[$0].last })
+        let products = linearOperator.apply(block: active.map { latest[$0] })
         var stillActive: [Int] = []
         for (probe, product) in zip(active, products) {
-            let alpha = product.dot(bases[probe].last)
+            let alpha = product.dot(latest[probe])
             alphas[probe].append(alpha)
             let w = bases[probe].projectOut(product)
             let beta = w.norm()
@@ -85,7 +83,8 @@ func lanczosRules(_ linearOperator: any LinearOperator, starts: [Tensor<Double>]
             lastBeta[probe] = invariant ? 0 : beta
             if alphas[probe].count < m, !invariant {
                 betas[probe].append(beta)
-                bases[probe].append(w * (1 / beta))
+                latest[probe] = w * (1 / beta)
+                bases[probe].append(latest[probe])
                 stillActive.append(probe)
             }
         }

@@ -82,19 +82,16 @@ public struct TraceEstimator: Sendable {
     }
 
     func probes(_ n: Int, family: ProbeFamily, _ range: Range<Int>) -> [Tensor<Double>] {
-        range.map { rademacherProbe(dimension: n, seed: seed, family: family, index: $0) }
+        rademacherProbes(dimension: n, seed: seed, family: family, range)
     }
 
     func hutchinsonSamples(
         _ linearOperator: any LinearOperator, count: Int, completed: [Double], record: ([Double]) throws -> Void
     ) throws -> [Double] {
-        var samples = Array(completed.prefix(count))
-        while samples.count < count {
-            let block = probes(linearOperator.dimension, family: .trace, samples.count..<min(samples.count + max(1, blockSize), count))
-            samples += zip(block, linearOperator.apply(block: block)).map { $0.dot($1) }
-            try record(samples)
-        }
-        return samples
+        try runProbeBlocks(count: count, completed: completed, blockSize: blockSize, compute: { range in
+            let block = probes(linearOperator.dimension, family: .trace, range)
+            return zip(block, linearOperator.apply(block: block)).map { $0.dot($1) }
+        }, record: record)
     }
 
     func hutchPlusPlus(_ linearOperator: any LinearOperator) throws -> TraceEstimate {
@@ -104,11 +101,9 @@ public struct TraceEstimator: Sendable {
         let q = columns(of: try qr(matrix(columns: linearOperator.apply(probes(n, family: .traceSketch, 0..<sketch), blockSize: blockSize))).q)
         let exactPart = zip(q, linearOperator.apply(q, blockSize: blockSize)).reduce(0) { $0 + $1.0.dot($1.1) }
         guard hutchinsonCount > 0 else { return TraceEstimate(estimate: exactPart, stderr: 0, method: .hutchpp, matvecs: 2 * sketch) }
-        let projected = probes(n, family: .trace, 0..<hutchinsonCount).map { g in
-            var v = g
-            for u in q { v.addScaled(u, by: -u.dot(v)) }
-            return v
-        }
+        var basis = OrthonormalRows(dimension: n)
+        for u in q { basis.append(u) }
+        let projected = probes(n, family: .trace, 0..<hutchinsonCount).map(basis.projectOut)
         let samples = zip(projected, linearOperator.apply(projected, blockSize: blockSize)).map { $0.dot($1) }
         let (mean, error) = meanAndStandardError(samples)
         return TraceEstimate(estimate: exactPart + mean, stderr: error, method: .hutchpp, matvecs: matvecs)
@@ -117,11 +112,8 @@ public struct TraceEstimator: Sendable {
     func xtrace(_ linearOperator: any LinearOperator) throws -> TraceEstimate {
         let n = linearOperator.dimension
         let s = min(matvecs / 2, n - 1)
-        let omega = probes(n, family: .trace, 0..<s)
-        let factors = try qr(matrix(columns: linearOperator.apply(omega, blockSize: blockSize)))
-        guard let inverseTranspose = inverseTransposeColumns(factors.r) else { throw TraceError.rankDeficient(rank: s) }
-        let q = columns(of: factors.q)
-        let z = linearOperator.apply(q, blockSize: blockSize)
+        let sketch = try LeaveOneOutSketch(linearOperator, omega: probes(n, family: .trace, 0..<s), blockSize: blockSize)
+        let (omega, q, z) = (sketch.omega, sketch.q, sketch.z)
         // H = Q^T A Q (symmetrised), W = Q^T Omega, both s x s.
         var h = [[Double]](repeating: [Double](repeating: 0, count: s), count: s)
         for i in 0..<s { for j in 0...i { h[i][j] = (q[i].dot(z[j]) + q[j].dot(z[i])) / 2; h[j][i] = h[i][j] } }
@@ -131,9 +123,8 @@ public struct TraceEstimator: Sendable {
             (0..<s).reduce(0) { sum, i in sum + x[i] * (0..<s).reduce(0) { $0 + h[i][$1] * x[$1] } }
         }
         let estimates = (0..<s).map { i -> Double in
-            let norm = inverseTranspose[i].reduce(0) { $0 + $1 * $1 }.squareRoot()
-            let si = inverseTranspose[i].map { $0 / norm }
-            let ri = (0..<s).map { factors.r[$0, i] }
+            let si = sketch.directions[i]
+            let ri = (0..<s).map { sketch.r[$0, i] }
             let wi = w[i]
             let c = zip(si, wi).reduce(0) { $0 + $1.0 * $1.1 }
             let g = zip(wi, si).map { $0 - c * $1 }
