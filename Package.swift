@@ -32,7 +32,7 @@ let package = Package(
         .target(name: "NeuralNetworks", dependencies: ["LinearAlgebra", "Autodiff"]),
         .target(name: "Spectra", dependencies: ["LinearAlgebra", "NeuralNetworks"]),
         .target(name: "Plotting"),
-        .target(name: "Landscape", dependencies: ["LinearAlgebra"]),
+        .target(name: "Landscape", dependencies: ["LinearAlgebra", "NeuralNetworks", "Spectra"]),
         .target(name: "ModelImport", dependencies: ["LinearAlgebra", "ModelFormats", "Autodiff", "NeuralNetworks"],
                 resources: [.copy("Resources/digits.npz")]),
         .target(name: "Curvature", dependencies: ["LinearAlgebra", "ModelFormats", "HTSR", "Autodiff", "NeuralNetworks", "ModelImport", "Spectra", "Plotting", "Landscape"]),
@@ -52,7 +52,7 @@ let package = Package(
         .testTarget(name: "ModelImportTests", dependencies: ["ModelImport"], resources: [.copy("Fixtures")]),
         .testTarget(name: "SpectraTests", dependencies: ["Spectra", "NeuralNetworks"]),
         .testTarget(name: "PlottingTests", dependencies: ["Plotting"]),
-        .testTarget(name: "LandscapeTests", dependencies: ["Landscape"]),
+        .testTarget(name: "LandscapeTests", dependencies: ["Landscape", "NeuralNetworks"]),
         .testTarget(name: "CurvatureCLITests", dependencies: ["CurvatureCLI", "Curvature"]),
     ],
     swiftLanguageModes: [.v6]

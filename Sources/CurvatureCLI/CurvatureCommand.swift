@@ -12,6 +12,6 @@ struct CurvatureCommand: AsyncParsableCommand {
             Results go to stdout as an aligned table, JSON or CSV (--format); progress and errors go to stderr.
             """,
         version: version,
-        subcommands: [InfoCommand.self, HTSRCommand.self, EvalCommand.self, SpectrumCommand.self]
+        subcommands: [InfoCommand.self, HTSRCommand.self, EvalCommand.self, SpectrumCommand.self, LandscapeCommand.self]
     )
 }

@@ -19,8 +19,9 @@ struct OutputOptions: ParsableArguments {
 enum Rendering {
     /// JSON with snake_case keys and sorted, indented output. Keys without lower-case letters (WeightWatcher's
     /// `N`, `M`, `Q`, `D`) and keys already snake_case are kept as they are.
-    static func json(_ value: some Encodable) throws -> String {
+    static func json(_ value: some Encodable, userInfo: [CodingUserInfoKey: any Sendable] = [:]) throws -> String {
         let encoder = JSONEncoder()
+        encoder.userInfo = userInfo
         encoder.keyEncodingStrategy = .custom { path in SnakeCaseKey(path.last!.stringValue) }
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
         encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf",

@@ -40,9 +40,10 @@ public enum LowRankPolicy: String, Sendable, Codable, CaseIterable {
 }
 
 public enum Directions {
-    /// A direction of independent standard normal entries in every tensor's shape, seeded.
-    public static func gaussian(like weights: [NamedTensor], seed: UInt64) -> [NamedTensor] {
-        var random = SeededRandom(seed: seed)
+    /// A direction of independent standard normal entries in every tensor's shape, drawn in order from stream
+    /// `stream` of `seed` (a slice's axis k uses stream k).
+    public static func gaussian(like weights: [NamedTensor], seed: UInt64, stream: UInt64 = 0) -> [NamedTensor] {
+        var random = SeededRandom(seed: seed, stream: stream)
         return weights.map { NamedTensor(name: $0.name, tensor: .gaussian(shape: $0.tensor.shape, using: &random), outputAxis: $0.outputAxis) }
     }
 

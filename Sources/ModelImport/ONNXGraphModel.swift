@@ -23,6 +23,10 @@ public struct ONNXGraphModel: Layer, @unchecked Sendable {
     /// PyTorch exporter gives BatchNorm-folded weights ("onnx::Conv_*"): it is analysed as given.
     public let batchNormFolded: Bool
     public let parameterShapes: [(name: String, shape: [Int])]
+    /// The output axis of each parameter with rank > 1, read from the node that consumes it: 0 for Conv weights and
+    /// for Gemm's B with transB = 1 (PyTorch's (out, in) Linear), the last axis for Gemm's B without transB and for a
+    /// MatMul's right operand ((in, out), as exported MatMul initializers are). Filter normalisation slices along it.
+    public let outputAxes: [String: Int]
     public let bufferShapes: [(name: String, shape: [Int])]
 
     private let nodes: [Onnx_NodeProto]
@@ -70,8 +74,20 @@ public struct ONNXGraphModel: Layer, @unchecked Sendable {
 
         // Roles of initializers by how nodes use them.
         var bufferNames = Set<String>(), weightNames = Set<String>()
+        var axes: [String: Int] = [:]
+        let ranks = Dictionary(graph.initializer.map { ($0.name, $0.dims.count) }, uniquingKeysWith: { a, _ in a })
         for node in graph.node {
             let operands = Array(node.input)
+            switch node.opType {
+            case "Conv" where operands.count > 1: axes[operands[1]] = 0
+            case "Gemm" where operands.count > 1:
+                let transposed = node.attribute.first { $0.name == "transB" }?.i ?? 0
+                axes[operands[1]] = transposed == 1 ? 0 : 1
+            case "MatMul" where operands.count > 1:
+                if let rank = ranks[operands[1]] { axes[operands[1]] = rank - 1 }
+                if let rank = ranks[operands[0]], ranks[operands[1]] == nil { axes[operands[0]] = max(0, rank - 2) }
+            default: break
+            }
             switch node.opType {
             case "BatchNormalization":
                 bufferNames.formUnion(operands.dropFirst(3).prefix(2))
@@ -100,6 +116,7 @@ public struct ONNXGraphModel: Layer, @unchecked Sendable {
         floatConstants = floats
         integerConstants = integers
         parameterShapes = parameters.map { ($0.name, $0.shape) }
+        outputAxes = axes.filter { name, _ in parameters.contains { $0.name == name } }
         bufferShapes = buffers.map { ($0.name, $0.shape) }
         var constants: [String: StoredTensor] = [:]
         for node in graph.node where node.opType == "Constant" {

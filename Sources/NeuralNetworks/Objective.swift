@@ -83,6 +83,13 @@ public struct Objective<Scalar: TensorScalar>: Sendable {
         return (variables, ParameterScope(values, context: ForwardContext(batchNormMode: batchNormMode)))
     }
 
+    /// Every parameter and buffer as a constant: a forward pass that records no tape.
+    func constantScope() -> ParameterScope<Scalar> {
+        var values: [String: Variable<Scalar>] = [:]
+        for (name, tensor) in zip(parameters.names + buffers.names, parameters.tensors + buffers.tensors) { values[name] = Variable(tensor) }
+        return ParameterScope(values, context: ForwardContext(batchNormMode: batchNormMode))
+    }
+
     /// Sums per-batch vectors with weights.
     func accumulate(_ parts: [(Scalar, Tensor<Scalar>)]) -> Tensor<Scalar> {
         var total = Tensor<Scalar>(zeros: [dimension])
@@ -241,14 +248,13 @@ public struct Objective<Scalar: TensorScalar>: Sendable {
 
 
 extension Objective {
-    /// The loss and, for cross-entropy, the fraction of correctly classified samples, at the current point, over the
-    /// scope: one forward pass per batch, no derivatives.
+    /// The loss and, for cross-entropy, the fraction of correctly classified samples, at the current point (all of
+    /// `parameters` and `buffers`), over the scope: one forward pass per batch, no tape.
     public func evaluate() -> (loss: Scalar, accuracy: Double?) {
         var total: Scalar = 0
         var correct = 0, counted = 0
         for batch in weightedBatches {
-            let (_, scope) = leaves(point)
-            let outputs = model(Variable(batch.data.inputs), scope)
+            let outputs = model(Variable(batch.data.inputs), constantScope())
             total += batch.weight * loss(outputs, batch.data.targets).value.scalars[0]
             if case .labels(let labels) = batch.data.targets {
                 correct += zip(outputs.value.argmaxRows(), labels).filter { $0 == $1 }.count

@@ -1,5 +1,9 @@
 import Foundation
+#if canImport(FoundationXML)
+import FoundationXML
+#endif
 import LinearAlgebra
+import NeuralNetworks
 import Testing
 @testable import Landscape
 
@@ -58,37 +62,24 @@ import Testing
 }
 
 @Suite struct GridTests {
-    @Test func aQuadraticAlongItsEigenvectorsIsHalfLambdaASquaredPlusHalfLambdaBSquared() throws {
-        var random = SeededRandom(seed: 3)
-        let g = Tensor<Double>.gaussian(shape: [6, 6], using: &random)
-        let a = matmul(g, g, transposeB: true)
-        let eigen = try symmetricEigen(a)
-        let (l1, l2) = (eigen.values[5], eigen.values[4])
-        let u1 = Tensor(eigen.vectors!.row(5)), u2 = Tensor(eigen.vectors!.row(4))
-        var grid = LandscapeGrid(x: linspace(-1, 1, count: 7), y: linspace(-2, 2, count: 5))
-        try grid.fill { x, y in
-            var theta = u1 * x
-            theta.addScaled(u2, by: y)
-            return (0.5 * theta.dot(matvec(a, theta)), 1)
-        }
-        for index in 0..<grid.pointCount {
-            let (x, y) = grid.coordinates(index)
-            let expected = 0.5 * (l1 * x * x + l2 * y * y)
-            #expect(abs(grid.loss[index] - expected) < 1e-10 * max(1, expected))
-        }
-    }
-
     @Test func nonSquareGridsKeepTheirAxisOrder() throws {
-        var grid = LandscapeGrid(x: linspace(0, 2, count: 3), y: linspace(10, 20, count: 2))
-        try grid.fill { a, b in (a + 100 * b, 0) }
+        var grid = LandscapeGrid(x: linspace(0, 2, count: 3), y: linspace(10, 20, count: 2), quantities: ["loss"])
+        try grid.fill { a, b in [a + 100 * b] }
         #expect(grid.loss == [1000, 1001, 1002, 2000, 2001, 2002])
+        #expect(grid.shape == [2, 3])
         #expect(linspace(-1, 1, count: 51).first == -1 && linspace(-1, 1, count: 51).last == 1 && linspace(-1, 1, count: 51)[25] == 0)
+        // The JSON nests [ny][nx] and reads back.
+        let json = try JSONEncoder().encode(grid)
+        let object = try #require(try JSONSerialization.jsonObject(with: json) as? [String: Any])
+        #expect((object["loss"] as? [[Double]]) == [[1000, 1001, 1002], [2000, 2001, 2002]])
+        #expect(try JSONDecoder().decode(LandscapeGrid.self, from: json).isIdentical(to: grid))
     }
 
-    @Test func resumedAndShardedGridsEqualAOneShotGridBitForBit() throws {
-        let f = { (a: Double, b: Double) in (sin(3 * a) * cos(b) + a * b / 7, (a + b).magnitude) }
+    @Test func resumedShardedAndParallelGridsEqualAOneShotGridBitForBit() throws {
+        let f: @Sendable (Double, Double) -> [Double] = { a, b in [sin(3 * a) * cos(b) + a * b / 7, (a + b).magnitude] }
         var oneShot = LandscapeGrid(x: linspace(-1, 1, count: 9), y: linspace(-1, 0.5, count: 4))
         try oneShot.fill(evaluate: f)
+        #expect(oneShot.missing.isEmpty)
         // Interrupted after 10 points, then resumed.
         var partial = LandscapeGrid(x: oneShot.x, y: oneShot.y)
         struct Stop: Error {}
@@ -102,15 +93,225 @@ import Testing
         var resumed = snapshots.last!
         #expect(resumed.missing.count == oneShot.pointCount - 10)
         try resumed.fill(evaluate: f)
-        #expect(resumed == oneShot)
+        #expect(resumed.isIdentical(to: oneShot))
         // Three shards on three "machines", merged.
         let shards = try (0..<3).map { index -> LandscapeGrid in
             var shard = LandscapeGrid(x: oneShot.x, y: oneShot.y)
             try shard.fill(shard: (index, 3), evaluate: f)
             return shard
         }
-        #expect(shards.allSatisfy { !$0.missing.isEmpty })
-        #expect(try LandscapeGrid.merged(shards) == oneShot)
+        #expect(shards.allSatisfy { $0.missing.count == 24 })
+        #expect(try LandscapeGrid.merged(shards).isIdentical(to: oneShot))
         #expect(throws: LandscapeError.gridsDiffer) { try LandscapeGrid.merged([oneShot, LandscapeGrid(x: [0])]) }
+        // Three workers at a time.
+        var parallel = LandscapeGrid(x: oneShot.x, y: oneShot.y)
+        try parallel.fill(workers: 3, evaluate: f)
+        #expect(parallel.isIdentical(to: oneShot))
+    }
+}
+
+/// A linear model with exactly fitting targets under MSE: the loss is the quadratic 1/2 (theta - theta*)^T H
+/// (theta - theta*), zero at the centre.
+func quadraticObjective() -> Objective<Double> {
+    var random = SeededRandom(seed: 5)
+    let model = Linear(4, 2)
+    let parameters: ParameterSet<Double> = model.makeParameters(seed: 1)
+    let inputs = Tensor<Double>.gaussian(shape: [40, 4], using: &random)
+    let weight = parameters["weight"]!, bias = parameters["bias"]!
+    var scalars = matmul(inputs, weight, transposeB: true).scalars
+    for r in 0..<40 { for c in 0..<2 { scalars[r * 2 + c] += bias.scalars[c] } }
+    let targets = Tensor(shape: [40, 2], scalars: scalars)
+    return Objective(model: model, parameters: parameters, loss: .meanSquaredError,
+                     data: Dataset(inputs: inputs, targets: .values(targets)), batchSize: 16)
+}
+
+@Suite struct SliceTests {
+    @Test func aQuadraticAlongItsHessianAxesIsHalfLambdaASquaredPlusHalfLambdaBSquared() throws {
+        let objective = quadraticObjective()
+        let weights = LandscapeAxes.namedTensors(objective.parameters)
+        let axes = LandscapeAxes.hessian(objective, weights: weights, count: 2, pair: .top, seed: 3, normalization: .none, lowRank: .ignore)
+        // The dense Hessian's top two eigenvalues.
+        let dense = try symmetricEigen(denseHessian(objective))
+        #expect(abs(axes.eigenvalues[0] - dense.values.last!) < 1e-8 * dense.values.last!)
+        #expect(abs(axes.eigenvalues[1] - dense.values[dense.values.count - 2]) < 1e-8 * dense.values.last!)
+        #expect(axes.norms.allSatisfy { abs($0 - 1) < 1e-12 })
+        let slice = LandscapeSlice(objective: objective, directions: axes.directions)
+        var grid = LandscapeGrid(x: linspace(-1, 1, count: 5), y: linspace(-2, 2, count: 3), quantities: slice.quantities)
+        try grid.fill(workers: 2, evaluate: slice.evaluate)
+        for index in 0..<grid.pointCount {
+            let (a, b) = grid.coordinates(index)
+            let expected = 0.5 * (axes.eigenvalues[0] * a * a + axes.eigenvalues[1] * b * b)
+            #expect(abs(grid.loss[index] - expected) < 1e-9 * max(1, expected), "(\(a), \(b))")
+        }
+        let accuracy = try #require(grid["accuracy"])
+        #expect(accuracy.allSatisfy { $0.isNaN })
+        // (lambda_max, lambda_min): the second axis is the smallest eigenvalue's.
+        let extremes = LandscapeAxes.hessian(objective, weights: weights, count: 2, pair: .extremes, seed: 3, normalization: .none, lowRank: .ignore)
+        #expect(abs(extremes.eigenvalues[1] - dense.values[0]) < 1e-7 * dense.values.last!)
+    }
+
+    func denseHessian(_ objective: Objective<Double>) -> Tensor<Double> {
+        let n = objective.dimension
+        var columns: [Double] = []
+        for i in 0..<n {
+            var e = Tensor<Double>(zeros: [n])
+            e[i] = 1
+            columns += objective.hessianVectorProduct(at: objective.point, e).scalars
+        }
+        return Tensor(shape: [n, n], scalars: columns)
+    }
+
+    @Test func theEigenvalueMapOfAQuadraticIsItsConstantExtremes() throws {
+        let objective = quadraticObjective()
+        let weights = LandscapeAxes.namedTensors(objective.parameters)
+        let axes = LandscapeAxes.random(weights: weights, count: 1, seed: 4, normalization: .filter, lowRank: .copy, orthogonalize: false)
+        let slice = LandscapeSlice(objective: objective, directions: axes.directions, eigenvalueMap: .init(tolerance: 1e-10, maxMatvecs: 60))
+        #expect(slice.quantities == ["loss", "accuracy", "lambda_max", "lambda_min"])
+        let dense = try symmetricEigen(denseHessian(objective))
+        for a in [-1.0, 0.5] {
+            let values = slice.evaluate(a, 0)
+            #expect(abs(values[2] - dense.values.last!) < 1e-8 * dense.values.last! && abs(values[3] - dense.values[0]) < 1e-8 * dense.values.last!)
+        }
+    }
+
+    @Test func interpolationMovesTheBatchNormBuffersWithTheWeights() throws {
+        let model = Sequential([Linear(3, 4), BatchNorm(4), Activation.tanh, Linear(4, 2)])
+        var random = SeededRandom(seed: 8)
+        let data = Dataset<Double>(inputs: .gaussian(shape: [10, 3], using: &random), targets: .labels((0..<10).map { $0 % 2 }))
+        func checkpoint(_ seed: UInt64) -> Objective<Double> {
+            var buffers: ParameterSet<Double> = model.makeBuffers()
+            var stream = SeededRandom(seed: seed)
+            for name in buffers.names where name.hasSuffix("running_mean") || name.hasSuffix("running_var") {
+                buffers = buffers.setting(name, Tensor<Double>.gaussian(shape: [4], using: &stream).map { abs($0) + 0.5 })
+            }
+            return Objective(model: model, parameters: model.makeParameters(seed: seed), buffers: buffers, loss: .crossEntropy, data: data)
+        }
+        let (first, second) = (checkpoint(1), checkpoint(2))
+        let named = { (o: Objective<Double>) in (LandscapeAxes.namedTensors(o.parameters), LandscapeAxes.namedTensors(o.buffers)) }
+        let axes = try LandscapeAxes.interpolation(from: named(first), to: named(second))
+        let slice = LandscapeSlice(objective: first, directions: axes.directions)
+        let atEnd = slice.evaluate(1, 0), expected = second.evaluate()
+        #expect(abs(atEnd[0] - expected.loss) < 1e-12 && atEnd[1] == expected.accuracy)
+        #expect(slice.evaluate(0, 0)[0] == first.evaluate().loss)
+        // Without the buffers' part the end point is not the second model.
+        let weightsOnly = LandscapeSlice(objective: first, directions: [LandscapeDirection(parameters: axes.directions[0].parameters)])
+        #expect(abs(weightsOnly.evaluate(1, 0)[0] - expected.loss) > 1e-6)
+        #expect(throws: AxesError.self) { try LandscapeAxes.interpolation(from: named(first), to: named(first)) }
+    }
+}
+
+@Suite struct AxesTests {
+    func weights() -> [NamedTensor] { DirectionTests().weights() }
+
+    func shifted(_ w: [NamedTensor], _ d1: [NamedTensor], _ a: Double, _ d2: [NamedTensor], _ b: Double) -> [NamedTensor] {
+        zip(w, zip(d1, d2)).map { w, pair in NamedTensor(name: w.name, tensor: w.tensor + pair.0.tensor * a + pair.1.tensor * b, outputAxis: w.outputAxis) }
+    }
+
+    @Test func aPlaneThroughThreeModelsPlacesThemAtItsLandmarks() throws {
+        let w = weights()
+        let u = Directions.gaussian(like: w, seed: 1), v = Directions.gaussian(like: w, seed: 2)
+        let second = shifted(w, u, 1, v, 0), third = shifted(w, u, 0.3, v, 1)
+        let axes = try LandscapeAxes.plane(through: (w, []), (second, []), (third, []))
+        let c = axes.landmarks[2].a
+        // theta_1 + c d_1 + 1 d_2 is the third model, and the axes are orthogonal.
+        let reached = shifted(w, axes.directions[0].parameters, c, axes.directions[1].parameters, 1)
+        for (r, t) in zip(reached, third) { #expect((r.tensor - t.tensor).norm() < 1e-12 * max(1, t.tensor.norm())) }
+        let overlap = zip(axes.directions[0].parameters, axes.directions[1].parameters).reduce(0) { $0 + $1.0.tensor.dot($1.1.tensor) }
+        #expect(abs(overlap) < 1e-10 * axes.norms[0] * axes.norms[1])
+        #expect(throws: AxesError.self) { try LandscapeAxes.plane(through: (w, []), (second, []), (shifted(w, u, 2, v, 0), [])) }
+    }
+
+    @Test func pcaOfATrajectoryInAPlaneRecoversItsCoordinates() throws {
+        let w = weights()
+        // Orthonormal u, v: the trajectory's points are final + s_t u + t_t v.
+        let g1 = Directions.gaussian(like: w, seed: 5)
+        let u = g1.map { NamedTensor(name: $0.name, tensor: $0.tensor * (1 / Directions.norm(of: g1)), outputAxis: $0.outputAxis) }
+        let g2 = Directions.orthogonalized(Directions.gaussian(like: w, seed: 6), against: u)
+        let v = g2.map { NamedTensor(name: $0.name, tensor: $0.tensor * (1 / Directions.norm(of: g2)), outputAxis: $0.outputAxis) }
+        let steps: [(Double, Double)] = [(-4, 1), (-3, 0.2), (-2, -0.5), (-1, 0.1), (-0.5, 0.05)]
+        let axes = try LandscapeAxes.pca(trajectory: steps.map { shifted(w, u, $0.0, v, $0.1) }, centre: w, count: 2)
+        #expect(abs(axes.explainedVariance.reduce(0, +) - 1) < 1e-10 && axes.explainedVariance[0] > axes.explainedVariance[1])
+        // The projections reproduce the distances between checkpoints (the plane holds them all).
+        for (i, p) in steps.enumerated() {
+            for (j, q) in steps.enumerated() where j > i {
+                let (pi, pj) = (axes.landmarks[i], axes.landmarks[j])
+                let projected = ((pi.a - pj.a) * (pi.a - pj.a) + (pi.b - pj.b) * (pi.b - pj.b)).squareRoot()
+                let actual = ((p.0 - q.0) * (p.0 - q.0) + (p.1 - q.1) * (p.1 - q.1)).squareRoot()
+                #expect(abs(projected - actual) < 1e-9)
+            }
+        }
+        #expect(axes.landmarks.last == Landmark(name: "final", a: 0, b: 0))
+        #expect(throws: AxesError.trajectoryTooShort(1)) { try LandscapeAxes.pca(trajectory: [w], centre: w, count: 2) }
+    }
+
+    @Test func directionsWrittenToAFileReadBackTheSame() throws {
+        let w = weights()
+        let axes = LandscapeAxes.random(weights: w, count: 2, seed: 3, normalization: .filter, lowRank: .normalize, orthogonalize: true)
+        let tensors = Dictionary(uniqueKeysWithValues: axes.directionTensors.map { ($0.name, $0.tensor) })
+        let read = try LandscapeAxes.file(tensors, weights: w, count: 2, normalization: .none, lowRank: .ignore)
+        #expect(read.directions == axes.directions)
+        var missing = tensors
+        missing["y/fc.weight"] = nil
+        #expect(throws: AxesError.self) { try LandscapeAxes.file(missing, weights: w, count: 2, normalization: .none, lowRank: .ignore) }
+        // Random axes: stream k for axis k, so the second axis does not repeat the first.
+        #expect(axes.directions[0] != axes.directions[1])
+    }
+}
+
+@Suite struct ExportTests {
+    func grid(ny: Int) throws -> LandscapeGrid {
+        var grid = LandscapeGrid(x: linspace(-1, 1, count: 4), y: ny > 0 ? linspace(-1, 1, count: ny) : [])
+        try grid.fill { a, b in [a * a + 2 * b * b, 0.5] }
+        grid.values[0][1] = .nan
+        return grid
+    }
+
+    /// Element names with their attributes, and every DataArray's text, from an XML document.
+    final class Collector: NSObject, XMLParserDelegate {
+        var elements: [(String, [String: String])] = []
+        var arrays: [String: String] = [:]
+        var current: String?
+        func parser(_ parser: XMLParser, didStartElement name: String, namespaceURI: String?, qualifiedName: String?, attributes: [String: String]) {
+            elements.append((name, attributes))
+            if name == "DataArray" { current = attributes["Name"] ?? "Points"; arrays[current!] = "" }
+        }
+        func parser(_ parser: XMLParser, foundCharacters string: String) { if let current { arrays[current]! += string } }
+        func parser(_ parser: XMLParser, didEndElement name: String, namespaceURI: String?, qualifiedName: String?) { current = nil }
+    }
+
+    func parse(_ text: String) throws -> Collector {
+        let collector = Collector(), parser = XMLParser(data: Data(text.utf8))
+        parser.delegate = collector
+        #expect(parser.parse(), "\(parser.parserError.map { "\($0)" } ?? "")")
+        return collector
+    }
+
+    func numbers(_ text: String?) -> [Double] { (text ?? "").split(separator: " ").compactMap { Double($0) } }
+
+    @Test func vtsAndVtpParseWithTheRightPointCounts() throws {
+        for ny in [3, 0] {
+            let g = try grid(ny: ny)
+            let vts = try parse(g.vts(height: SurfaceHeight(logarithmic: true, maximum: 1.2)))
+            #expect(vts.elements.first { $0.0 == "StructuredGrid" }?.1["WholeExtent"] == "0 3 0 \(max(1, ny) - 1) 0 0")
+            let points = numbers(vts.arrays["Points"])
+            #expect(points.count == 3 * g.pointCount)
+            #expect(numbers(vts.arrays["loss"]).count == g.pointCount && numbers(vts.arrays["valid"]) == (0..<g.pointCount).map { $0 == 1 ? 0 : 1 })
+            // Height log(z + 0.1), clipped at 1.2.
+            #expect(abs(points[3 * 3 + 2] - min(1.2, log(g.loss[3] + 0.1))) < 1e-12)
+            let vtp = try parse(g.vtp())
+            let piece = try #require(vtp.elements.first { $0.0 == "Piece" }?.1)
+            #expect(piece["NumberOfPoints"] == "\(g.pointCount)")
+            #expect(piece[ny > 0 ? "NumberOfPolys" : "NumberOfLines"] == (ny > 0 ? "\(3 * (ny - 1))" : "1"))
+            #expect(numbers(vtp.arrays["Points"]).count == 3 * g.pointCount)
+            let connectivity = numbers(vtp.arrays["connectivity"]).map { Int($0) }
+            #expect(ny == 0 || Array(connectivity.prefix(4)) == [0, 1, 5, 4])
+        }
+    }
+
+    @Test func csvIsLongFormWithNaNForMissingPoints() throws {
+        let lines = try grid(ny: 2).csv().split(separator: "\n")
+        #expect(lines.first == "x,y,loss,accuracy" && lines.count == 9)
+        #expect(lines[2] == "-0.33333333333333337,-1.0,nan,0.5")
+        #expect(try grid(ny: 0).csv().hasPrefix("x,loss,accuracy\n-1.0,1.0,0.5\n"))
     }
 }

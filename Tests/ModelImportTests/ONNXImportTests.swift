@@ -70,4 +70,9 @@ func relativeError(_ a: Tensor<Double>, _ b: Tensor<Double>) -> Double { (a - b)
         #expect(folded.batchNormFolded)
         #expect(try Reference("transformer").model.inputType == "int64")
     }
+
+    @Test func outputAxesComeFromTheConsumingNode() throws {
+        let model = try ONNXGraphModel(ONNXModel(contentsOf: fixture("layouts.onnx")))
+        #expect(model.outputAxes == ["conv.weight": 0, "onnx::MatMul_7": 1, "torch.weight": 0, "keras.kernel": 1])
+    }
 }
