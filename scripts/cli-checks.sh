@@ -64,6 +64,27 @@ check "spectrum kpm json" 0 '"method" : "kpm"' EMPTY -- spectrum "$models/mlp.on
 check "spectrum plot without density" 64 EMPTY 'plot needs --density' -- spectrum "$models/mlp.onnx" --data digits --plot "$work/x.svg"
 check "spectrum nothing to do" 64 EMPTY 'nothing to compute' -- spectrum "$models/mlp.onnx" --data digits --top-k 0
 check "spectrum budget too small" 1 EMPTY '^Error: trace: --matvecs 2 is too few for xtrace' -- spectrum "$models/mlp.onnx" --data digits --limit 20 --top-k 0 --trace --trace-method xtrace --matvecs 2
+check "landscape table" 0 '^5 x 3 grid \(values \[ny, nx\]\), a in \[-1, 1\], b in \[-0\.5, 0\.5\]; 15 of 15 points computed$' EMPTY -- landscape "$models/mlp.onnx" --data digits --limit 100 --grid 5x3 --range=-1:1,-0.5:0.5 --out "$work/full.csv" "$work/full.svg" "$work/full.vts"
+grep -Eq '<text class="x-label"[^>]*>x \(\|\|d\|\| = [0-9.]+\)</text>' "$work/full.svg" || { echo "CLI check failed: landscape svg axis label" >&2; failures=$((failures + 1)); }
+grep -q 'WholeExtent="0 4 0 2 0 0"' "$work/full.vts" || { echo "CLI check failed: landscape vts extent" >&2; failures=$((failures + 1)); }
+check "landscape negative range" 0 '^5 points, a in \[-1, 1\]' EMPTY -- landscape "$models/mlp.onnx" --data digits --limit 100 --range -1:1 --points 5
+# Two shards merged, and a shard resumed to the whole grid, equal the one-shot grid bit for bit (the CSV is exact).
+for shard in 0 1; do
+  check "landscape shard $shard" 0 'points computed \(shard' EMPTY -- landscape "$models/mlp.onnx" --data digits --limit 100 --grid 5x3 --range=-1:1,-0.5:0.5 --shard "$shard/2" --out "$work/part$shard.npz"
+done
+check "landscape merge" 0 '15 of 15 points computed$' EMPTY -- landscape merge "$work/part0.npz" "$work/part1.npz" --out "$work/merged.csv"
+cmp -s "$work/full.csv" "$work/merged.csv" || { echo "CLI check failed: merged shards differ from the one-shot grid" >&2; failures=$((failures + 1)); }
+cp "$work/part0.npz" "$work/resume.npz"
+check "landscape resume" 0 '15 of 15 points computed$' EMPTY -- landscape "$models/mlp.onnx" --data digits --limit 100 --grid 5x3 --range=-1:1,-0.5:0.5 --resume "$work/resume.npz" --out "$work/resumed.csv"
+cmp -s "$work/full.csv" "$work/resumed.csv" || { echo "CLI check failed: resumed grid differs from the one-shot grid" >&2; failures=$((failures + 1)); }
+check "landscape resume other settings" 1 EMPTY 'was written with other settings' -- landscape "$models/mlp.onnx" --data digits --limit 100 --grid 5x3 --range=-1:1,-0.5:0.5 --seed 3 --resume "$work/resume.npz"
+check "landscape other seed" 0 'shard 1/2' EMPTY -- landscape "$models/mlp.onnx" --data digits --limit 100 --grid 5x3 --range=-1:1,-0.5:0.5 --seed 3 --shard 1/2 --out "$work/other.npz"
+check "landscape merge other settings" 1 EMPTY 'computed with other settings' -- landscape merge "$work/part0.npz" "$work/other.npz"
+check "landscape plane needs two" 64 EMPTY 'takes two --to checkpoints, got 1' -- landscape "$models/mlp.onnx" --data digits --axes plane --to "$models/mlp.pt"
+check "landscape bad extension" 64 EMPTY "unknown extension '\.png'" -- landscape "$models/mlp.onnx" --data digits --out "$work/grid.png"
+check "landscape identical models" 1 EMPTY 'the models are identical' -- landscape "$models/mlp.onnx" --data digits --limit 20 --axes interpolate --weights "$models/mlp.pt" --to "$models/mlp.pt"
+check "landscape wrong checkpoint" 1 EMPTY "cnn\.pt: its weights do not fit" -- landscape "$models/mlp.onnx" --data digits --limit 20 --axes interpolate --to "$models/cnn.pt"
+check "landscape not a landscape" 1 EMPTY "expected\.npz: not a landscape file written by curvature \(it has no 'metadata' array\)$" -- landscape merge "$fixtures/expected.npz"
 check "batch index past the end" 1 EMPTY 'past the last batch' -- eval "$models/mlp.onnx" --data digits --batch-size 1000 --batch-index 2
 check "bad option" 64 EMPTY 'xml' -- info Examples/data/digits.npz --format xml
 

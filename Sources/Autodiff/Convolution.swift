@@ -25,34 +25,34 @@ public struct WindowGeometry: Sendable, Equatable {
         ((height + 2 * padding.0 - dilation.0 * (kernel.0 - 1) - 1) / stride.0 + 1,
          (width + 2 * padding.1 - dilation.1 * (kernel.1 - 1) - 1) / stride.1 + 1)
     }
-
-    /// For output position (oh, ow) and kernel offset (i, j): the input position, or nil inside the padding.
-    @inline(__always)
-    func source(_ oh: Int, _ ow: Int, _ i: Int, _ j: Int, height: Int, width: Int) -> Int? {
-        let h = oh * stride.0 - padding.0 + i * dilation.0
-        let w = ow * stride.1 - padding.1 + j * dilation.1
-        return h >= 0 && h < height && w >= 0 && w < width ? h * width + w : nil
-    }
 }
 
 extension WindowGeometry {
-    /// Calls `body(column, source)` for every in-bounds (window element, input element) pair of an [N, C, H, W] input:
-    /// `column` indexes the [N, Ho Wo, C kh kw] window matrix, `source` the input. The shared walk of im2col and col2im.
-    func forEachPair(input shape: [Int], _ body: (Int, Int) -> Void) {
-        let (n, c, h, w) = (shape[0], shape[1], shape[2], shape[3])
-        let (oh, ow) = outputSize(height: h, width: w)
+    /// Calls `body(column, source)` for every in-bounds (window element, input element) pair of an [N, C, H, W] input,
+    /// in window-matrix order: `column` indexes the [N, Ho Wo, C kh kw] window matrix, `source` the input. The shared
+    /// walk of im2col and col2im; inlined so that `body` compiles into the loop.
+    @inline(__always)
+    func walk(n: Int, c: Int, h: Int, w: Int, oh: Int, ow: Int, _ body: (Int, Int) -> Void) {
         let (kh, kw) = kernel
-        let k = c * kh * kw, l = oh * ow
+        // For each output column z, the kernel columns j that land inside the input: no per-element bounds test.
+        let inside = (0..<ow).map { z in
+            (0..<kw).filter { j in (0..<w).contains(z * stride.1 - padding.1 + j * dilation.1) }
+        }
+        let first = inside.map { $0.first ?? 0 }, end = inside.map { ($0.last ?? -1) + 1 }
+        var column = 0
         for sample in 0..<n {
             for y in 0..<oh {
                 for z in 0..<ow {
-                    let row = (sample * l + y * ow + z) * k
+                    let (low, high) = (first[z], end[z]), offset = z * stride.1 - padding.1
                     for channel in 0..<c {
                         let plane = (sample * c + channel) * h * w
                         for i in 0..<kh {
-                            for j in 0..<kw {
-                                if let s = source(y, z, i, j, height: h, width: w) { body(row + (channel * kh + i) * kw + j, plane + s) }
+                            let hh = y * stride.0 - padding.0 + i * dilation.0
+                            if hh >= 0 && hh < h {
+                                let source = plane + hh * w + offset
+                                for j in low..<high { body(column + j, source + j * dilation.1) }
                             }
+                            column += kw
                         }
                     }
                 }
@@ -64,17 +64,55 @@ extension WindowGeometry {
 extension Tensor {
     /// im2col: [N, C, H, W] -> [N, Ho Wo, C kh kw], row (oh, ow) holding the window's values (zeros in padding).
     func windows(_ geometry: WindowGeometry) -> Tensor {
-        let (oh, ow) = geometry.outputSize(height: shape[2], width: shape[3])
-        let k = shape[1] * geometry.kernel.0 * geometry.kernel.1
-        var result = [Scalar](repeating: 0, count: shape[0] * oh * ow * k)
-        withUnsafeBufferPointer { x in geometry.forEachPair(input: shape) { column, source in result[column] = x[source] } }
-        return Tensor(shape: [shape[0], oh * ow, k], scalars: result)
+        let (n, c, h, w) = (shape[0], shape[1], shape[2], shape[3])
+        let (oh, ow) = geometry.outputSize(height: h, width: w)
+        let (kh, kw) = geometry.kernel
+        let k = c * kh * kw
+        // The hot loop of every convolution: each window row is written contiguously, and for each output column z the
+        // kernel columns j inside the input are one range, so the inner loop has no tests. Each sample's block is zeroed
+        // (its padding) just before it is filled, while it is in cache.
+        let (sh, sw) = geometry.stride, (ph, pw) = geometry.padding, (dh, dw) = geometry.dilation
+        let jRanges = (0..<ow).map { z in (0..<kw).filter { j in (0..<w).contains(z * sw - pw + j * dw) } }
+        let jLows = jRanges.map { $0.first ?? 0 }, jCounts = jRanges.map(\.count)
+        let result = [Scalar](unsafeUninitializedCapacity: n * oh * ow * k) { buffer, initialized in
+            initialized = buffer.count
+            withUnsafeBufferPointer { x in
+                guard let x = x.baseAddress, var target = buffer.baseAddress else { return }
+                for sample in 0..<n {
+                    target.initialize(repeating: 0, count: oh * ow * k)
+                    let image = x + sample * c * h * w
+                    for y in 0..<oh {
+                        for z in 0..<ow {
+                            let jLow = jLows[z], jCount = jCounts[z], left = z * sw - pw + jLow * dw
+                            for channel in 0..<c {
+                                let plane = image + channel * h * w
+                                for i in 0..<kh {
+                                    let hh = y * sh - ph + i * dh
+                                    if hh >= 0 && hh < h {
+                                        let source = plane + (hh * w + left), row = target + jLow
+                                        for t in 0..<jCount { row[t] = source[t * dw] }
+                                    }
+                                    target += kw
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        return Tensor(shape: [n, oh * ow, k], scalars: result)
     }
 
     /// col2im, the adjoint of `windows`: window values summed back into [N, C, H, W].
     func foldedWindows(_ geometry: WindowGeometry, into target: [Int]) -> Tensor {
+        let (n, c, h, w) = (target[0], target[1], target[2], target[3])
+        let (oh, ow) = geometry.outputSize(height: h, width: w)
         var result = [Scalar](repeating: 0, count: target.reduce(1, *))
-        withUnsafeBufferPointer { columns in geometry.forEachPair(input: target) { column, source in result[source] += columns[column] } }
+        withUnsafeBufferPointer { columns in
+            result.withUnsafeMutableBufferPointer { out in
+                geometry.walk(n: n, c: c, h: h, w: w, oh: oh, ow: ow) { column, source in out[source] += columns[column] }
+            }
+        }
         return Tensor(shape: target, scalars: result)
     }
 }
@@ -113,9 +151,11 @@ extension Variable {
         let outputs: [Variable] = (0..<groups).map { g in
             let x = groups == 1 ? input : input.sliced([0..<n, (g * groupChannels)..<((g + 1) * groupChannels), 0..<h, 0..<w])
             let k = groups == 1 ? weight : weight.sliced([(g * outPerGroup)..<((g + 1) * outPerGroup), 0..<groupChannels, 0..<kh, 0..<kw])
-            // [N, L, K] x [K, Cout_g] -> [N, L, Cout_g] -> [N, Cout_g, L]
-            let columns = x.windows(geometry)
-            return matmul(columns, k.reshaped([outPerGroup, groupChannels * kh * kw]).transposed()).permuted([0, 2, 1])
+            // [Cout_g, K] x [N L, K]^T -> [Cout_g, N L] -> [N, Cout_g, L]: one GEMM each way (forward and both
+            // adjoints), and the final permutation moves whole rows of L.
+            let columns = x.windows(geometry).reshaped([n * oh * ow, groupChannels * kh * kw])
+            let product = matmul(k.reshaped([outPerGroup, groupChannels * kh * kw]), columns, transposeA: false, transposeB: true)
+            return product.reshaped([outPerGroup, n, oh * ow]).permuted([1, 0, 2])
         }
         var y = (groups == 1 ? outputs[0] : concatenated(outputs, axis: 1)).reshaped([n, outChannels, oh, ow])
         if let bias { y = y + bias.reshaped([1, outChannels, 1, 1]) }
@@ -152,26 +192,73 @@ extension Variable {
     public func maxPool2d(_ geometry: WindowGeometry) -> Variable {
         let (n, c, h, w) = (shape[0], shape[1], shape[2], shape[3])
         let (oh, ow) = geometry.outputSize(height: h, width: w)
-        var indices = [Int](repeating: 0, count: n * c * oh * ow)
-        value.withUnsafeBufferPointer { x in
-            for plane in 0..<(n * c) {
-                for y in 0..<oh {
-                    for z in 0..<ow {
-                        var best = -Scalar.infinity, at = -1
-                        for i in 0..<geometry.kernel.0 {
-                            for j in 0..<geometry.kernel.1 {
-                                if let s = geometry.source(y, z, i, j, height: h, width: w), at < 0 || x[plane * h * w + s] > best {
-                                    best = x[plane * h * w + s]
-                                    at = plane * h * w + s
+        // Non-overlapping windows inside the input (the usual 2 x 2, stride 2): no bounds to check.
+        if geometry.padding == (0, 0) && geometry.dilation == (1, 1) && geometry.stride == geometry.kernel && !needsGraph {
+            let (kh, kw) = geometry.kernel
+            let maxima = [Scalar](unsafeUninitializedCapacity: n * c * oh * ow) { maximum, initialized in
+                initialized = maximum.count
+                value.withUnsafeBufferPointer { x in
+                    var output = 0
+                    for plane in 0..<(n * c) {
+                        for y in 0..<oh {
+                            var corner = plane * h * w + y * kh * w
+                            for _ in 0..<ow {
+                                var best = x[corner]
+                                if kh == 2 && kw == 2 {
+                                    let (right, below, diagonal) = (x[corner + 1], x[corner + w], x[corner + w + 1])
+                                    let top = right > best ? right : best, bottom = diagonal > below ? diagonal : below
+                                    best = bottom > top ? bottom : top
+                                } else {
+                                    for i in 0..<kh {
+                                        for j in 0..<kw where x[corner + i * w + j] > best { best = x[corner + i * w + j] }
+                                    }
                                 }
+                                maximum[output] = best
+                                output += 1
+                                corner += kw
                             }
                         }
-                        indices[(plane * oh + y) * ow + z] = at
+                    }
+                }
+            }
+            return Variable(Tensor(shape: [n, c, oh, ow], scalars: maxima))
+        }
+        var indices = [Int](repeating: 0, count: n * c * oh * ow)
+        var maxima = [Scalar](repeating: 0, count: n * c * oh * ow)
+        value.withUnsafeBufferPointer { x in
+            indices.withUnsafeMutableBufferPointer { index in
+                maxima.withUnsafeMutableBufferPointer { maximum in
+                    var output = 0
+                    for plane in 0..<(n * c) {
+                        let base = plane * h * w
+                        for y in 0..<oh {
+                            for z in 0..<ow {
+                                var best = -Scalar.infinity, at = -1
+                                for i in 0..<geometry.kernel.0 {
+                                    let hh = y * geometry.stride.0 - geometry.padding.0 + i * geometry.dilation.0
+                                    guard hh >= 0 && hh < h else { continue }
+                                    for j in 0..<geometry.kernel.1 {
+                                        let ww = z * geometry.stride.1 - geometry.padding.1 + j * geometry.dilation.1
+                                        if ww >= 0 && ww < w, at < 0 || x[base + hh * w + ww] > best {
+                                            best = x[base + hh * w + ww]
+                                            at = base + hh * w + ww
+                                        }
+                                    }
+                                }
+                                index[output] = at
+                                maximum[output] = best
+                                output += 1
+                            }
+                        }
                     }
                 }
             }
         }
-        return gathered(indices).reshaped([n, c, oh, ow])
+        // A gather: the gradient goes back to each window's maximum.
+        let source = shape
+        return Variable.make(Tensor(shape: [n, c, oh, ow], scalars: maxima), parents: [self]) { g in
+            [g.reshaped([n * c * oh * ow]).scattered(indices, into: source)]
+        }
     }
 
     /// The flattened elements at `indices` (a rank-1 result). Linear; its adjoint scatters back.

@@ -68,17 +68,49 @@ func forEachElement(shape: [Int], stridesA: [Int], stridesB: [Int], _ body: (Int
 
 extension Tensor {
     /// `op(a, b)` elementwise with NumPy broadcasting.
+    /// Inlined into each operator so that `op` compiles into the loops.
+    @inline(__always)
     public static func broadcasting(_ a: Tensor, _ b: Tensor, _ op: (Scalar, Scalar) -> Scalar) -> Tensor {
-        if a.shape == b.shape { return a.zipMap(b, op) }
-        let shape = Shapes.broadcast(a.shape, b.shape)
-        var result = [Scalar](repeating: 0, count: shape.reduce(1, *))
+        let shape = a.shape == b.shape ? a.shape : Shapes.broadcast(a.shape, b.shape)
         let sa = Shapes.broadcastStrides(a.shape, to: shape), sb = Shapes.broadcastStrides(b.shape, to: shape)
-        a.withUnsafeBufferPointer { pa in
-            b.withUnsafeBufferPointer { pb in
-                result.withUnsafeMutableBufferPointer { pc in
-                    forEachElement(shape: shape, stridesA: sa, stridesB: sb) { o, i, j in pc[o] = op(pa[i], pb[j]) }
+        // The common case (a bias or a BatchNorm statistic per channel): `a` already has the result's shape and `b`
+        // is constant along a trailing run of `run` elements, or `b` is the same shape (one run of everything).
+        var run = 1, axis = shape.count - 1
+        while axis >= 0 && (sb[axis] == 0 || a.shape == b.shape) && a.shape == shape {
+            run *= shape[axis]
+            axis -= 1
+        }
+        // Every element is written below, so the storage starts uninitialised (no memset).
+        let result = [Scalar](unsafeUninitializedCapacity: shape.reduce(1, *)) { pc, initialized in
+            initialized = pc.count
+            a.withUnsafeBufferPointer { pa in
+                b.withUnsafeBufferPointer { pb in
+                    if a.shape == b.shape {
+                        for k in 0..<pc.count { pc[k] = op(pa[k], pb[k]) }
+                    } else if run >= 4 {
+                        let outer = Array(shape[...axis]), outerB = Array(sb[...axis])
+                        forEachElement(shape: outer, stridesA: outerB, stridesB: outerB) { o, j, _ in
+                            let base = o * run, constant = pb[j]
+                            for k in base..<(base + run) { pc[k] = op(pa[k], constant) }
+                        }
+                    } else {
+                        forEachElement(shape: shape, stridesA: sa, stridesB: sb) { o, i, j in pc[o] = op(pa[i], pb[j]) }
+                    }
                 }
             }
+        }
+        return Tensor(shape: shape, scalars: result)
+    }
+
+    /// `transform` applied to every element; inlined so that `transform` compiles into the loop (LinearAlgebra's
+    /// `map` calls it through a closure).
+    @inline(__always)
+    func mapped(_ transform: (Scalar) -> Scalar) -> Tensor {
+        let result = [Scalar](unsafeUninitializedCapacity: count) { c, initialized in
+            withUnsafeBufferPointer { a in
+                for i in 0..<c.count { c.initializeElement(at: i, to: transform(a[i])) }
+            }
+            initialized = c.count
         }
         return Tensor(shape: shape, scalars: result)
     }
@@ -129,7 +161,16 @@ extension Tensor {
         var result = [Scalar](repeating: 0, count: count)
         withUnsafeBufferPointer { px in
             result.withUnsafeMutableBufferPointer { pr in
-                forEachElement(shape: newShape, stridesA: strides, stridesB: strides) { o, i, _ in pr[o] = px[i] }
+                if axes.last == rank - 1 && rank > 1 {
+                    // The last axis stays last: whole rows move.
+                    let row = shape[rank - 1]
+                    let outer = Array(newShape.dropLast()), outerStrides = Array(strides.dropLast())
+                    forEachElement(shape: outer, stridesA: outerStrides, stridesB: outerStrides) { o, i, _ in
+                        for k in 0..<row { pr[o * row + k] = px[i + k] }
+                    }
+                } else {
+                    forEachElement(shape: newShape, stridesA: strides, stridesB: strides) { o, i, _ in pr[o] = px[i] }
+                }
             }
         }
         return Tensor(shape: newShape, scalars: result)

@@ -300,8 +300,11 @@ extension Variable {
     @_specialize(where Scalar == Float)
     @_specialize(where Scalar == Double)
     public func leakyRelu(slope: Scalar) -> Variable {
-        let mask = Variable(value.map { $0 > 0 ? 1 : slope })
-        return Variable.make(value.map { $0 > 0 ? $0 : slope * $0 }, parents: [self]) { g in [g * mask] }
+        let input = value
+        // The mask is built only when a derivative is taken: a plain forward pass skips it.
+        return Variable.make(value.mapped { $0 > 0 ? $0 : slope * $0 }, parents: [self]) { g in
+            [g * Variable(input.mapped { $0 > 0 ? 1 : slope })]
+        }
     }
 
     /// GELU with the exact normal CDF: `x Phi(x) = x (1 + erf(x / sqrt 2)) / 2` (PyTorch's default).

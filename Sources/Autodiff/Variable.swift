@@ -77,6 +77,10 @@ enum Recording {
 }
 
 extension Variable {
+    /// Whether an operation on this variable records a node: recording is on and the variable is differentiable.
+    /// Operations that keep extra state for their derivative (argmax positions) skip it otherwise.
+    var needsGraph: Bool { Recording.isOn && isDifferentiable }
+
     /// The result of an operation: records a node when recording is on and some input is differentiable.
     @_specialize(where Scalar == Float)
     @_specialize(where Scalar == Double)

@@ -79,7 +79,9 @@ struct LandscapeOutputOptions: ParsableArguments {
     var zmax: Double?
 
     func validate() throws {
-        for path in out { _ = try LandscapeRecord.FileKind(path: path) }
+        for path in out {
+            do { _ = try LandscapeRecord.FileKind(path: path) } catch { throw ValidationError("\(error)") }
+        }
     }
 
     func appearance(title: String) -> LandscapeRecord.Appearance {

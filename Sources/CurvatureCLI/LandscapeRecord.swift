@@ -133,6 +133,9 @@ struct LandscapeRecord: Codable {
                 return try decoder.decode(LandscapeRecord.self, from: try Data(contentsOf: url))
             case "npz":
                 let archive = try NumPyArchive(contentsOf: url)
+                guard archive.descriptors.contains(where: { $0.name == "metadata" }) else {
+                    throw CommandError("not a landscape file written by curvature (it has no 'metadata' array)")
+                }
                 var record = try decoder.decode(LandscapeRecord.self, from: try archive.tensor(named: "metadata").data)
                 for (q, name) in record.grid.quantities.enumerated() {
                     let tensor = try archive.tensor(named: name)

@@ -310,17 +310,17 @@ struct GraphOperators<Scalar: TensorScalar> {
         let epsilon = Scalar(float("epsilon", 1e-5))
         var shape = [Int](repeating: 1, count: x.shape.count)
         shape[1] = x.shape[1]
-        let mean: V, variance: V
         if context.batchNormMode == .train {
             let axes = [0] + Array(2..<x.shape.count)
-            mean = x.mean(alongAxes: axes, keepingDimensions: true)
+            let mean = x.mean(alongAxes: axes, keepingDimensions: true)
             let centred = x - mean
-            variance = (centred * centred).mean(alongAxes: axes, keepingDimensions: true)
-        } else {
-            mean = try variable(operands[3]).reshaped(shape)
-            variance = try variable(operands[4]).reshaped(shape)
+            let variance = (centred * centred).mean(alongAxes: axes, keepingDimensions: true)
+            return .float(centred / (variance + epsilon).sqrt() * scale.reshaped(shape) + bias.reshaped(shape))
         }
-        return .float((x - mean) / (variance + epsilon).sqrt() * scale.reshaped(shape) + bias.reshaped(shape))
+        // Eval mode is an affine map per channel: fold it into one scale and one shift, two passes over x, not four.
+        let factor = scale / (try variable(operands[4]) + epsilon).sqrt()
+        let shift = bias - (try variable(operands[3])) * factor
+        return .float(x * factor.reshaped(shape) + shift.reshaped(shape))
     }
 
     func layerNormalization(_ operands: [Value?]) throws -> Value {

@@ -42,8 +42,10 @@ public struct BatchNorm: Layer {
                 parameters.context.update(parameters.qualified("num_batches_tracked"), parameters("num_batches_tracked").value.map { $0 + 1 })
             }
         } else {
-            mean = parameters("running_mean").reshaped(broadcastShape)
-            variance = parameters("running_var").reshaped(broadcastShape)
+            // Eval mode is an affine map per channel: one scale and one shift, two passes over the input, not four.
+            let factor = parameters("weight") / (parameters("running_var") + Scalar(epsilon)).sqrt()
+            let shift = parameters("bias") - parameters("running_mean") * factor
+            return input * factor.reshaped(broadcastShape) + shift.reshaped(broadcastShape)
         }
         let normalised = (input - mean) / (variance + Scalar(epsilon)).sqrt()
         return normalised * parameters("weight").reshaped(broadcastShape) + parameters("bias").reshaped(broadcastShape)
