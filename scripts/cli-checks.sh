@@ -67,6 +67,9 @@ check "spectrum budget too small" 1 EMPTY '^Error: trace: --matvecs 2 is too few
 check "landscape table" 0 '^5 x 3 grid \(values \[ny, nx\]\), a in \[-1, 1\], b in \[-0\.5, 0\.5\]; 15 of 15 points computed$' EMPTY -- landscape "$models/mlp.onnx" --data digits --limit 100 --grid 5x3 --range=-1:1,-0.5:0.5 --out "$work/full.csv" "$work/full.svg" "$work/full.vts"
 grep -Eq '<text class="x-label"[^>]*>x \(\|\|d\|\| = [0-9.]+\)</text>' "$work/full.svg" || { echo "CLI check failed: landscape svg axis label" >&2; failures=$((failures + 1)); }
 grep -q 'WholeExtent="0 4 0 2 0 0"' "$work/full.vts" || { echo "CLI check failed: landscape vts extent" >&2; failures=$((failures + 1)); }
+# Hessian axes carry the eigenvalues that `spectrum` finds for the same model and data (see "spectrum lanczos").
+check "landscape hessian axes" 0 '^direction norms: 1, 1; axis eigenvalues: 0\.377603, 0\.344669$' EMPTY -- landscape "$models/mlp.onnx" --data digits --limit 200 --axes hessian --grid 3x3
+check "landscape eigenvalue map" 0 '"lambda_max" : \[' EMPTY -- landscape "$models/mlp.onnx" --data digits --limit 50 --points 3 --eigenvalues --eigenvalue-matvecs 30 --format json
 check "landscape negative range" 0 '^5 points, a in \[-1, 1\]' EMPTY -- landscape "$models/mlp.onnx" --data digits --limit 100 --range -1:1 --points 5
 # Two shards merged, and a shard resumed to the whole grid, equal the one-shot grid bit for bit (the CSV is exact).
 for shard in 0 1; do

@@ -172,6 +172,7 @@ struct LandscapeSliceCommand: ParsableCommand {
         }
         if ![.interpolate, .plane].contains(axes) && !to.isEmpty { throw ValidationError("--to is for --axes interpolate or plane") }
         if axes != .pca && !trajectory.isEmpty { throw ValidationError("--trajectory is for --axes pca") }
+        if axes != .random && orthogonalize { throw ValidationError("--orthogonalize is for --axes random (gradient planes are orthogonal already)") }
         if axes != .file && directions != nil { throw ValidationError("--directions is for --axes file") }
         if [.interpolate, .plane, .pca].contains(axes) && norm != nil {
             throw ValidationError("--norm does not apply to --axes \(axes.rawValue): its directions are differences of checkpoints")
@@ -209,7 +210,7 @@ struct LandscapeSliceCommand: ParsableCommand {
                           limit: modelOptions.limit, eigenvalueMap: eigenvalues ? eigenvalueMap : nil)
     }
 
-    var eigenvalueMap: LandscapeSlice<Double>.EigenvalueMap { .init(maxMatvecs: eigenvalueMatvecs, seed: seed) }
+    var eigenvalueMap: EigenvalueMap { EigenvalueMap(maxMatvecs: eigenvalueMatvecs, seed: seed) }
 
     var trajectoryFiles: [String] {
         var options = modelOptions
@@ -235,7 +236,7 @@ struct LandscapeSliceCommand: ParsableCommand {
             testObjective = test
         }
         let slice = LandscapeSlice(objective: objective, testObjective: testObjective, directions: built.directions,
-                                   eigenvalueMap: eigenvalues ? LandscapeSlice<Scalar>.EigenvalueMap(maxMatvecs: eigenvalueMatvecs, seed: seed) : nil)
+                                   eigenvalueMap: eigenvalues ? eigenvalueMap : nil)
         let axesRanges = gridAxes(landmarks: built.landmarks)
         var record = LandscapeRecord(settings: settings, directionNorms: built.norms, axisEigenvalues: built.eigenvalues,
                                      explainedVariance: built.explainedVariance, landmarks: built.landmarks, shard: shard?.description,
@@ -273,7 +274,7 @@ struct LandscapeSliceCommand: ParsableCommand {
         // One BLAS thread per worker: OpenBLAS threads inside parallel points only fight over the cores.
         try BLASThreads.with(workerCount > 1 ? 1 : BLASThreads.count) {
             try grid.fill(shard: shard.map { ($0.index, $0.count) }, workers: workerCount, evaluate: slice.evaluate) { partial in
-                done = todo - partial.missing.filter { index in shard.map { index % $0.count == $0.index } ?? true }.count
+                done = min(todo, done + workerCount)  // each round is workerCount points, the last one fewer
                 if Date().timeIntervalSince(lastReport) > 0.5 {
                     let elapsed = Date().timeIntervalSince(start)
                     progress(String(format: "landscape: %d/%d points, %.2f ms per point, %.0f s left", done, todo,

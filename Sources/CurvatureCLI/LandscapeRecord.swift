@@ -20,7 +20,7 @@ struct LandscapeSettings: Codable, Equatable {
     var precision: Precision
     var batchSize: Int
     var limit: Int?
-    var eigenvalueMap: LandscapeSlice<Double>.EigenvalueMap?
+    var eigenvalueMap: EigenvalueMap?
 
     enum CodingKeys: String, CodingKey {
         case model, weights, data, testData = "test_data", axes, normalization, biasBn = "bias_bn", orthogonalize

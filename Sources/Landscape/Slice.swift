@@ -2,6 +2,24 @@ import LinearAlgebra
 import NeuralNetworks
 import Spectra
 
+/// How the Hessian's lambda_max and lambda_min are found at each grid point (Li et al.'s eigenvalue map): Lanczos
+/// to `tolerance` (relative to ||H||) within `maxMatvecs` products per end, seeded.
+public struct EigenvalueMap: Sendable, Codable, Equatable {
+    public var tolerance: Double
+    public var maxMatvecs: Int
+    public var seed: UInt64
+
+    public init(tolerance: Double = 1e-4, maxMatvecs: Int = 200, seed: UInt64 = 0) {
+        self.tolerance = tolerance
+        self.maxMatvecs = maxMatvecs
+        self.seed = seed
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case tolerance, maxMatvecs = "max_matvecs", seed
+    }
+}
+
 /// The function a grid samples: the model moved to `theta_0 + a d_1 + b d_2` (buffers moved by their own direction
 /// parts), then its loss and accuracy over the whole evaluation set, the same on a test set, and optionally the
 /// Hessian's extreme eigenvalues there (Li et al.'s eigenvalue map).
@@ -17,20 +35,6 @@ public struct LandscapeSlice<Scalar: TensorScalar>: Sendable {
     /// Per parameter (in the objective's order) and per axis, the direction's tensor in the working precision.
     private let parameterSteps: [[Tensor<Scalar>?]]
     private let bufferSteps: [[Tensor<Scalar>?]]
-
-    /// How the Hessian's lambda_max and lambda_min are found at each point: Lanczos to `tolerance` (relative to
-    /// ||H||) within `maxMatvecs` products per end, seeded.
-    public struct EigenvalueMap: Sendable, Codable, Equatable {
-        public var tolerance: Double
-        public var maxMatvecs: Int
-        public var seed: UInt64
-
-        public init(tolerance: Double = 1e-4, maxMatvecs: Int = 200, seed: UInt64 = 0) {
-            self.tolerance = tolerance
-            self.maxMatvecs = maxMatvecs
-            self.seed = seed
-        }
-    }
 
     /// - Parameter directions: one or two, over all of the objective's parameters (and optionally its buffers).
     public init(objective: Objective<Scalar>, testObjective: Objective<Scalar>? = nil, directions: [LandscapeDirection],
