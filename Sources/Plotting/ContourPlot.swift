@@ -81,7 +81,7 @@ public struct ContourPlot: Sendable {
     public func svg() -> String {
         let frame = frame
         let (low, high) = range
-        var body = "<g class=\"heatmap\">\n"
+        var body = "<g class=\"heatmap\" shape-rendering=\"crispEdges\">\n"
         let (nx, ny) = (x.count, y.count)
         // Each cell spans halfway to its neighbours.
         func edges(_ axis: [Double]) -> [Double] {
