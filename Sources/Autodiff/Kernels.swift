@@ -1,3 +1,4 @@
+import Foundation
 import LinearAlgebra
 
 // Tensor kernels the differentiable operations are built from: broadcasting (NumPy rules), reductions, axis
@@ -134,6 +135,23 @@ extension Tensor {
             }
             return Tensor(shape: target, scalars: result)
         }
+        // Per-channel sums (a conv bias's or a BatchNorm parameter's gradient, [N, C, H, W] -> [1, C, 1, 1]): each
+        // channel's H W block is contiguous.
+        if rank >= 3, padded.count == rank, padded[0] == 1, padded[1] == shape[1], padded[2...].allSatisfy({ $0 == 1 }) {
+            let (channels, block) = (shape[1], shape[2...].reduce(1, *))
+            var result = [Scalar](repeating: 0, count: channels)
+            withUnsafeBufferPointer { px in
+                for sample in 0..<shape[0] {
+                    for channel in 0..<channels {
+                        let base = (sample * channels + channel) * block
+                        var sum: Scalar = 0
+                        for k in 0..<block { sum += px[base + k] }
+                        result[channel] += sum
+                    }
+                }
+            }
+            return Tensor(shape: target, scalars: result)
+        }
         var result = [Scalar](repeating: 0, count: target.reduce(1, *))
         let st = Shapes.broadcastStrides(target, to: shape)
         let same = [Int](repeating: 0, count: shape.count)
@@ -250,5 +268,35 @@ extension Tensor {
             result += matmul(left, right).scalars
         }
         return Tensor(shape: batchShape + [m, n], scalars: result)
+    }
+}
+
+/// tanh in single precision by Eigen's rational approximation (degree 13 over degree 6 on [-7.905, 7.905], +-1
+/// outside; x itself below 4e-4): maximum relative error 4e-7, about 3 ulp, against libm's double tanh. Unlike the
+/// libm call it compiles to straight-line arithmetic that the loop vectorises.
+@inline(__always)
+func rationalTanh(_ value: Float) -> Float {
+    guard abs(value) >= 0.0004 else { return value }
+    let x = min(max(value, -7.90531110763549805), 7.90531110763549805)
+    let x2 = x * x
+    var p: Float = -2.76076847742355e-16
+    p = p * x2 + 2.00018790482477e-13
+    p = p * x2 - 8.60467152213735e-11
+    p = p * x2 + 5.12229709037114e-08
+    p = p * x2 + 1.48572235717979e-05
+    p = p * x2 + 6.37261928875436e-04
+    p = p * x2 + 4.89352455891786e-03
+    var q: Float = 1.19825839466702e-06
+    q = q * x2 + 1.18534705686654e-04
+    q = q * x2 + 2.26843463243900e-03
+    q = q * x2 + 4.89352518554385e-03
+    return x * p / q
+}
+
+extension Tensor {
+    /// tanh of every element: ``rationalTanh(_:)`` in Float, libm in Double.
+    func hyperbolicTangent() -> Tensor {
+        if let single = self as? Tensor<Float> { return single.mapped(rationalTanh) as! Tensor }
+        return mapped { Scalar(Foundation.tanh(Double($0))) }
     }
 }

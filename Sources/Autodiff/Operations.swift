@@ -262,7 +262,7 @@ extension Variable {
     @_specialize(where Scalar == Float)
     @_specialize(where Scalar == Double)
     public func tanh() -> Variable {
-        reusingValue(value.map { Scalar(Foundation.tanh(Double($0))) }) { _, t in 1 - t * t }
+        reusingValue(value.hyperbolicTangent()) { _, t in 1 - t * t }
     }
     @_specialize(where Scalar == Float)
     @_specialize(where Scalar == Double)

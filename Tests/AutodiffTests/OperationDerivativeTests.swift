@@ -136,3 +136,18 @@ func checkDerivatives(
         #expect(!(V(a) * V(b)).isDifferentiable)
     }
 }
+
+@Suite struct RationalTanhTests {
+    @Test func singlePrecisionTanhIsWithinFourUlpOfLibm() {
+        var worst = 0.0
+        for step in -200_000...200_000 {
+            let x = Float(step) / 10_000
+            let exact = Foundation.tanh(Double(x))
+            worst = max(worst, abs(Double(rationalTanh(x)) - exact) / max(abs(exact), 1e-30))
+        }
+        #expect(worst < 4 * Double(Float.ulpOfOne))
+        #expect(rationalTanh(1e-5) == 1e-5 && rationalTanh(30) == 1 && rationalTanh(-30) == -1)
+        let t = Tensor<Float>([-3, -0.5, 0, 0.25, 9]).hyperbolicTangent()
+        #expect(zip(t.scalars, [-3, -0.5, 0, 0.25, 9].map { Float(Foundation.tanh($0)) }).allSatisfy { abs($0 - $1) < 4e-7 })
+    }
+}

@@ -66,3 +66,11 @@ import Testing
         #expect(BLASThreads.count == original)
     }
 }
+
+@Suite struct MemoryReuseTests {
+    @Test func glibcAcceptsEverySetting() {
+        #if canImport(Glibc)
+        #expect(MemoryReuse.keepFreedBlocks())
+        #endif
+    }
+}

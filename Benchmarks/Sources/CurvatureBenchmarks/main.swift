@@ -3,6 +3,7 @@
 //        CurvatureBenchmarks read FILE [--repeats N]
 //        CurvatureBenchmarks htsr-phases FILE      (single-threaded time per HTSR phase over all 2-D layers)
 //        CurvatureBenchmarks read-once FILE      (reads every tensor once; reports peak resident memory)
+//        CurvatureBenchmarks hvp MODEL.onnx DATA.npz [--repeats N] [--only hvp]  (forward, gradient, HVP, block HVP)
 import Curvature
 import Foundation
 
@@ -102,6 +103,38 @@ func htsrPhases(path: String) throws {
                  gramFlops / times["gram"]! / 1e9, times["eigenvalues"]!, times["fit"]!, total))
 }
 
+/// Forward, gradient, HVP and a block of 8 HVPs of an ONNX model's mean cross-entropy on one batch (the whole npz),
+/// float, with the BLAS threads the process starts with. With `only` = "hvp", just one HVP, for peak memory.
+func hvpBenchmark(model: String, data: String, repeats: Int, only: String?) throws {
+    let loaded = try ModelLoader.load(model, as: Float.self)
+    var options = DataOptions()
+    options.inputShape = nil
+    let dataset: Dataset<Float> = try DataLoader.load(data, options: options)
+    let objective = Objective(model: loaded.model, parameters: loaded.parameters, buffers: loaded.buffers, loss: .crossEntropy,
+                              data: dataset, batchSize: dataset.count)
+    let theta = objective.point
+    var random = SeededRandom(seed: 3)
+    let vectors = (0..<8).map { _ in Tensor<Float>.gaussian(shape: [objective.dimension], using: &random) }
+    let name = URL(fileURLWithPath: model).deletingPathExtension().lastPathComponent
+    func report(_ what: String, _ body: () -> Void) {
+        let (median, best) = measure(repeats: repeats, body)
+        print(String(format: "swift hvp model=%@ op=%@ median_ms=%.2f best_ms=%.2f", name, what, 1000 * median, 1000 * best))
+    }
+    if only == "hvp" {
+        _ = objective.hessianVectorProduct(at: theta, vectors[0])
+        var usage = rusage()
+        getrusage(RUSAGE_SELF.rawValue, &usage)
+        print(String(format: "swift hvp model=%@ op=hvp_peak_rss_mib value=%.1f", name, Double(usage.ru_maxrss) / 1024))
+        return
+    }
+    report("forward") { _ = objective.evaluate() }
+    report("gradient") { _ = objective.lossAndGradient(at: theta) }
+    report("hvp") { _ = objective.hessianVectorProduct(at: theta, vectors[0]) }
+    report("8_hvps") { for v in vectors { _ = objective.hessianVectorProduct(at: theta, v) } }
+    report("block_8") { _ = objective.hessianBlockProduct(at: theta, vectors) }
+}
+
+MemoryReuse.keepFreedBlocks()
 let arguments = CommandLine.arguments.dropFirst()
 let repeats = arguments.firstIndex(of: "--repeats").flatMap { Int(arguments[$0 + 1]) } ?? 10
 switch arguments.first {
@@ -116,6 +149,10 @@ case "htsr-phases":
     try htsrPhases(path: arguments.dropFirst().first ?? "")
 case "read-once":
     try readOnceBenchmark(path: arguments.dropFirst().first ?? "")
+case "hvp":
+    let files = Array(arguments.dropFirst().prefix(2))
+    let only = arguments.firstIndex(of: "--only").map { arguments[$0 + 1] }
+    try hvpBenchmark(model: files[0], data: files[1], repeats: repeats, only: only)
 case "read":
     try readBenchmark(path: arguments.dropFirst().first ?? "", repeats: repeats)
 default:

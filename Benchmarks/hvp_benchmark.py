@@ -1,0 +1,91 @@
+"""Forward, gradient and Hessian-vector products: Curvature beside PyTorch, same weights and data, float32, 2 threads.
+
+PyTorch's HVP two ways: double backward (grad of <grad, v>, as PyHessian does it) and forward-over-reverse
+(torch.func.jvp of torch.func.grad). Models: an MLP 784-1024-1024-10 tanh on a batch of 1024, and a CNN
+(conv-bn-relu x2, then a linear layer) on 32x32x3 images, batch 256; mean cross-entropy; BatchNorm in eval mode.
+
+Usage: python Benchmarks/hvp_benchmark.py BENCHMARKS_BINARY [REPEATS]
+"""
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+import numpy as np
+import torch
+import torch.nn as nn
+
+binary = sys.argv[1]
+repeats = int(sys.argv[2]) if len(sys.argv) > 2 else 10
+torch.set_num_threads(2)
+work = tempfile.mkdtemp(prefix="curvature-hvp-")
+
+
+def mlp():
+    return nn.Sequential(nn.Linear(784, 1024), nn.Tanh(), nn.Linear(1024, 1024), nn.Tanh(), nn.Linear(1024, 10))
+
+
+def cnn():
+    return nn.Sequential(nn.Conv2d(3, 16, 3, padding=1), nn.BatchNorm2d(16), nn.ReLU(),
+                         nn.Conv2d(16, 32, 3, padding=1), nn.BatchNorm2d(32), nn.ReLU(),
+                         nn.Flatten(), nn.Linear(32 * 32 * 32, 10))
+
+
+def timed(body):
+    body()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        body()
+        times.append(time.perf_counter() - start)
+    return 1000 * statistics.median(times), 1000 * min(times)
+
+
+print(f"# torch {torch.__version__} ({torch.get_num_threads()} threads), float32; median and best of {repeats} after a warm-up")
+for name, make, shape in [("mlp", mlp, (1024, 784)), ("cnn", cnn, (256, 3, 32, 32))]:
+    torch.manual_seed(0)
+    model = make().eval()
+    for module in model.modules():  # real running statistics, not the initial 0 and 1
+        if isinstance(module, nn.BatchNorm2d):
+            module.running_mean.uniform_(-0.5, 0.5)
+            module.running_var.uniform_(0.5, 1.5)
+    generator = np.random.default_rng(0)
+    x = torch.tensor(generator.standard_normal(shape).astype(np.float32))
+    y = torch.tensor(generator.integers(0, 10, shape[0]))
+    onnx_path, data_path = os.path.join(work, f"{name}.onnx"), os.path.join(work, f"{name}.npz")
+    torch.onnx.export(model, (x[:2],), onnx_path, input_names=["input"], output_names=["logits"],
+                      dynamic_axes={"input": {0: "batch"}, "logits": {0: "batch"}}, opset_version=17,
+                      training=torch.onnx.TrainingMode.PRESERVE, do_constant_folding=False, dynamo=False)
+    np.savez(data_path, x=x.numpy(), y=y.numpy())
+    params = [p for p in model.parameters()]
+    names = [n for n, _ in model.named_parameters()]
+    v = [torch.randn_like(p) for p in params]
+
+    def loss_of(values):
+        return nn.functional.cross_entropy(torch.func.functional_call(model, dict(zip(names, values)), (x,)), y)
+
+    def forward():
+        with torch.no_grad():
+            nn.functional.cross_entropy(model(x), y)
+
+    def gradient():
+        torch.autograd.grad(nn.functional.cross_entropy(model(x), y), params)
+
+    def double_backward():
+        grads = torch.autograd.grad(nn.functional.cross_entropy(model(x), y), params, create_graph=True)
+        torch.autograd.grad(grads, params, grad_outputs=v)
+
+    def forward_over_reverse():
+        torch.func.jvp(torch.func.grad(loss_of), (tuple(params),), (tuple(v),))
+
+    n = sum(p.numel() for p in params)
+    print(f"# {name}: {n} parameters, input {list(shape)}")
+    for op, body in [("forward", forward), ("gradient", gradient), ("hvp_double_backward", double_backward),
+                     ("hvp_forward_over_reverse", forward_over_reverse)]:
+        median, best = timed(body)
+        print(f"torch hvp model={name} op={op} median_ms={median:.2f} best_ms={best:.2f}")
+    sys.stdout.flush()
+    subprocess.run([binary, "hvp", onnx_path, data_path, "--repeats", str(repeats)], check=True)
+    subprocess.run([binary, "hvp", onnx_path, data_path, "--only", "hvp"], check=True)
