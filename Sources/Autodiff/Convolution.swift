@@ -134,7 +134,8 @@ extension Variable {
     }
 
     /// 2-D convolution (cross-correlation) as torch.nn.functional.conv2d: input [N, C, H, W], weight
-    /// [Cout, C / groups, kh, kw], optional bias [Cout]. Each group is im2col followed by one GEMM.
+    /// [Cout, C / groups, kh, kw], optional bias [Cout]. With one group, the chunked ``convolution(_:_:_:)``
+    /// family; with several, each group is im2col followed by one GEMM.
     @_specialize(where Scalar == Float)
     @_specialize(where Scalar == Double)
     public static func conv2d(
@@ -148,6 +149,11 @@ extension Variable {
         let geometry = WindowGeometry(kernel: (kh, kw), stride: stride, padding: padding, dilation: dilation)
         let (oh, ow) = geometry.outputSize(height: h, width: w)
         let outPerGroup = outChannels / groups
+        if groups == 1 {
+            var y = convolution(input, weight, geometry)
+            if let bias { y = y + bias.reshaped([1, outChannels, 1, 1]) }
+            return y
+        }
         let outputs: [Variable] = (0..<groups).map { g in
             let x = groups == 1 ? input : input.sliced([0..<n, (g * groupChannels)..<((g + 1) * groupChannels), 0..<h, 0..<w])
             let k = groups == 1 ? weight : weight.sliced([(g * outPerGroup)..<((g + 1) * outPerGroup), 0..<groupChannels, 0..<kh, 0..<kw])

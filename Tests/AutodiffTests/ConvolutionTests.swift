@@ -58,6 +58,24 @@ func naiveConv2d(_ x: Tensor<Double>, _ w: Tensor<Double>, _ b: Tensor<Double>?,
         }
     }
 
+    @Test func chunkedKernelsAgreeWithOneChunkAndSatisfyTheAdjointIdentities() {
+        let geometry = WindowGeometry(kernel: (3, 2), stride: (2, 1), padding: (1, 1), dilation: (1, 2))
+        let x = randomTensor([5, 3, 6, 7], seed: 1), w = randomTensor([4, 3, 3, 2], seed: 2)
+        let y = Tensor.convolution(x, w, geometry)
+        let g = randomTensor(y.shape, seed: 3)
+        // One sample per chunk against everything in one chunk.
+        #expect((Tensor.convolution(x, w, geometry, chunkBytes: 1) - y).maxAbsolute() == 0)
+        let inputAdjoint = Tensor.convolutionInputAdjoint(g, w, geometry, inputShape: x.shape)
+        let weightAdjoint = Tensor.convolutionWeightAdjoint(g, x, geometry, weightShape: w.shape)
+        #expect((Tensor.convolutionInputAdjoint(g, w, geometry, inputShape: x.shape, chunkBytes: 1) - inputAdjoint).maxAbsolute() == 0)
+        #expect((Tensor.convolutionWeightAdjoint(g, x, geometry, weightShape: w.shape, chunkBytes: 1) - weightAdjoint).maxAbsolute() < 1e-12)
+        // <conv(x, W), g> = <x, input adjoint> = <W, weight adjoint>.
+        let pairing = y.dot(g)
+        #expect(abs(x.dot(inputAdjoint) - pairing) < 1e-10 * abs(pairing))
+        #expect(abs(w.dot(weightAdjoint) - pairing) < 1e-10 * abs(pairing))
+        #expect((y - naiveConv2d(x, w, nil, stride: geometry.stride, padding: geometry.padding, dilation: geometry.dilation, groups: 1)).maxAbsolute() < 1e-12)
+    }
+
     @Test func conv1d() {
         let x = randomTensor([2, 4, 9], seed: 1), w = randomTensor([4, 2, 3], seed: 2)
         let y = V.conv1d(V(x), weight: V(w), stride: 2, padding: 1, dilation: 2, groups: 2)
