@@ -42,6 +42,11 @@ check "malicious pickle" 1 EMPTY "global 'posix.system' is not on the allow-list
 check "legacy torch" 1 EMPTY 're-save it' -- info "$fixtures/torch/legacy_format.pt"
 check "htsr table" 0 '^ +3  4 +256 +10 +1 +10 ' EMPTY -- htsr "$fixtures/torch/checkpoint.pt"
 check "htsr onnx csv" 0 '^1,4,dense,,256,10,' EMPTY -- htsr "$fixtures/onnx/cnn.onnx" --format csv
+check "htsr plots and spectra" 0 '^3 layers analysed' EMPTY -- htsr Examples/models/digits_mlp.safetensors --save-esd "$work/esd" --plot "$work/plots" --quiet
+for file in esd/1_0.npy esd/3_4.npy plots/esd_1_0.svg plots/alpha.svg; do
+  [ -s "$work/$file" ] || { echo "CLI check failed: htsr did not write $file" >&2; failures=$((failures + 1)); }
+done
+grep -q '<text class="x-label"[^>]*>eigenvalue</text>' "$work/plots/esd_1_0.svg" || { echo "CLI check failed: htsr ESD plot label" >&2; failures=$((failures + 1)); }
 check "htsr bad regex" 1 EMPTY "^Error: --layers: '\(' is not a valid regular expression$" -- htsr "$fixtures/torch/checkpoint.pt" --layers "("
 check "htsr hostile file" 1 EMPTY 'refused to unpickle' -- htsr "$fixtures/torch/evil_os_system.pt"
 models=Tests/ModelImportTests/Fixtures

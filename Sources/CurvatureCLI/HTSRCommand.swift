@@ -33,6 +33,12 @@ struct HTSRCommand: AsyncParsableCommand {
     @Option(help: "Skip layers whose name matches this regular expression.")
     var exclude: String?
 
+    @Option(help: "Write every layer's eigenvalues (ascending) to DIR/LAYERID_NAME.npy.")
+    var saveEsd: String?
+
+    @Option(help: "Write an SVG per layer to DIR (its ESD on log-log axes, the fitted power law, xmin marked) and DIR/alpha.svg (alpha per layer, thresholds 2 and 6).")
+    var plot: String?
+
     @Flag(help: "Print only the summary (means over the analysed layers).")
     var summary = false
 
@@ -55,6 +61,7 @@ struct HTSRCommand: AsyncParsableCommand {
         options.maxN = maxN
         options.layers = layers
         options.exclude = exclude
+        options.keepEigenvalues = saveEsd != nil || plot != nil
         return options
     }
 
@@ -63,7 +70,50 @@ struct HTSRCommand: AsyncParsableCommand {
         let progress = Progress.reporter(enabled: !quiet)
         let report = try await analyzeHTSR(archive, options: options, progress: progress)
         Progress.finish(enabled: !quiet)
+        if let saveEsd { try Self.saveSpectra(report, to: saveEsd) }
+        if let plot { try Self.plotSpectra(report, to: plot) }
         print(try Self.render(report, as: output.format, summaryOnly: summary), terminator: "")
+    }
+
+    /// A file name for a layer: its id, then its name with anything but letters, digits, '.', '-' and '_' as '_'.
+    static func fileStem(_ row: LayerReport) -> String {
+        let name = String(row.name.map { $0.isLetter || $0.isNumber || "._-".contains($0) ? $0 : "_" })
+        return "\(row.layerID)_\(name)" + (row.slice.map { "_" + $0.map(String.init).joined(separator: "_") } ?? "")
+    }
+
+    static func directory(_ path: String, option: String) throws -> URL {
+        do { try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true) } catch {
+            throw CommandError("\(option) \(path): cannot create the directory: \(error.localizedDescription)")
+        }
+        return URL(fileURLWithPath: path)
+    }
+
+    static func saveSpectra(_ report: HTSRReport, to path: String) throws {
+        let folder = try directory(path, option: "--save-esd")
+        for row in report.layers {
+            let url = folder.appendingPathComponent(fileStem(row) + ".npy")
+            do { try NumPyFormat.write(StoredTensor(name: row.name, tensor: Tensor(row.eigenvalues ?? [])), to: url) } catch {
+                throw CommandError("--save-esd: cannot write \(url.path): \(error)")
+            }
+        }
+    }
+
+    static func plotSpectra(_ report: HTSRReport, to path: String) throws {
+        let folder = try directory(path, option: "--plot")
+        func write(_ svg: String, _ name: String) throws {
+            let url = folder.appendingPathComponent(name)
+            do { try svg.write(to: url, atomically: true, encoding: .utf8) } catch {
+                throw CommandError("--plot: cannot write \(url.path): \(error.localizedDescription)")
+            }
+        }
+        for row in report.layers {
+            let title = "ESD of layer \(row.layerID) (\(row.name))" + (row.alpha.map { String(format: ", alpha %.3f", $0) } ?? ", no fit")
+            try write(LinePlot.empiricalSpectralDensity(eigenvalues: row.eigenvalues ?? [], alpha: row.alpha, xmin: row.xmin, title: title).svg(),
+                      "esd_" + fileStem(row) + ".svg")
+        }
+        let fitted = report.layers.filter { $0.alpha != nil }
+        try write(LinePlot.alphaPerLayer(layerIDs: fitted.map(\.layerID), alphas: fitted.compactMap(\.alpha),
+                                         title: "alpha per layer of \(URL(fileURLWithPath: report.file).lastPathComponent)").svg(), "alpha.svg")
     }
 
     static func render(_ report: HTSRReport, as format: OutputFormat, summaryOnly: Bool) throws -> String {

@@ -117,7 +117,9 @@ func analyzeLayer(_ layer: HTSRLayer, in archive: any TensorArchive, options: HT
             }
         }
         let fit = PowerLawFit.fit(eigenvalues: esd.eigenvalues, threshold: options.fitThreshold)
-        return .analysed(LayerReport(layer: layer, esd: esd, fit: fit, options: options))
+        var row = LayerReport(layer: layer, esd: esd, fit: fit, options: options)
+        if options.keepEigenvalues { row.eigenvalues = esd.eigenvalues }
+        return .analysed(row)
     }
 }
 

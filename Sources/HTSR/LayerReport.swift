@@ -47,6 +47,8 @@ public struct LayerReport: Sendable, Equatable, Encodable {
     /// Why the fit failed, when it did.
     public var failure: String?
     public var esdMethod: ESDMethod
+    /// The ESD, ascending, when ``HTSROptions/keepEigenvalues`` asked for it; never encoded as a column.
+    public var eigenvalues: [Double]?
 
     /// WeightWatcher's column names, in its order; JSON and CSV keys.
     public enum CodingKeys: String, CodingKey, CaseIterable {

@@ -1,4 +1,7 @@
 import Foundation
+#if canImport(FoundationXML)
+import FoundationXML
+#endif
 import Testing
 import Curvature
 @testable import CurvatureCLI
@@ -11,6 +14,29 @@ let onnxPath = repositoryRoot.appendingPathComponent("Tests/ModelFormatsTests/Fi
         let command = try #require(try CurvatureCommand.parseAsRoot(["htsr"] + arguments) as? HTSRCommand)
         let report = try await analyzeHTSR(WeightFile.open(URL(fileURLWithPath: command.file)), options: command.options)
         return try HTSRCommand.render(report, as: command.output.format, summaryOnly: command.summary)
+    }
+
+    @Test func saveEsdAndPlotWriteEveryLayer() async throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("curvature-htsr-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let command = try #require(try CurvatureCommand.parseAsRoot(["htsr", checkpointPath, "--save-esd", folder.appendingPathComponent("esd").path,
+                                                                    "--plot", folder.path]) as? HTSRCommand)
+        let report = try await analyzeHTSR(WeightFile.open(URL(fileURLWithPath: checkpointPath)), options: command.options)
+        try HTSRCommand.saveSpectra(report, to: folder.appendingPathComponent("esd").path)
+        try HTSRCommand.plotSpectra(report, to: folder.path)
+        for row in report.layers {
+            let stem = HTSRCommand.fileStem(row)
+            let saved = try NumPyFormat.read(contentsOf: folder.appendingPathComponent("esd/\(stem).npy")).doubles()
+            #expect(saved.count == row.numEvals && saved.last == row.lambdaMax && saved == saved.sorted())
+            let svg = try String(contentsOf: folder.appendingPathComponent("esd_\(stem).svg"), encoding: .utf8)
+            #expect(XMLParser(data: Data(svg.utf8)).parse())
+            #expect(svg.contains(">eigenvalue</text>") && svg.contains(">density</text>") && svg.contains("xmin "))
+        }
+        let alpha = try String(contentsOf: folder.appendingPathComponent("alpha.svg"), encoding: .utf8)
+        #expect(XMLParser(data: Data(alpha.utf8)).parse())
+        #expect(alpha.contains(">layer_id</text>") && alpha.contains("2: over-trained below") && alpha.contains("6: under-trained above"))
+        // The JSON report does not carry the eigenvalues.
+        #expect(!(try HTSRCommand.render(report, as: .json, summaryOnly: false)).contains("\"eigenvalues\""))
     }
 
     @Test func tableHasWeightWatcherColumnsAndASummaryLine() async throws {
