@@ -33,6 +33,9 @@ struct HTSRCommand: AsyncParsableCommand {
     @Option(help: "Skip layers whose name matches this regular expression.")
     var exclude: String?
 
+    @Flag(help: "Add SETOL's ERG condition per layer: detX_num, detX_val, detX_delta (docs/htsr.md).")
+    var detx = false
+
     @Option(help: "Write every layer's eigenvalues (ascending) to DIR/LAYERID_NAME.npy.")
     var saveEsd: String?
 
@@ -62,6 +65,7 @@ struct HTSRCommand: AsyncParsableCommand {
         options.layers = layers
         options.exclude = exclude
         options.keepEigenvalues = saveEsd != nil || plot != nil
+        options.detX = detx
         return options
     }
 
@@ -122,7 +126,9 @@ struct HTSRCommand: AsyncParsableCommand {
         case .json:
             return try Rendering.json(report) + "\n"
         case .csv:
-            let header = report.layers.first?.cells.map(\.key.rawValue) ?? LayerReport.CodingKeys.allCases.map(\.rawValue)
+            let detXKeys: Set<LayerReport.CodingKeys> = [.detXNum, .detXVal, .detXDelta]
+            let header = report.layers.first?.cells.map(\.key.rawValue)
+                ?? LayerReport.CodingKeys.allCases.filter { report.options.detX || !detXKeys.contains($0) }.map(\.rawValue)
             return Rendering.csv(header: header, rows: report.layers.map { row in row.cells.map { csvCell($0.value) } })
         case .table:
             let header = ["layer_id", "name", "N", "M", "rf", "num_evals", "alpha", "xmin", "D", "lambda_max",

@@ -47,6 +47,8 @@ public struct LayerReport: Sendable, Equatable, Encodable {
     /// Why the fit failed, when it did.
     public var failure: String?
     public var esdMethod: ESDMethod
+    /// SETOL's ERG condition when ``HTSROptions/detX`` asked for it: `.some(nil)` where it has no solution.
+    public var detX: DetX??
     /// The ESD, ascending, when ``HTSROptions/keepEigenvalues`` asked for it; never encoded as a column.
     public var eigenvalues: [Double]?
 
@@ -58,6 +60,7 @@ public struct LayerReport: Sendable, Equatable, Encodable {
         case logNorm = "log_norm", logAlphaNorm = "log_alpha_norm", stableRank = "stable_rank"
         case matrixRank = "matrix_rank", entropy, rankLoss = "rank_loss", weakRankLoss = "weak_rank_loss"
         case svMax = "sv_max", svMin = "sv_min", warning, status, failure, esdMethod = "esd_method"
+        case detXNum = "detX_num", detXVal = "detX_val", detXDelta = "detX_delta"
     }
 
     /// One column's value, typed for JSON; nil is a null (a failed fit's columns, a pooled layer's slice).
@@ -79,6 +82,7 @@ public struct LayerReport: Sendable, Equatable, Encodable {
          (.matrixRank, .integer(matrixRank)), (.entropy, .number(entropy)), (.rankLoss, .integer(rankLoss)),
          (.weakRankLoss, .integer(weakRankLoss)), (.svMax, .number(svMax)), (.svMin, .number(svMin)),
          (.warning, .text(warning)), (.status, .text(status)), (.failure, .text(failure)), (.esdMethod, .text(esdMethod.rawValue))]
+            + (detX.map { value in [(.detXNum, .integer(value?.num)), (.detXVal, .number(value?.value)), (.detXDelta, .number(value?.delta))] } ?? [])
     }
 
     /// Every column, nulls included, so each JSON row has the same keys.
@@ -141,6 +145,7 @@ public struct LayerReport: Sendable, Equatable, Encodable {
             status = "failed"
             self.failure = failure.description
         }
+        if options.detX { detX = .some(DetX(eigenvalues: evals, xmin: xmin)) }
     }
 }
 

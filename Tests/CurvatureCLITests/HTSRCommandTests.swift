@@ -39,6 +39,15 @@ let onnxPath = repositoryRoot.appendingPathComponent("Tests/ModelFormatsTests/Fi
         #expect(!(try HTSRCommand.render(report, as: .json, summaryOnly: false)).contains("\"eigenvalues\""))
     }
 
+    @Test func detXAddsItsColumnsOnlyWhenAsked() async throws {
+        let plain = try await run([checkpointPath, "--format", "csv"])
+        #expect(!plain.contains("detX"))
+        let csv = try await run([checkpointPath, "--format", "csv", "--detx"]).split(separator: "\n")
+        #expect(csv[0].hasSuffix(",esd_method,detX_num,detX_val,detX_delta"))
+        let cells = csv[1].split(separator: ",", omittingEmptySubsequences: false)
+        #expect(Int(cells[cells.count - 3]) != nil && Double(cells[cells.count - 2]) != nil)
+    }
+
     @Test func tableHasWeightWatcherColumnsAndASummaryLine() async throws {
         let output = try await run([checkpointPath])
         let lines = output.split(separator: "\n").map(String.init)

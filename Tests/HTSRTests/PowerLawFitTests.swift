@@ -71,3 +71,20 @@ import Testing
         #expect(PowerLawFit.fit(eigenvalues: [Double](repeating: 2, count: 50)) == .failure(.degenerate))
     }
 }
+
+@Suite struct DetXTests {
+    @Test func theERGTailOfAConstructedSpectrum() throws {
+        // Sum 16, n = 6: rescaled [0.375 x 4, 1.5, 3]. Products from the top: 3, 4.5, 1.6875, then 0.633 < 1 at index 2.
+        let eigenvalues = [1.0, 1, 1, 1, 4, 8]
+        let detX = try #require(DetX(eigenvalues: eigenvalues, xmin: 2.5))
+        #expect(detX.num == 4 && detX.value == 1)
+        #expect(abs(detX.delta! - (2.5 - 1) * 6 / 16) < 1e-15)
+        #expect(DetX(eigenvalues: eigenvalues, xmin: nil)?.delta == nil)
+        // Equal eigenvalues: every product is exactly 1, never below; no tail.
+        #expect(DetX(eigenvalues: [2, 2, 2], xmin: nil) == nil)
+        // A long spectrum does not overflow: 2000 eigenvalues, one huge.
+        let long = (1...1999).map { Double($0) / 1000 } + [1e6]
+        let tail = try #require(DetX(eigenvalues: long, xmin: nil))
+        #expect(tail.num >= 1 && tail.num < 2000 && tail.value < 1e6)
+    }
+}
