@@ -33,6 +33,9 @@ struct HTSRCommand: AsyncParsableCommand {
     @Option(help: "Skip layers whose name matches this regular expression.")
     var exclude: String?
 
+    @Option(help: "Shuffle each layer's entries with this seed and compare spectra: rand_distance, max_rand_eval, ww_softrank, ww_maxdist.")
+    var randomize: UInt64?
+
     @Flag(help: "Add SETOL's ERG condition per layer: detX_num, detX_val, detX_delta (docs/htsr.md).")
     var detx = false
 
@@ -66,6 +69,7 @@ struct HTSRCommand: AsyncParsableCommand {
         options.exclude = exclude
         options.keepEigenvalues = saveEsd != nil || plot != nil
         options.detX = detx
+        options.randomizeSeed = randomize
         return options
     }
 
@@ -127,8 +131,10 @@ struct HTSRCommand: AsyncParsableCommand {
             return try Rendering.json(report) + "\n"
         case .csv:
             let detXKeys: Set<LayerReport.CodingKeys> = [.detXNum, .detXVal, .detXDelta]
-            let header = report.layers.first?.cells.map(\.key.rawValue)
-                ?? LayerReport.CodingKeys.allCases.filter { report.options.detX || !detXKeys.contains($0) }.map(\.rawValue)
+            let randomKeys: Set<LayerReport.CodingKeys> = [.randDistance, .maxRandEval, .wwSoftrank, .wwMaxdist]
+            let header = report.layers.first?.cells.map(\.key.rawValue) ?? LayerReport.CodingKeys.allCases.filter {
+                (report.options.detX || !detXKeys.contains($0)) && (report.options.randomizeSeed != nil || !randomKeys.contains($0))
+            }.map(\.rawValue)
             return Rendering.csv(header: header, rows: report.layers.map { row in row.cells.map { csvCell($0.value) } })
         case .table:
             let header = ["layer_id", "name", "N", "M", "rf", "num_evals", "alpha", "xmin", "D", "lambda_max",

@@ -101,7 +101,8 @@ enum LayerOutcome {
 func analyzeLayer(_ layer: HTSRLayer, in archive: any TensorArchive, options: HTSROptions) -> Result<LayerOutcome, HTSRError> {
     Result { () throws(HTSRError) -> LayerOutcome in
         let esd: EmpiricalSpectralDensity
-        if let streamed = try streamedGramESD(layer, in: archive) {
+        var randomization: Randomization?
+        if options.randomizeSeed == nil, let streamed = try streamedGramESD(layer, in: archive) {
             guard let value = streamed else { return .unusable(nonFiniteReason) }
             esd = value
         } else {
@@ -112,6 +113,12 @@ func analyzeLayer(_ layer: HTSRLayer, in archive: any TensorArchive, options: HT
             guard matrices.matrices.allSatisfy(\.isFinite) else { return .unusable(nonFiniteReason) }
             do throws(LAPACKError) {
                 esd = try EmpiricalSpectralDensity(matrices: matrices.matrices, scale: matrices.eigenvalueScale)
+                if let seed = options.randomizeSeed {
+                    var random = SeededRandom(seed: seed ^ (UInt64(layer.layerID) &* 0x9E37_79B9_7F4A_7C15))
+                    let shuffled = Randomization.shuffled(matrices.matrices, using: &random)
+                    let randomized = try EmpiricalSpectralDensity(matrices: shuffled, scale: matrices.eigenvalueScale)
+                    randomization = Randomization(eigenvalues: esd.eigenvalues, randomized: randomized.eigenvalues)
+                }
             } catch {
                 throw .lapack(layer: layer.name, error)
             }
@@ -119,6 +126,7 @@ func analyzeLayer(_ layer: HTSRLayer, in archive: any TensorArchive, options: HT
         let fit = PowerLawFit.fit(eigenvalues: esd.eigenvalues, threshold: options.fitThreshold)
         var row = LayerReport(layer: layer, esd: esd, fit: fit, options: options)
         if options.keepEigenvalues { row.eigenvalues = esd.eigenvalues }
+        row.randomization = randomization
         return .analysed(row)
     }
 }

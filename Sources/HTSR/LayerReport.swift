@@ -47,6 +47,8 @@ public struct LayerReport: Sendable, Equatable, Encodable {
     /// Why the fit failed, when it did.
     public var failure: String?
     public var esdMethod: ESDMethod
+    /// The randomisation test when ``HTSROptions/randomizeSeed`` asked for it.
+    public var randomization: Randomization?
     /// SETOL's ERG condition when ``HTSROptions/detX`` asked for it: `.some(nil)` where it has no solution.
     public var detX: DetX??
     /// The ESD, ascending, when ``HTSROptions/keepEigenvalues`` asked for it; never encoded as a column.
@@ -61,6 +63,7 @@ public struct LayerReport: Sendable, Equatable, Encodable {
         case matrixRank = "matrix_rank", entropy, rankLoss = "rank_loss", weakRankLoss = "weak_rank_loss"
         case svMax = "sv_max", svMin = "sv_min", warning, status, failure, esdMethod = "esd_method"
         case detXNum = "detX_num", detXVal = "detX_val", detXDelta = "detX_delta"
+        case randDistance = "rand_distance", maxRandEval = "max_rand_eval", wwSoftrank = "ww_softrank", wwMaxdist = "ww_maxdist"
     }
 
     /// One column's value, typed for JSON; nil is a null (a failed fit's columns, a pooled layer's slice).
@@ -83,6 +86,10 @@ public struct LayerReport: Sendable, Equatable, Encodable {
          (.weakRankLoss, .integer(weakRankLoss)), (.svMax, .number(svMax)), (.svMin, .number(svMin)),
          (.warning, .text(warning)), (.status, .text(status)), (.failure, .text(failure)), (.esdMethod, .text(esdMethod.rawValue))]
             + (detX.map { value in [(.detXNum, .integer(value?.num)), (.detXVal, .number(value?.value)), (.detXDelta, .number(value?.delta))] } ?? [])
+            + (randomization.map { r in
+                [(.randDistance, .number(r.distance)), (.maxRandEval, .number(r.maxRandomEigenvalue)), (.wwSoftrank, .number(r.softRank)),
+                 (.wwMaxdist, .number(r.maxDistance))]
+            } ?? [])
     }
 
     /// Every column, nulls included, so each JSON row has the same keys.

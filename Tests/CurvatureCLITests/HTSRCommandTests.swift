@@ -39,13 +39,18 @@ let onnxPath = repositoryRoot.appendingPathComponent("Tests/ModelFormatsTests/Fi
         #expect(!(try HTSRCommand.render(report, as: .json, summaryOnly: false)).contains("\"eigenvalues\""))
     }
 
-    @Test func detXAddsItsColumnsOnlyWhenAsked() async throws {
+    @Test func detXAndRandomizationAddTheirColumnsOnlyWhenAsked() async throws {
         let plain = try await run([checkpointPath, "--format", "csv"])
         #expect(!plain.contains("detX"))
         let csv = try await run([checkpointPath, "--format", "csv", "--detx"]).split(separator: "\n")
         #expect(csv[0].hasSuffix(",esd_method,detX_num,detX_val,detX_delta"))
         let cells = csv[1].split(separator: ",", omittingEmptySubsequences: false)
         #expect(Int(cells[cells.count - 3]) != nil && Double(cells[cells.count - 2]) != nil)
+        let randomized = try await run([checkpointPath, "--format", "csv", "--randomize", "7"]).split(separator: "\n")
+        #expect(randomized[0].hasSuffix(",esd_method,rand_distance,max_rand_eval,ww_softrank,ww_maxdist"))
+        #expect(try await run([checkpointPath, "--format", "csv", "--randomize", "7"]).split(separator: "\n") == randomized)
+        let json = try await run([checkpointPath, "--format", "json", "--randomize", "7"])
+        #expect(json.contains("\"randomize_seed\" : 7") && json.contains("\"ww_softrank\" : "))
     }
 
     @Test func tableHasWeightWatcherColumnsAndASummaryLine() async throws {

@@ -192,3 +192,31 @@ func gaussian(_ shape: [Int], seed: UInt64) -> Tensor<Double> {
         #expect(report.layers.isEmpty && report.skipped.first?.reason.contains("NaN or infinite") == true)
     }
 }
+
+@Suite struct RandomizationTests {
+    func esd(_ m: Tensor<Double>) throws -> [Double] { try EmpiricalSpectralDensity(matrices: [m], scale: 1).eigenvalues }
+
+    @Test func jensenShannonDistanceHasItsKnownValues() {
+        #expect(Randomization.jensenShannonDistance([1, 2, 3], [2, 4, 6]) == 0)
+        #expect(abs(Randomization.jensenShannonDistance([1, 0], [0, 1]) - Foundation.log(2).squareRoot()) < 1e-15)
+    }
+
+    @Test func aRandomMatrixSurvivesShufflingAndAPlantedSpikeDoesNot() throws {
+        var random = SeededRandom(seed: 4)
+        let gaussian = Tensor<Double>.gaussian(shape: [300, 100], using: &random)
+        var shuffle = SeededRandom(seed: 9)
+        let plain = Randomization(eigenvalues: try esd(gaussian),
+                                  randomized: try esd(Randomization.shuffled([gaussian], using: &shuffle)[0]))
+        #expect(abs(plain.softRank - 1) < 0.15 && plain.distance < 0.05)
+        // W = G + s u v^T with a strong rank-one signal: shuffling spreads it out, so lambda_max drops.
+        let u = Tensor<Double>.gaussian(shape: [300, 1], using: &random), v = Tensor<Double>.gaussian(shape: [1, 100], using: &random)
+        let spiked = gaussian + matmul(u, v) * 3
+        shuffle = SeededRandom(seed: 9)
+        let eigenvalues = try esd(spiked)
+        let result = Randomization(eigenvalues: eigenvalues, randomized: try esd(Randomization.shuffled([spiked], using: &shuffle)[0]))
+        #expect(result.softRank < 0.2 && result.maxDistance > 0.8 * eigenvalues.last!)
+        // Seeded: the same seed gives the same shuffle.
+        var first = SeededRandom(seed: 1), second = SeededRandom(seed: 1)
+        #expect(Randomization.shuffled([spiked], using: &first) == Randomization.shuffled([spiked], using: &second))
+    }
+}
