@@ -47,6 +47,8 @@ for file in esd/1_0.npy esd/3_4.npy plots/esd_1_0.svg plots/alpha.svg; do
   [ -s "$work/$file" ] || { echo "CLI check failed: htsr did not write $file" >&2; failures=$((failures + 1)); }
 done
 grep -q '<text class="x-label"[^>]*>eigenvalue</text>' "$work/plots/esd_1_0.svg" || { echo "CLI check failed: htsr ESD plot label" >&2; failures=$((failures + 1)); }
+check "htsr fine-tuning delta" 0 'each layer minus its tensor in Examples/models/trajectory/digits_mlp_epoch00\.safetensors\)$' EMPTY -- htsr Examples/models/digits_mlp.safetensors --base-model Examples/models/trajectory/digits_mlp_epoch00.safetensors
+check "htsr delta wrong base" 1 EMPTY "cnn\.pt: the base model does not match: '0\.weight' is not in the base model; '2\.weight' is not in the base model; '4\.weight' is not in the base model$" -- htsr Examples/models/digits_mlp.safetensors --base-model Tests/ModelImportTests/Fixtures/cnn.pt
 check "htsr bad regex" 1 EMPTY "^Error: --layers: '\(' is not a valid regular expression$" -- htsr "$fixtures/torch/checkpoint.pt" --layers "("
 check "htsr hostile file" 1 EMPTY 'refused to unpickle' -- htsr "$fixtures/torch/evil_os_system.pt"
 models=Tests/ModelImportTests/Fixtures

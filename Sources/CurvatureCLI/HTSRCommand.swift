@@ -33,6 +33,9 @@ struct HTSRCommand: AsyncParsableCommand {
     @Option(help: "Skip layers whose name matches this regular expression.")
     var exclude: String?
 
+    @Option(help: "Analyse each layer's difference W - W_base with the same-named tensor of this weight file (fine-tuning deltas).")
+    var baseModel: String?
+
     @Option(help: "Shuffle each layer's entries with this seed and compare spectra: rand_distance, max_rand_eval, ww_softrank, ww_maxdist.")
     var randomize: UInt64?
 
@@ -76,7 +79,8 @@ struct HTSRCommand: AsyncParsableCommand {
     func run() async throws {
         let archive = try WeightFile.open(URL(fileURLWithPath: file))
         let progress = Progress.reporter(enabled: !quiet)
-        let report = try await analyzeHTSR(archive, options: options, progress: progress)
+        let base = try baseModel.map { try WeightFile.open(URL(fileURLWithPath: $0)) }
+        let report = try await analyzeHTSR(archive, options: options, base: base, progress: progress)
         Progress.finish(enabled: !quiet)
         if let saveEsd { try Self.saveSpectra(report, to: saveEsd) }
         if let plot { try Self.plotSpectra(report, to: plot) }
@@ -146,7 +150,8 @@ struct HTSRCommand: AsyncParsableCommand {
                  number(row.stableRank, "%.2f"), row.numPLSpikes.map(String.init) ?? "-", row.warning]
             }
             let table = Rendering.table(header: header, rows: rows, rightAligned: Set(0..<12).subtracting([1]))
-            return "\(report.file) (\(report.format))\n\n" + table + "\n" + summaryLine(report)
+            let delta = report.baseModel.map { ", each layer minus its tensor in \($0)" } ?? ""
+            return "\(report.file) (\(report.format)\(delta))\n\n" + table + "\n" + summaryLine(report)
         }
     }
 

@@ -6,6 +6,8 @@ import ModelFormats
 public struct HTSRReport: Sendable, Encodable {
     public var file: String
     public var format: String
+    /// The base model whose weights were subtracted (a delta analysis), if any.
+    public var baseModel: String?
     public var options: HTSROptions
     public var layers: [LayerReport]
     public var skipped: [SkippedLayer]
@@ -25,12 +27,15 @@ public enum HTSRError: Error, CustomStringConvertible {
     case format(FormatError)
     case option(HTSROptionError)
     case lapack(layer: String, LAPACKError)
+    /// The base model of a delta analysis lacks a layer's tensor or has it in another shape.
+    case baseMismatch(file: String, String)
 
     public var description: String {
         switch self {
         case .format(let error): error.description
         case .option(let error): error.description
         case .lapack(let layer, let error): "layer \(layer): \(error)"
+        case .baseMismatch(let file, let problems): "\(file): the base model does not match: \(problems)"
         }
     }
 }
@@ -39,8 +44,11 @@ public enum HTSRError: Error, CustomStringConvertible {
 ///
 /// Layers run in parallel, `options.workers` at a time (one per core by default) with BLAS single-threaded so they
 /// do not oversubscribe; each worker holds one layer's tensor at a time. Largest layers start first.
+///
+/// With `base`, every layer is the difference `W - W_base` with the same-named tensor of `base` (a fine-tuning
+/// delta); the base must hold every analysed tensor in the same shape.
 public func analyzeHTSR(
-    _ archive: any TensorArchive, options: HTSROptions = HTSROptions(),
+    _ archive: any TensorArchive, options: HTSROptions = HTSROptions(), base: (any TensorArchive)? = nil,
     progress: (@Sendable (HTSRProgress) -> Void)? = nil
 ) async throws(HTSRError) -> HTSRReport {
     let discovered: (layers: [HTSRLayer], skipped: [SkippedLayer])
@@ -51,6 +59,16 @@ public func analyzeHTSR(
         throw .option(error)
     }
     let layers = discovered.layers
+    if let base {
+        // Every problem at once, in layer order, before any work starts.
+        let available = Dictionary(base.descriptors.map { ($0.name, $0.shape) }, uniquingKeysWith: { a, _ in a })
+        let shapes = Dictionary(archive.descriptors.map { ($0.name, $0.shape) }, uniquingKeysWith: { a, _ in a })
+        let problems = Array(Set(layers.map(\.tensorName))).sorted().compactMap { name -> String? in
+            guard let shape = available[name] else { return "'\(name)' is not in the base model" }
+            return shape == shapes[name] ? nil : "'\(name)' has shape \(shape) in the base model, \(shapes[name] ?? []) in the model"
+        }
+        if !problems.isEmpty { throw .baseMismatch(file: base.path, problems.joined(separator: "; ")) }
+    }
     let order = layers.indices.sorted { layers[$0].n * layers[$0].m * layers[$0].rf > layers[$1].n * layers[$1].m * layers[$1].rf }
     let workers = options.workers > 0 ? options.workers : ProcessInfo.processInfo.activeProcessorCount
     let previousThreads = BLASThreads.count
@@ -65,7 +83,7 @@ public func analyzeHTSR(
             guard next < order.count else { return }
             let index = order[next]
             next += 1
-            group.addTask { (index, analyzeLayer(layers[index], in: archive, options: options)) }
+            group.addTask { (index, analyzeLayer(layers[index], in: archive, base: base, options: options)) }
         }
         for _ in 0..<min(workers, order.count) { startNext() }
         var completed = 0
@@ -87,7 +105,7 @@ public func analyzeHTSR(
     if case .failure(let error) = result { throw error }
     let reports = rows.compactMap { $0 }
     let skipped = (discovered.skipped + unusable).sorted { $0.layerID < $1.layerID }
-    return HTSRReport(file: archive.path, format: archive.formatName, options: options, layers: reports,
+    return HTSRReport(file: archive.path, format: archive.formatName, baseModel: base?.path, options: options, layers: reports,
                       skipped: skipped, summary: HTSRSummary(layers: reports, skipped: skipped.count))
 }
 
@@ -98,16 +116,18 @@ enum LayerOutcome {
 }
 
 /// Reads one layer's tensor, computes its ESD, fits the power law and the norm metrics.
-func analyzeLayer(_ layer: HTSRLayer, in archive: any TensorArchive, options: HTSROptions) -> Result<LayerOutcome, HTSRError> {
+func analyzeLayer(_ layer: HTSRLayer, in archive: any TensorArchive, base: (any TensorArchive)? = nil,
+                  options: HTSROptions) -> Result<LayerOutcome, HTSRError> {
     Result { () throws(HTSRError) -> LayerOutcome in
         let esd: EmpiricalSpectralDensity
         var randomization: Randomization?
-        if options.randomizeSeed == nil, let streamed = try streamedGramESD(layer, in: archive) {
+        if options.randomizeSeed == nil, base == nil, let streamed = try streamedGramESD(layer, in: archive) {
             guard let value = streamed else { return .unusable(nonFiniteReason) }
             esd = value
         } else {
-            let tensor: StoredTensor
+            var tensor: StoredTensor
             do throws(FormatError) { tensor = try archive.tensor(named: layer.tensorName) } catch { throw .format(error) }
+            if let base { tensor = try delta(tensor, base: base) }
             let matrices = LayerMatrices(layer: layer, tensor: tensor)
             // LAPACK's behaviour on NaN is undefined; such a layer has no spectrum to report.
             guard matrices.matrices.allSatisfy(\.isFinite) else { return .unusable(nonFiniteReason) }
@@ -132,6 +152,19 @@ func analyzeLayer(_ layer: HTSRLayer, in archive: any TensorArchive, options: HT
 }
 
 private let nonFiniteReason = "weights contain NaN or infinite values"
+
+/// `W - W_base` for the same-named tensor of `base`, in float64.
+private func delta(_ tensor: StoredTensor, base: any TensorArchive) throws(HTSRError) -> StoredTensor {
+    guard let descriptor = base.descriptors.first(where: { $0.name == tensor.name }) else {
+        throw .baseMismatch(file: base.path, "'\(tensor.name)' is not in the base model")
+    }
+    guard descriptor.shape == tensor.shape else {
+        throw .baseMismatch(file: base.path, "'\(tensor.name)' has shape \(descriptor.shape) in the base model, \(tensor.shape) in the model")
+    }
+    let original: Tensor<Double>
+    do throws(FormatError) { original = try base.tensor(named: tensor.name).tensor(Double.self) } catch { throw .format(error) }
+    return StoredTensor(name: tensor.name, tensor: tensor.tensor(Double.self) - original)
+}
 
 /// Rows per block when a tall matrix's Gram matrix is accumulated from the file: about 1 M elements (8 MB).
 private let streamBlockElements = 1 << 20

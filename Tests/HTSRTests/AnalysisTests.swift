@@ -220,3 +220,19 @@ func gaussian(_ shape: [Int], seed: UInt64) -> Tensor<Double> {
         #expect(Randomization.shuffled([spiked], using: &first) == Randomization.shuffled([spiked], using: &second))
     }
 }
+
+@Suite struct DeltaAnalysisTests {
+    @Test func aDeltaAnalysisSeesOnlyTheDifference() async throws {
+        let base = gaussian([60, 40], seed: 1), delta = gaussian([60, 40], seed: 2) * 0.1
+        let model = try archive([("fc.weight", base + delta)]), original = try archive([("fc.weight", base)])
+        let report = try await analyzeHTSR(model, options: HTSROptions(), base: original)
+        let alone = try await analyzeHTSR(try archive([("fc.weight", delta)]))
+        #expect(report.baseModel == original.path && report.layers.count == 1)
+        #expect(abs(report.layers[0].lambdaMax - alone.layers[0].lambdaMax) < 1e-9 * alone.layers[0].lambdaMax)
+        #expect(report.layers[0].alpha == alone.layers[0].alpha || abs(report.layers[0].alpha! - alone.layers[0].alpha!) < 1e-6)
+        // A base without the tensor, or with another shape, is refused by name.
+        for other in [try archive([("other.weight", base)]), try archive([("fc.weight", gaussian([40, 60], seed: 3))])] {
+            await #expect(throws: HTSRError.self) { try await analyzeHTSR(model, options: HTSROptions(), base: other) }
+        }
+    }
+}
