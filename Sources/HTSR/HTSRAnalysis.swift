@@ -121,12 +121,19 @@ func analyzeLayer(_ layer: HTSRLayer, in archive: any TensorArchive, base: (any 
     Result { () throws(HTSRError) -> LayerOutcome in
         let esd: EmpiricalSpectralDensity
         var randomization: Randomization?
-        if options.randomizeSeed == nil, base == nil, let streamed = try streamedGramESD(layer, in: archive) {
+        if options.randomizeSeed == nil, base == nil, layer.loraB == nil, let streamed = try streamedGramESD(layer, in: archive) {
             guard let value = streamed else { return .unusable(nonFiniteReason) }
             esd = value
         } else {
             var tensor: StoredTensor
-            do throws(FormatError) { tensor = try archive.tensor(named: layer.tensorName) } catch { throw .format(error) }
+            do throws(FormatError) {
+                tensor = try archive.tensor(named: layer.tensorName)
+                if let loraB = layer.loraB {
+                    // The adapter's update B A, the matrix a merged model adds to the base weight.
+                    let product = matmul(try archive.tensor(named: loraB).tensor(Double.self), tensor.tensor(Double.self))
+                    tensor = StoredTensor(name: tensor.name, tensor: product)
+                }
+            } catch { throw .format(error) }
             if let base { tensor = try delta(tensor, base: base) }
             let matrices = LayerMatrices(layer: layer, tensor: tensor)
             // LAPACK's behaviour on NaN is undefined; such a layer has no spectrum to report.

@@ -28,6 +28,8 @@ public struct HTSRLayer: Sendable, Equatable {
     public var rf: Int
     /// Kernel position (i, j) for unpooled conv layers.
     public var slice: [Int]?
+    /// A LoRA adapter's B factor: the layer is the product `B A`, with A the tensor `tensorName`.
+    public var loraB: String?
 
     /// How many eigenvalues the ESD has.
     public var numEvals: Int { slice == nil ? m * rf : m }
@@ -66,6 +68,7 @@ enum LayerDiscovery {
         }
         var layers: [HTSRLayer] = []
         var skipped: [SkippedLayer] = []
+        if weightNames == nil, let adapter = loraLayers(descriptors, include: include, exclude: exclude, options: options) { return adapter }
         for (index, descriptor) in candidates.enumerated() {
             let id = index + 1
             let name = descriptor.name.hasSuffix(".weight") ? String(descriptor.name.dropLast(7)) : descriptor.name
@@ -106,6 +109,37 @@ enum LayerDiscovery {
                 layers.append(HTSRLayer(layerID: id, name: name, tensorName: descriptor.name, kind: kind,
                                         n: n, m: m, rf: rf, slice: slice))
             }
+        }
+        return (layers, skipped)
+    }
+
+    /// A LoRA adapter (PEFT's adapter_model.safetensors): every `X.lora_A.weight` [r, in] with its
+    /// `X.lora_B.weight` [out, r] is one dense layer X, the product `B A` [out, in] (without PEFT's alpha / r scale,
+    /// which moves every eigenvalue alike and leaves alpha unchanged). Nil when the file has no such pair.
+    private static func loraLayers(
+        _ descriptors: [TensorDescriptor], include: NSRegularExpression?, exclude: NSRegularExpression?, options: HTSROptions
+    ) -> (layers: [HTSRLayer], skipped: [SkippedLayer])? {
+        let byName = Dictionary(descriptors.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
+        let pairs = descriptors.filter { $0.name.hasSuffix(".lora_A.weight") }.compactMap { a -> (TensorDescriptor, TensorDescriptor)? in
+            guard let b = byName[String(a.name.dropLast(14)) + ".lora_B.weight"] else { return nil }
+            return (a, b)
+        }
+        guard !pairs.isEmpty else { return nil }
+        var layers: [HTSRLayer] = [], skipped: [SkippedLayer] = []
+        for (index, (a, b)) in pairs.enumerated() {
+            let id = index + 1, name = String(a.name.dropLast(14))
+            func skip(_ reason: String) { skipped.append(SkippedLayer(layerID: id, name: name, reason: reason)) }
+            if let include, !matches(include, name) { skip("does not match --layers"); continue }
+            if let exclude, matches(exclude, name) { skip("matches --exclude"); continue }
+            guard a.shape.count == 2, b.shape.count == 2, a.shape[0] == b.shape[1], a.dtype.isFloatingPoint, b.dtype.isFloatingPoint else {
+                skip("LoRA factors \(b.shape) x \(a.shape) do not multiply")
+                continue
+            }
+            let (n, m) = (max(b.shape[0], a.shape[1]), min(b.shape[0], a.shape[1]))
+            if m < options.minEvals { skip("\(m) eigenvalues, fewer than --min-evals \(options.minEvals)"); continue }
+            if options.maxEvals > 0, m > options.maxEvals { skip("\(m) eigenvalues, more than --max-evals \(options.maxEvals)"); continue }
+            if n > options.maxN { skip("N = \(n), more than --max-n \(options.maxN)"); continue }
+            layers.append(HTSRLayer(layerID: id, name: name, tensorName: a.name, kind: .dense, n: n, m: m, rf: 1, slice: nil, loraB: b.name))
         }
         return (layers, skipped)
     }

@@ -236,3 +236,23 @@ func gaussian(_ shape: [Int], seed: UInt64) -> Tensor<Double> {
         }
     }
 }
+
+@Suite struct LoRATests {
+    @Test func anAdapterIsAnalysedAsItsDenseProducts() async throws {
+        // PEFT's naming: X.lora_A.weight [r, in], X.lora_B.weight [out, r].
+        let prefix = "base_model.model.layers.0.self_attn."
+        let (qA, qB) = (gaussian([8, 64], seed: 1), gaussian([48, 8], seed: 2))
+        let (vA, vB) = (gaussian([8, 64], seed: 3), gaussian([64, 8], seed: 4))
+        let adapter = try archive([(prefix + "q_proj.lora_A.weight", qA), (prefix + "q_proj.lora_B.weight", qB),
+                                   (prefix + "v_proj.lora_A.weight", vA), (prefix + "v_proj.lora_B.weight", vB)])
+        let dense = try archive([(prefix + "q_proj.weight", matmul(qB, qA)), (prefix + "v_proj.weight", matmul(vB, vA))])
+        let fromAdapter = try await analyzeHTSR(adapter), fromDense = try await analyzeHTSR(dense)
+        #expect(fromAdapter.layers.map(\.name) == [prefix + "q_proj", prefix + "v_proj"])
+        #expect(fromAdapter.layers.map(\.name) == fromDense.layers.map(\.name))
+        for (a, d) in zip(fromAdapter.layers, fromDense.layers) {
+            #expect(a.n == d.n && a.m == d.m && a.numEvals == d.numEvals && a.matrixRank == 8)
+            #expect(abs(a.lambdaMax - d.lambdaMax) < 1e-9 * d.lambdaMax && abs(a.norm - d.norm) < 1e-9 * d.norm)
+            #expect(a.alpha == d.alpha || abs((a.alpha ?? 0) - (d.alpha ?? 0)) < 1e-9)
+        }
+    }
+}
