@@ -33,6 +33,9 @@ struct HTSRCommand: AsyncParsableCommand {
     @Option(help: "Skip layers whose name matches this regular expression.")
     var exclude: String?
 
+    @Option(parsing: .unconditional, help: "WeightWatcher's xmax: none, force (the KS distance against the law truncated at the largest eigenvalue), or -K (leave out the top K eigenvalues).")
+    var xmax: UpperLimitArgument = .init(value: .none)
+
     @Option(help: "Analyse each layer's difference W - W_base with the same-named tensor of this weight file (fine-tuning deltas).")
     var baseModel: String?
 
@@ -72,6 +75,7 @@ struct HTSRCommand: AsyncParsableCommand {
         options.exclude = exclude
         options.keepEigenvalues = saveEsd != nil || plot != nil
         options.detX = detx
+        options.upperLimit = xmax.value
         options.randomizeSeed = randomize
         return options
     }
@@ -207,4 +211,23 @@ enum Progress {
         guard enabled, isatty(STDERR_FILENO) != 0 else { return }
         FileHandle.standardError.write(Data(("\r" + String(repeating: " ", count: 72) + "\r").utf8))
     }
+}
+
+/// `--xmax none|force|-K`.
+struct UpperLimitArgument: ExpressibleByArgument {
+    var value: PowerLawFit.UpperLimit
+
+    init(value: PowerLawFit.UpperLimit) { self.value = value }
+
+    init?(argument: String) {
+        switch argument {
+        case "none": value = .none
+        case "force": value = .force
+        default:
+            guard argument.hasPrefix("-"), let k = Int(argument.dropFirst()), k >= 1 else { return nil }
+            value = .dropTop(k)
+        }
+    }
+
+    var defaultValueDescription: String { "none" }
 }

@@ -150,7 +150,7 @@ func analyzeLayer(_ layer: HTSRLayer, in archive: any TensorArchive, base: (any 
                 throw .lapack(layer: layer.name, error)
             }
         }
-        let fit = PowerLawFit.fit(eigenvalues: esd.eigenvalues, threshold: options.fitThreshold)
+        let fit = PowerLawFit.fit(eigenvalues: esd.eigenvalues, threshold: options.fitThreshold, upperLimit: options.upperLimit)
         var row = LayerReport(layer: layer, esd: esd, fit: fit, options: options)
         if options.keepEigenvalues { row.eigenvalues = esd.eigenvalues }
         row.randomization = randomization

@@ -15,6 +15,8 @@ public struct HTSROptions: Sendable, Codable, Equatable {
     public var exclude: String?
     /// Eigenvalues at or below this are left out of the power-law fit (WeightWatcher's EVALS_THRESH).
     public var fitThreshold = 1e-5
+    /// WeightWatcher's `xmax`: none, force, or leave out the top k eigenvalues.
+    public var upperLimit: PowerLawFit.UpperLimit = .none
     /// Eigenvalues below this count toward `weak_rank_loss`.
     public var weakRankTolerance = 1e-6
     /// Worker threads; each holds one tensor at a time. 0 means one per core.

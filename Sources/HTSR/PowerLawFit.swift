@@ -41,9 +41,21 @@ public struct PowerLawFit: Sendable, Equatable, Codable {
         }
     }
 
+    /// WeightWatcher's `xmax` argument.
+    public enum UpperLimit: Sendable, Equatable, Codable {
+        /// The default: every eigenvalue above the threshold, the KS distance against the untruncated law.
+        case none
+        /// The KS distance against the law truncated to [xmin, xmax], `(1 - (x/xmin)^(1-alpha)) /
+        /// (1 - (xmax/xmin)^(1-alpha))`; alpha is still the untruncated maximum-likelihood estimate.
+        case force
+        /// The largest k eigenvalues left out of the fit (they still count in num_pl_spikes).
+        case dropTop(Int)
+    }
+
     /// Fits the eigenvalues above `threshold`; `eigenvalues` must be ascending.
-    public static func fit(eigenvalues: [Double], threshold: Double = 1e-5) -> Result<PowerLawFit, Failure> {
-        let data = eigenvalues.filter { $0 > threshold }
+    public static func fit(eigenvalues: [Double], threshold: Double = 1e-5, upperLimit: UpperLimit = .none) -> Result<PowerLawFit, Failure> {
+        var data = eigenvalues.filter { $0 > threshold }
+        if case .dropTop(let k) = upperLimit { data = Array(data.dropLast(min(max(0, k), data.count))) }
         let n = data.count
         guard n >= 2 else { return .failure(.tooFewEigenvalues(n)) }
         let logs = data.map { Foundation.log($0) }
@@ -73,8 +85,10 @@ public struct PowerLawFit: Sendable, Equatable, Codable {
             let bound = small ? Double.infinity : best?.d ?? .infinity
             var d = 0.0
             let exponent = 1 - alpha
+            // Forced: the CDF renormalised to [xmin, xmax].
+            let normaliser = upperLimit == .force ? 1 - Foundation.exp(exponent * (logs[n - 1] - logs[i])) : 1
             for k in 0..<m {
-                let gap = Swift.abs(1 - Foundation.exp(exponent * (logs[i + k] - logs[i])) - Double(k) / Double(m))
+                let gap = Swift.abs((1 - Foundation.exp(exponent * (logs[i + k] - logs[i]))) / normaliser - Double(k) / Double(m))
                 if gap > d {
                     d = gap
                     if d >= bound { break }

@@ -53,6 +53,14 @@ let onnxPath = repositoryRoot.appendingPathComponent("Tests/ModelFormatsTests/Fi
         #expect(json.contains("\"randomize_seed\" : 7") && json.contains("\"ww_softrank\" : "))
     }
 
+    @Test func xmaxTakesNoneForceOrMinusK() throws {
+        for (text, value) in [("none", PowerLawFit.UpperLimit.none), ("force", .force), ("-3", .dropTop(3))] {
+            let command = try #require(try CurvatureCommand.parseAsRoot(["htsr", checkpointPath, "--xmax", text]) as? HTSRCommand)
+            #expect(command.options.upperLimit == value)
+        }
+        #expect(throws: (any Error).self) { try CurvatureCommand.parseAsRoot(["htsr", checkpointPath, "--xmax", "3"]) }
+    }
+
     @Test func tableHasWeightWatcherColumnsAndASummaryLine() async throws {
         let output = try await run([checkpointPath])
         let lines = output.split(separator: "\n").map(String.init)

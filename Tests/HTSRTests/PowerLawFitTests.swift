@@ -88,3 +88,32 @@ import Testing
         #expect(tail.num >= 1 && tail.num < 2000 && tail.value < 1e6)
     }
 }
+
+@Suite struct UpperLimitTests {
+    var pareto: [Double] { (1...1000).map { pow(1 - (Double($0) - 0.5) / 1000, -1 / 1.5) } }
+
+    @Test func droppingTheTopKIsTheFitWithoutThem() throws {
+        let dropped = try PowerLawFit.fit(eigenvalues: pareto, upperLimit: .dropTop(5)).get()
+        let direct = try PowerLawFit.fit(eigenvalues: Array(pareto.dropLast(5))).get()
+        #expect(dropped.alpha == direct.alpha && dropped.xmin == direct.xmin && dropped.d == direct.d && dropped.xmax == pareto[994])
+        // The spikes are still counted over the whole ESD.
+        #expect(dropped.numPLSpikes == pareto.filter { $0 >= dropped.xmin }.count)
+    }
+
+    @Test func forcingMeasuresTheKSDistanceAgainstTheTruncatedLaw() throws {
+        // Quantiles of a power law (alpha 2.5) truncated to [1, 10].
+        let (alpha, upper) = (2.5, 10.0)
+        let mass = 1 - pow(upper, 1 - alpha)
+        let data = (1...1000).map { pow(1 - mass * (Double($0) - 0.5) / 1000, 1 / (1 - alpha)) }
+        let forced = try PowerLawFit.fit(eigenvalues: data, upperLimit: .force).get()
+        // At the chosen xmin, D is the distance to (1 - (x/xmin)^(1-a)) / (1 - (xmax/xmin)^(1-a)), and the alpha is
+        // the untruncated estimate.
+        let tail = data.filter { $0 >= forced.xmin }, m = Double(tail.count), a = forced.alpha
+        #expect(abs(a - (1 + m / tail.reduce(0) { $0 + log($1 / forced.xmin) })) < 1e-9)
+        let normaliser = 1 - pow(tail.last! / forced.xmin, 1 - a)
+        let gaps = tail.enumerated().map { k, x in abs((1 - pow(x / forced.xmin, 1 - a)) / normaliser - Double(k) / m) }
+        #expect(abs(gaps.max()! - forced.d) < 1e-9)
+        // The forced CDF reaches 1 at xmax, so the last point's gap is exactly 1/m.
+        #expect(abs(gaps.last! - 1 / m) < 1e-9)
+    }
+}
