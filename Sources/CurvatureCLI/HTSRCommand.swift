@@ -4,7 +4,7 @@ import Foundation
 
 struct HTSRCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "htsr",
+        commandName: "analyze",
         abstract: "Heavy-tailed spectral analysis of every weight matrix in a file: power-law alpha per layer.",
         discussion: """
             Computes each layer's eigenvalue spectrum (singular values squared) and fits a power law to its tail \

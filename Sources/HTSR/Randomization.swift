@@ -17,26 +17,10 @@ public struct Randomization: Sendable, Equatable, Encodable {
 
     init(eigenvalues: [Double], randomized: [Double]) {
         let largest = eigenvalues.last ?? 0, randomLargest = randomized.last ?? 0
-        distance = Randomization.jensenShannonDistance(eigenvalues, randomized)
+        distance = jensenShannonDistance(eigenvalues, randomized)
         maxRandomEigenvalue = randomLargest
         softRank = largest > 0 ? randomLargest / largest : 0
         maxDistance = largest - randomLargest
-    }
-
-    /// sqrt(JSD(p || q)) of two non-negative vectors of the same length, normalised to sum 1 (scipy's
-    /// `jensenshannon`).
-    static func jensenShannonDistance(_ a: [Double], _ b: [Double]) -> Double {
-        precondition(a.count == b.count, "Jensen-Shannon distance of vectors of different lengths")
-        let (sa, sb) = (a.reduce(0, +), b.reduce(0, +))
-        guard sa > 0, sb > 0 else { return 0 }
-        var divergence = 0.0
-        for (x, y) in zip(a, b) {
-            let (p, q) = (max(0, x) / sa, max(0, y) / sb)
-            let m = (p + q) / 2
-            if p > 0 { divergence += 0.5 * p * Foundation.log(p / m) }
-            if q > 0 { divergence += 0.5 * q * Foundation.log(q / m) }
-        }
-        return max(0, divergence).squareRoot()
     }
 
     /// Each matrix's entries shuffled in place (Fisher-Yates), from `random`.
@@ -50,4 +34,20 @@ public struct Randomization: Sendable, Equatable, Encodable {
             return Tensor(shape: matrix.shape, scalars: values)
         }
     }
+}
+
+/// sqrt(JSD(p || q)), natural logarithm, of two non-negative vectors of the same length, each normalised to sum 1
+/// (scipy's `jensenshannon`): 0 for proportional vectors, sqrt(ln 2) for disjoint ones.
+public func jensenShannonDistance(_ a: [Double], _ b: [Double]) -> Double {
+    precondition(a.count == b.count, "Jensen-Shannon distance of vectors of different lengths")
+    let (sa, sb) = (a.reduce(0, +), b.reduce(0, +))
+    guard sa > 0, sb > 0 else { return 0 }
+    var divergence = 0.0
+    for (x, y) in zip(a, b) {
+        let (p, q) = (max(0, x) / sa, max(0, y) / sb)
+        let m = (p + q) / 2
+        if p > 0 { divergence += 0.5 * p * Foundation.log(p / m) }
+        if q > 0 { divergence += 0.5 * q * Foundation.log(q / m) }
+    }
+    return max(0, divergence).squareRoot()
 }

@@ -53,6 +53,24 @@ let onnxPath = repositoryRoot.appendingPathComponent("Tests/ModelFormatsTests/Fi
         #expect(json.contains("\"randomize_seed\" : 7") && json.contains("\"ww_softrank\" : "))
     }
 
+    @Test func compareMeasuresPerLayerDistances() async throws {
+        let root = repositoryRoot.appendingPathComponent("Examples/models")
+        let (final, early) = (root.appendingPathComponent("digits_mlp.safetensors").path,
+                              root.appendingPathComponent("trajectory/digits_mlp_epoch05.safetensors").path)
+        func compare(_ a: String, _ b: String) async throws -> [LayerComparison] {
+            try await #require(try CurvatureCommand.parseAsRoot(["htsr", "compare", a, b]) as? HTSRCompareCommand).compare()
+        }
+        let same = try await compare(final, final)
+        #expect(same.count == 3 && same.allSatisfy { $0.esdDistance == 0 && $0.weightDistance == 0 && $0.alphaDelta == 0 })
+        let rows = try await compare(final, early)
+        #expect(rows.map(\.name) == ["0", "2", "4"] && rows.allSatisfy { $0.esdDistance > 0 && $0.weightDistance > 0.1 })
+        #expect(rows.allSatisfy { abs(($0.alphaA ?? 0) - ($0.alphaB ?? 0) - ($0.alphaDelta ?? .nan)) < 1e-12 })
+        let csv = try HTSRCompareCommand.render(rows, as: .csv)
+        #expect(csv.hasPrefix("layer_id,name,alpha_a,alpha_b,alpha_delta,lambda_max_a,lambda_max_b,esd_distance,weight_distance\n"))
+        // Models with no layer in common are refused.
+        await #expect(throws: CommandError.self) { try await compare(final, checkpointPath) }
+    }
+
     @Test func xmaxTakesNoneForceOrMinusK() throws {
         for (text, value) in [("none", PowerLawFit.UpperLimit.none), ("force", .force), ("-3", .dropTop(3))] {
             let command = try #require(try CurvatureCommand.parseAsRoot(["htsr", checkpointPath, "--xmax", text]) as? HTSRCommand)
