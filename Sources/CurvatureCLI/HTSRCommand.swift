@@ -199,6 +199,12 @@ struct HTSRCommand: AsyncParsableCommand {
 
 /// Progress lines on stderr, only when stderr is a terminal and not silenced.
 enum Progress {
+    /// One line, when enabled and stderr is a terminal.
+    static func line(_ message: String, enabled: Bool) {
+        guard enabled, isatty(STDERR_FILENO) != 0 else { return }
+        FileHandle.standardError.write(Data((message + "\n").utf8))
+    }
+
     static func reporter(enabled: Bool) -> (@Sendable (HTSRProgress) -> Void)? {
         guard enabled, isatty(STDERR_FILENO) != 0 else { return nil }
         return { progress in

@@ -197,10 +197,7 @@ struct LandscapeSliceCommand: ParsableCommand {
         print(try LandscapeSummary.render(record, files: files.out, format: output.format), terminator: "")
     }
 
-    func progress(_ message: String) {
-        guard !quiet, isatty(STDERR_FILENO) != 0 else { return }
-        FileHandle.standardError.write(Data((message + "\n").utf8))
-    }
+    func progress(_ message: String) { Progress.line(message, enabled: !quiet) }
 
     var settings: LandscapeSettings {
         LandscapeSettings(model: modelOptions.model, weights: modelOptions.weightFiles.first, data: modelOptions.data, testData: testData,
@@ -212,11 +209,7 @@ struct LandscapeSliceCommand: ParsableCommand {
 
     var eigenvalueMap: EigenvalueMap { EigenvalueMap(maxMatvecs: eigenvalueMatvecs, seed: seed) }
 
-    var trajectoryFiles: [String] {
-        var options = modelOptions
-        options.weights = trajectory
-        return options.weightFiles
-    }
+    var trajectoryFiles: [String] { ModelOptions.expandingGlobs(trajectory) }
 
     func compute<Scalar: TensorScalar>(_: Scalar.Type) throws -> LandscapeRecord {
         let (objective, loaded) = try modelOptions.objective(Scalar.self)

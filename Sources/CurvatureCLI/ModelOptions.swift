@@ -93,8 +93,11 @@ struct ModelOptions: ParsableArguments {
     }
 
     /// The weight files, globs expanded, in order.
-    var weightFiles: [String] {
-        weights.flatMap { pattern -> [String] in
+    var weightFiles: [String] { Self.expandingGlobs(weights) }
+
+    /// Each pattern that holds * or ? and names no existing file, replaced by its matches, sorted.
+    static func expandingGlobs(_ patterns: [String]) -> [String] {
+        patterns.flatMap { pattern -> [String] in
             guard pattern.contains("*") || pattern.contains("?"), !FileManager.default.fileExists(atPath: pattern) else { return [pattern] }
             var matches = glob_t()
             defer { globfree(&matches) }

@@ -214,10 +214,7 @@ struct SpectrumCommand: ParsableCommand {
         print(try Self.render(report, as: output.format), terminator: "")
     }
 
-    func progress(_ message: String) {
-        guard !quiet, isatty(STDERR_FILENO) != 0 else { return }
-        FileHandle.standardError.write(Data((message + "\n").utf8))
-    }
+    func progress(_ message: String) { Progress.line(message, enabled: !quiet) }
 
     func compute<Scalar: TensorScalar>(_: Scalar.Type) throws -> SpectrumReport {
         let checkpoints: [String?] = modelOptions.weightFiles.isEmpty ? [nil] : modelOptions.weightFiles

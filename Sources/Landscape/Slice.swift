@@ -84,8 +84,10 @@ public struct LandscapeSlice<Scalar: TensorScalar>: Sendable {
         let here = moved(objective, a, b)
         let train = here.evaluate()
         var values = [Double(train.loss), train.accuracy ?? .nan]
-        if let testObjective {
-            let test = moved(testObjective, a, b).evaluate()
+        if var testObjective {
+            // The same model, moved once: only the data differ.
+            (testObjective.parameters, testObjective.buffers) = (here.parameters, here.buffers)
+            let test = testObjective.evaluate()
             values += [Double(test.loss), test.accuracy ?? .nan]
         }
         if let map = eigenvalueMap {
