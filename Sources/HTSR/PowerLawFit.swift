@@ -21,6 +21,12 @@ public struct PowerLawFit: Sendable, Equatable, Codable {
     public var sigma: Double
     /// How many eigenvalues lie in the fitted tail (x >= xmin), counting all eigenvalues of the layer.
     public var numPLSpikes: Int
+    /// The truncated power law's cut-off rate `Lambda` (WeightWatcher's `Lambda` column); nil for a power law.
+    public var lambda: Double?
+    /// With clip-xmax: how many top eigenvalues the accepted fit left out (0 when none was accepted).
+    public var numFingers: Int?
+    /// With clip-xmax: alpha before any eigenvalue was left out.
+    public var rawAlpha: Double?
 
     /// Below this many points the small-sample rule applies.
     public static let smallSampleCutoff = 20
@@ -32,11 +38,13 @@ public struct PowerLawFit: Sendable, Equatable, Codable {
     public enum Failure: Error, Equatable, CustomStringConvertible {
         case tooFewEigenvalues(Int)
         case degenerate
+        case noCandidateNearPeak
 
         public var description: String {
             switch self {
             case .tooFewEigenvalues(let count): "only \(count) eigenvalues above the fit threshold"
             case .degenerate: "the tail is degenerate (equal eigenvalues): no finite exponent"
+            case .noCandidateNearPeak: "no xmin candidate lies within [0.95, 1.5] x the ESD's peak"
             }
         }
     }
@@ -52,10 +60,95 @@ public struct PowerLawFit: Sendable, Equatable, Codable {
         case dropTop(Int)
     }
 
+    /// Which law is fitted to the tail (WeightWatcher's `fit`).
+    public enum Distribution: String, Sendable, Codable, CaseIterable {
+        /// The power law, by the closed-form maximum-likelihood exponent at each xmin.
+        case powerLaw = "PL"
+        /// The truncated power law (``TruncatedPowerLaw``): xmin, alpha and Lambda by the smallest KS distance over
+        /// the candidates, each fitted by maximum likelihood.
+        case truncatedPowerLaw = "TPL"
+        /// The truncated power law with xmin searched near the ESD's peak (``FingerFix/xminPeak``).
+        case extendedTruncatedPowerLaw = "E_TPL"
+    }
+
+    /// WeightWatcher's `fix_fingers`: guards against a few outlying eigenvalues ("fingers") deciding the fit.
+    public enum FingerFix: String, Sendable, Codable, CaseIterable {
+        /// Refit without the top k = 1, 2, ... 9 eigenvalues; keep the first fit whose alpha is below the raw alpha
+        /// by more than 1, stop once alpha <= 2. Power law only.
+        case clipXmax = "clip-xmax"
+        /// Only xmin candidates within [0.95, 1.5] x the ESD's peak: the left edge of the fullest of 100 bins of
+        /// log10 lambda.
+        case xminPeak = "xmin-peak"
+    }
+
+    /// The most eigenvalues clip-xmax removes.
+    public static let maximumFingers = 9
+
     /// Fits the eigenvalues above `threshold`; `eigenvalues` must be ascending.
-    public static func fit(eigenvalues: [Double], threshold: Double = 1e-5, upperLimit: UpperLimit = .none) -> Result<PowerLawFit, Failure> {
+    public static func fit(eigenvalues: [Double], threshold: Double = 1e-5, upperLimit: UpperLimit = .none,
+                           distribution: Distribution = .powerLaw, fixFingers: FingerFix? = nil) -> Result<PowerLawFit, Failure> {
         var data = eigenvalues.filter { $0 > threshold }
         if case .dropTop(let k) = upperLimit { data = Array(data.dropLast(min(max(0, k), data.count))) }
+        let range = distribution == .extendedTruncatedPowerLaw || fixFingers == .xminPeak ? peakRange(data) : nil
+        let truncated = distribution != .powerLaw
+        func tail(_ data: ArraySlice<Double>) -> Result<PowerLawFit, Failure> {
+            truncated ? fitTruncated(data, range: range) : fitPowerLaw(data, upperLimit: upperLimit, range: range)
+        }
+        var result = tail(data[...])
+        if fixFingers == .clipXmax, !truncated, case .success(let raw) = result {
+            var chosen = raw
+            chosen.numFingers = 0
+            chosen.rawAlpha = raw.alpha
+            for k in 1...maximumFingers where data.count - k >= 2 {
+                guard case .success(var clipped) = tail(data.dropLast(k)) else { break }
+                if clipped.alpha + 1 < raw.alpha {
+                    clipped.numFingers = k
+                    clipped.rawAlpha = raw.alpha
+                    chosen = clipped
+                    break
+                }
+                if clipped.alpha <= 2 { break }
+            }
+            result = .success(chosen)
+        }
+        return result.map { fit in
+            var fit = fit
+            fit.numPLSpikes = eigenvalues.filter { $0 >= fit.xmin }.count
+            return fit
+        }
+    }
+
+    /// WeightWatcher's xmin-peak window: [0.95, 1.5] x the left edge of the fullest of 100 equal bins of log10 x.
+    static func peakRange(_ data: [Double]) -> ClosedRange<Double>? {
+        guard let low = data.first, let high = data.last, high > low else { return nil }
+        let (a, b) = (log10(low), log10(high))
+        var counts = [Int](repeating: 0, count: 100)
+        for x in data { counts[min(99, Int((log10(x) - a) / (b - a) * 100))] += 1 }
+        let fullest = counts.indices.max { counts[$0] < counts[$1] || (counts[$0] == counts[$1] && $0 > $1) }!
+        let edge = Foundation.pow(10, a + (b - a) * Double(fullest) / 100)
+        return (0.95 * edge)...(1.5 * edge)
+    }
+
+    /// The truncated power law at the candidate xmin with the smallest KS distance (ties keep the lower xmin).
+    static func fitTruncated(_ data: ArraySlice<Double>, range: ClosedRange<Double>?) -> Result<PowerLawFit, Failure> {
+        let n = data.count
+        guard n >= TruncatedPowerLaw.minimumTail else { return .failure(.tooFewEigenvalues(n)) }
+        var best: (law: TruncatedPowerLaw, d: Double, m: Int)?
+        var start: (alpha: Double, scaledLambda: Double)?
+        for i in data.indices.dropLast(TruncatedPowerLaw.minimumTail - 1) where range?.contains(data[i]) ?? true {
+            guard let law = TruncatedPowerLaw.fit(tail: data[i...], start: start) else { continue }
+            start = (law.alpha, law.scaledLambda)
+            let d = law.ksDistance(data[i...], bound: best?.d ?? .infinity)
+            if best == nil || d < best!.d { best = (law, d, data.endIndex - i) }
+        }
+        guard let winner = best else { return .failure(range == nil ? .degenerate : .noCandidateNearPeak) }
+        return .success(PowerLawFit(alpha: winner.law.alpha, xmin: winner.law.xmin, xmax: data.last!, d: winner.d,
+                                    sigma: winner.law.alphaError, numPLSpikes: winner.m, lambda: winner.law.lambda))
+    }
+
+    /// The power-law scan over every candidate xmin (in `range`, when given).
+    static func fitPowerLaw(_ slice: ArraySlice<Double>, upperLimit: UpperLimit, range: ClosedRange<Double>?) -> Result<PowerLawFit, Failure> {
+        let data = Array(slice)
         let n = data.count
         guard n >= 2 else { return .failure(.tooFewEigenvalues(n)) }
         let logs = data.map { Foundation.log($0) }
@@ -65,7 +158,7 @@ public struct PowerLawFit: Sendable, Equatable, Codable {
 
         let small = n < smallSampleCutoff
         var best: (index: Int, alpha: Double, d: Double, objective: Double)?
-        for i in 0..<(n - 1) {
+        for i in 0..<(n - 1) where range?.contains(data[i]) ?? true {
             let m = n - i
             // A tail whose values agree to rounding has no exponent (1 + m / ~0): not a candidate.
             guard logs[n - 1] - logs[i] > flatTailLogRange else { continue }
@@ -97,11 +190,11 @@ public struct PowerLawFit: Sendable, Equatable, Codable {
             let objective = small ? d - 0.868 / Double(m).squareRoot() : d
             if best == nil || objective < best!.objective { best = (i, alpha, d, objective) }
         }
-        guard let winner = best, winner.alpha.isFinite, winner.alpha > 1 else { return .failure(.degenerate) }
-        let xmin = data[winner.index]
+        guard let winner = best, winner.alpha.isFinite, winner.alpha > 1 else {
+            return .failure(best == nil && range != nil ? .noCandidateNearPeak : .degenerate)
+        }
         return .success(PowerLawFit(
-            alpha: winner.alpha, xmin: xmin, xmax: data[n - 1], d: winner.d,
-            sigma: (winner.alpha - 1) / Double(n - winner.index).squareRoot(),
-            numPLSpikes: eigenvalues.filter { $0 >= xmin }.count))
+            alpha: winner.alpha, xmin: data[winner.index], xmax: data[n - 1], d: winner.d,
+            sigma: (winner.alpha - 1) / Double(n - winner.index).squareRoot(), numPLSpikes: n - winner.index))
     }
 }
