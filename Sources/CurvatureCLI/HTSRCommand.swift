@@ -36,6 +36,15 @@ struct HTSRCommand: AsyncParsableCommand {
     @Option(parsing: .unconditional, help: "WeightWatcher's xmax: none, force (the KS distance against the law truncated at the largest eigenvalue), or -K (leave out the top K eigenvalues).")
     var xmax: UpperLimitArgument = .init(value: .none)
 
+    @Option(help: "The law fitted to each tail: PL (power law), TPL (truncated power law, adds Lambda) or E_TPL (TPL with xmin near the ESD's peak).")
+    var fit: PowerLawFit.Distribution = .powerLaw
+
+    @Option(help: "Guard against outlying eigenvalues deciding the fit: clip-xmax (refit without the top 1-9; adds num_fingers, raw_alpha) or xmin-peak (xmin within [0.95, 1.5] x the ESD's peak).")
+    var fixFingers: PowerLawFit.FingerFix?
+
+    @Flag(help: "Fit a Marchenko-Pastur bulk per layer: num_spikes, sigma_mp, mp_q, W_scale, bulk_min, bulk_max, mp_softrank (docs/htsr.md).")
+    var mpFit = false
+
     @Option(help: "Analyse each layer's difference W - W_base with the same-named tensor of this weight file (fine-tuning deltas).")
     var baseModel: String?
 
@@ -63,6 +72,7 @@ struct HTSRCommand: AsyncParsableCommand {
         guard minEvals >= 0 else { throw ValidationError("--min-evals must be at least 0, got \(minEvals)") }
         guard maxEvals >= 0 else { throw ValidationError("--max-evals must be at least 0, got \(maxEvals)") }
         guard maxN >= 1 else { throw ValidationError("--max-n must be at least 1, got \(maxN)") }
+        do { try options.validated() } catch { throw ValidationError(error.description) }
     }
 
     var options: HTSROptions {
@@ -76,6 +86,9 @@ struct HTSRCommand: AsyncParsableCommand {
         options.keepEigenvalues = saveEsd != nil || plot != nil
         options.detX = detx
         options.upperLimit = xmax.value
+        options.fit = fit
+        options.fixFingers = fixFingers
+        options.mpFit = mpFit
         options.randomizeSeed = randomize
         return options
     }
@@ -138,22 +151,28 @@ struct HTSRCommand: AsyncParsableCommand {
         case .json:
             return try Rendering.json(report) + "\n"
         case .csv:
-            let detXKeys: Set<LayerReport.CodingKeys> = [.detXNum, .detXVal, .detXDelta]
-            let randomKeys: Set<LayerReport.CodingKeys> = [.randDistance, .maxRandEval, .wwSoftrank, .wwMaxdist]
-            let header = report.layers.first?.cells.map(\.key.rawValue) ?? LayerReport.CodingKeys.allCases.filter {
-                (report.options.detX || !detXKeys.contains($0)) && (report.options.randomizeSeed != nil || !randomKeys.contains($0))
-            }.map(\.rawValue)
+            let header = LayerReport.columns(for: report.options).map(\.rawValue)
             return Rendering.csv(header: header, rows: report.layers.map { row in row.cells.map { csvCell($0.value) } })
         case .table:
+            // The optional analyses' main columns, when asked for.
+            let options = report.options
+            var extras: [(String, (LayerReport) -> String)] = []
+            if options.fit != .powerLaw { extras.append(("Lambda", { number($0.truncationLambda, "%.4g") })) }
+            if options.fixFingers == .clipXmax { extras.append(("num_fingers", { $0.numFingers.map(String.init) ?? "-" })) }
+            if options.mpFit {
+                extras.append(("num_spikes", { ($0.marchenkoPastur??.numSpikes).map(String.init) ?? "-" }))
+                extras.append(("mp_softrank", { number($0.marchenkoPastur??.softRank, "%.3f") }))
+            }
             let header = ["layer_id", "name", "N", "M", "rf", "num_evals", "alpha", "xmin", "D", "lambda_max",
-                          "stable_rank", "num_pl_spikes", "warning"]
-            let rows = report.layers.map { row in
-                [String(row.layerID), row.name + (row.slice.map { "[\($0.map(String.init).joined(separator: ","))]" } ?? ""),
+                          "stable_rank", "num_pl_spikes"] + extras.map(\.0) + ["warning"]
+            let rows = report.layers.map { row -> [String] in
+                let main: [String] = [String(row.layerID), row.name + (row.slice.map { "[\($0.map(String.init).joined(separator: ","))]" } ?? ""),
                  String(row.n), String(row.m), String(row.rf), String(row.numEvals), number(row.alpha, "%.4f"),
                  number(row.xmin, "%.4g"), number(row.d, "%.4f"), number(row.lambdaMax, "%.4g"),
-                 number(row.stableRank, "%.2f"), row.numPLSpikes.map(String.init) ?? "-", row.warning]
+                 number(row.stableRank, "%.2f"), row.numPLSpikes.map(String.init) ?? "-"]
+                return main + extras.map { $0.1(row) } + [row.warning]
             }
-            let table = Rendering.table(header: header, rows: rows, rightAligned: Set(0..<12).subtracting([1]))
+            let table = Rendering.table(header: header, rows: rows, rightAligned: Set(0..<(header.count - 1)).subtracting([1]))
             let delta = report.baseModel.map { ", each layer minus its tensor in \($0)" } ?? ""
             return "\(report.file) (\(report.format)\(delta))\n\n" + table + "\n" + summaryLine(report)
         }
@@ -174,7 +193,7 @@ struct HTSRCommand: AsyncParsableCommand {
             ("log_alpha_norm", number(summary.logAlphaNorm, "%.6f")),
             ("log_spectral_norm", number(summary.logSpectralNorm, "%.6f")),
             ("stable_rank", number(summary.stableRank, "%.6f")),
-        ]
+        ] + (summary.mpSoftrank.map { [("mp_softrank", String(format: "%.6f", $0))] } ?? [])
         switch format {
         case .json: return try Rendering.json(summary) + "\n"
         case .csv: return Rendering.csv(header: pairs.map(\.0), rows: [pairs.map(\.1)])
@@ -218,6 +237,12 @@ enum Progress {
         FileHandle.standardError.write(Data(("\r" + String(repeating: " ", count: 72) + "\r").utf8))
     }
 }
+
+extension PowerLawFit.Distribution: ExpressibleByArgument {
+    /// WeightWatcher's spellings in any case: pl, TPL, e_tpl, e-tpl.
+    public init?(argument: String) { self.init(rawValue: argument.uppercased().replacingOccurrences(of: "-", with: "_")) }
+}
+extension PowerLawFit.FingerFix: ExpressibleByArgument {}
 
 /// `--xmax none|force|-K`.
 struct UpperLimitArgument: ExpressibleByArgument {

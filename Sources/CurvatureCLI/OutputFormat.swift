@@ -17,8 +17,8 @@ struct OutputOptions: ParsableArguments {
 }
 
 enum Rendering {
-    /// JSON with snake_case keys and sorted, indented output. Keys without lower-case letters (WeightWatcher's
-    /// `N`, `M`, `Q`, `D`) and keys already snake_case are kept as they are.
+    /// JSON with snake_case keys and sorted, indented output. Keys that start upper-case (WeightWatcher's `N`, `D`,
+    /// `Lambda`, `W_scale`) or hold an underscore (`detX_num`) are kept as they are.
     static func json(_ value: some Encodable, userInfo: [CodingUserInfoKey: any Sendable] = [:]) throws -> String {
         let encoder = JSONEncoder()
         encoder.userInfo = userInfo
@@ -78,7 +78,7 @@ struct SnakeCaseKey: CodingKey {
     var intValue: Int? { nil }
 
     init(_ key: String) {
-        guard key.contains(where: \.isLowercase) else {
+        guard key.first?.isLowercase == true, !key.contains("_") else {
             stringValue = key
             return
         }

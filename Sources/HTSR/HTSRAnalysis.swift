@@ -53,6 +53,7 @@ public func analyzeHTSR(
 ) async throws(HTSRError) -> HTSRReport {
     let discovered: (layers: [HTSRLayer], skipped: [SkippedLayer])
     do {
+        try options.validated()
         discovered = try LayerDiscovery.layers(of: archive.descriptors,
                                                weightNames: (archive as? ONNXModel)?.weightInitializerNames, options: options)
     } catch {
@@ -150,7 +151,8 @@ func analyzeLayer(_ layer: HTSRLayer, in archive: any TensorArchive, base: (any 
                 throw .lapack(layer: layer.name, error)
             }
         }
-        let fit = PowerLawFit.fit(eigenvalues: esd.eigenvalues, threshold: options.fitThreshold, upperLimit: options.upperLimit)
+        let fit = PowerLawFit.fit(eigenvalues: esd.eigenvalues, threshold: options.fitThreshold, upperLimit: options.upperLimit,
+                                  distribution: options.fit, fixFingers: options.fixFingers)
         var row = LayerReport(layer: layer, esd: esd, fit: fit, options: options)
         if options.keepEigenvalues { row.eigenvalues = esd.eigenvalues }
         row.randomization = randomization

@@ -17,6 +17,13 @@ public struct HTSROptions: Sendable, Codable, Equatable {
     public var fitThreshold = 1e-5
     /// WeightWatcher's `xmax`: none, force, or leave out the top k eigenvalues.
     public var upperLimit: PowerLawFit.UpperLimit = .none
+    /// The law fitted to each tail (WeightWatcher's `fit`: PL, TPL, E_TPL).
+    public var fit: PowerLawFit.Distribution = .powerLaw
+    /// WeightWatcher's `fix_fingers`: clip-xmax (power law only) or xmin-peak.
+    public var fixFingers: PowerLawFit.FingerFix?
+    /// Fit a Marchenko-Pastur bulk per layer (``MarchenkoPasturFit``): num_spikes, sigma_mp, mp_q, W_scale,
+    /// bulk_min, bulk_max, mp_softrank.
+    public var mpFit = false
     /// Eigenvalues below this count toward `weak_rank_loss`.
     public var weakRankTolerance = 1e-6
     /// Worker threads; each holds one tensor at a time. 0 means one per core.
@@ -29,4 +36,14 @@ public struct HTSROptions: Sendable, Codable, Equatable {
     public var keepEigenvalues = false
 
     public init() {}
+
+    /// Combinations WeightWatcher accepts and then mishandles, refused before any work starts.
+    public func validated() throws(HTSROptionError) {
+        if fit != .powerLaw, fixFingers == .clipXmax {
+            throw HTSROptionError(option: "--fix-fingers", reason: "clip-xmax refits a power law; it cannot be combined with --fit \(fit.rawValue)")
+        }
+        if fit != .powerLaw, upperLimit == .force {
+            throw HTSROptionError(option: "--xmax", reason: "force renormalises the power law's KS distance; it cannot be combined with --fit \(fit.rawValue)")
+        }
+    }
 }

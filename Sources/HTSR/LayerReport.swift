@@ -27,6 +27,11 @@ public struct LayerReport: Sendable, Equatable, Encodable {
     public var d: Double?
     public var sigma: Double?
     public var numPLSpikes: Int?
+    /// The truncated power law's cut-off rate, when ``HTSROptions/fit`` is TPL or E_TPL.
+    public var truncationLambda: Double?
+    /// clip-xmax's finger count and the alpha before clipping, when ``HTSROptions/fixFingers`` asked for it.
+    public var numFingers: Int?
+    public var rawAlpha: Double?
     public var lambdaMax: Double
     public var spectralNorm: Double
     public var logSpectralNorm: Double
@@ -49,8 +54,13 @@ public struct LayerReport: Sendable, Equatable, Encodable {
     public var esdMethod: ESDMethod
     /// The randomisation test when ``HTSROptions/randomizeSeed`` asked for it.
     public var randomization: Randomization?
+    /// The Marchenko-Pastur bulk when ``HTSROptions/mpFit`` asked for it: `.some(nil)` with too few eigenvalues.
+    public var marchenkoPastur: MarchenkoPasturFit??
     /// SETOL's ERG condition when ``HTSROptions/detX`` asked for it: `.some(nil)` where it has no solution.
     public var detX: DetX??
+    /// The fit's settings, which decide the optional columns.
+    public var distribution: PowerLawFit.Distribution
+    public var fingerFix: PowerLawFit.FingerFix?
     /// The ESD, ascending, when ``HTSROptions/keepEigenvalues`` asked for it; never encoded as a column.
     public var eigenvalues: [Double]?
 
@@ -62,8 +72,25 @@ public struct LayerReport: Sendable, Equatable, Encodable {
         case logNorm = "log_norm", logAlphaNorm = "log_alpha_norm", stableRank = "stable_rank"
         case matrixRank = "matrix_rank", entropy, rankLoss = "rank_loss", weakRankLoss = "weak_rank_loss"
         case svMax = "sv_max", svMin = "sv_min", warning, status, failure, esdMethod = "esd_method"
+        case truncationLambda = "Lambda", numFingers = "num_fingers", rawAlpha = "raw_alpha"
+        case numSpikes = "num_spikes", sigmaMP = "sigma_mp", mpQ = "mp_q", wScale = "W_scale", bulkMin = "bulk_min"
+        case bulkMax = "bulk_max", mpSoftrank = "mp_softrank"
         case detXNum = "detX_num", detXVal = "detX_val", detXDelta = "detX_delta"
         case randDistance = "rand_distance", maxRandEval = "max_rand_eval", wwSoftrank = "ww_softrank", wwMaxdist = "ww_maxdist"
+    }
+
+    /// The columns a report with these options has, in order (the CSV header even when no layer was analysed).
+    public static func columns(for options: HTSROptions) -> [CodingKeys] {
+        CodingKeys.allCases.filter { key in
+            switch key {
+            case .truncationLambda: options.fit != .powerLaw
+            case .numFingers, .rawAlpha: options.fixFingers == .clipXmax
+            case .numSpikes, .sigmaMP, .mpQ, .wScale, .bulkMin, .bulkMax, .mpSoftrank: options.mpFit
+            case .detXNum, .detXVal, .detXDelta: options.detX
+            case .randDistance, .maxRandEval, .wwSoftrank, .wwMaxdist: options.randomizeSeed != nil
+            default: true
+            }
+        }
     }
 
     /// One column's value, typed for JSON; nil is a null (a failed fit's columns, a pooled layer's slice).
@@ -85,6 +112,13 @@ public struct LayerReport: Sendable, Equatable, Encodable {
          (.matrixRank, .integer(matrixRank)), (.entropy, .number(entropy)), (.rankLoss, .integer(rankLoss)),
          (.weakRankLoss, .integer(weakRankLoss)), (.svMax, .number(svMax)), (.svMin, .number(svMin)),
          (.warning, .text(warning)), (.status, .text(status)), (.failure, .text(failure)), (.esdMethod, .text(esdMethod.rawValue))]
+            + (distribution == .powerLaw ? [] : [(.truncationLambda, .number(truncationLambda))])
+            + (fingerFix == .clipXmax ? [(.numFingers, .integer(numFingers)), (.rawAlpha, .number(rawAlpha))] : [])
+            + (marchenkoPastur.map { mp in
+                [(.numSpikes, .integer(mp?.numSpikes)), (.sigmaMP, .number(mp?.sigma)), (.mpQ, .number(mp?.q)),
+                 (.wScale, .number(mp?.scale)), (.bulkMin, .number(mp?.bulkMin)), (.bulkMax, .number(mp?.bulkMax)),
+                 (.mpSoftrank, .number(mp?.softRank))]
+            } ?? [])
             + (detX.map { value in [(.detXNum, .integer(value?.num)), (.detXVal, .number(value?.value)), (.detXDelta, .number(value?.delta))] } ?? [])
             + (randomization.map { r in
                 [(.randDistance, .number(r.distance)), (.maxRandEval, .number(r.maxRandomEigenvalue)), (.wwSoftrank, .number(r.softRank)),
@@ -135,6 +169,8 @@ public struct LayerReport: Sendable, Equatable, Encodable {
         svMax = esd.svMax
         svMin = esd.svMin
         esdMethod = esd.method
+        distribution = options.fit
+        fingerFix = options.fixFingers
         switch fit {
         case .success(let fit):
             alpha = fit.alpha
@@ -144,6 +180,9 @@ public struct LayerReport: Sendable, Equatable, Encodable {
             d = fit.d
             sigma = fit.sigma
             numPLSpikes = fit.numPLSpikes
+            truncationLambda = fit.lambda
+            numFingers = fit.numFingers
+            rawAlpha = fit.rawAlpha
             logAlphaNorm = log10(evals.reduce(0) { $0 + Foundation.pow($1, fit.alpha) })
             warning = fit.alpha < 2 ? "over-trained" : fit.alpha > 6 ? "under-trained" : ""
             status = "success"
@@ -153,6 +192,7 @@ public struct LayerReport: Sendable, Equatable, Encodable {
             self.failure = failure.description
         }
         if options.detX { detX = .some(DetX(eigenvalues: evals, xmin: xmin)) }
+        if options.mpFit { marchenkoPastur = .some(MarchenkoPasturFit(eigenvalues: evals, m: layer.m)) }
     }
 }
 
@@ -168,10 +208,14 @@ public struct HTSRSummary: Sendable, Equatable, Encodable {
     public var logAlphaNorm: Double?
     public var logSpectralNorm: Double?
     public var stableRank: Double?
+    /// With the Marchenko-Pastur fit: the mean over layers where it succeeded.
+    public var mpSoftrank: Double?
+    var rowsHadMPFit = false
 
     enum CodingKeys: String, CodingKey {
         case layers, failedFits = "failed_fits", skipped, logNorm = "log_norm", alpha, alphaWeighted = "alpha_weighted"
         case logAlphaNorm = "log_alpha_norm", logSpectralNorm = "log_spectral_norm", stableRank = "stable_rank"
+        case mpSoftrank = "mp_softrank"
     }
 
     init(layers rows: [LayerReport], skipped: Int) {
@@ -185,6 +229,8 @@ public struct HTSRSummary: Sendable, Equatable, Encodable {
         logAlphaNorm = mean(rows.compactMap(\.logAlphaNorm))
         logSpectralNorm = mean(rows.map(\.logSpectralNorm))
         stableRank = mean(rows.map(\.stableRank))
+        mpSoftrank = mean(rows.compactMap { $0.marchenkoPastur??.softRank })
+        rowsHadMPFit = rows.contains { $0.marchenkoPastur != nil }
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -198,5 +244,6 @@ public struct HTSRSummary: Sendable, Equatable, Encodable {
         try container.encode(logAlphaNorm, forKey: .logAlphaNorm)
         try container.encode(logSpectralNorm, forKey: .logSpectralNorm)
         try container.encode(stableRank, forKey: .stableRank)
+        if rowsHadMPFit { try container.encode(mpSoftrank, forKey: .mpSoftrank) }
     }
 }

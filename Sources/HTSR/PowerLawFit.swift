@@ -74,7 +74,8 @@ public struct PowerLawFit: Sendable, Equatable, Codable {
     /// WeightWatcher's `fix_fingers`: guards against a few outlying eigenvalues ("fingers") deciding the fit.
     public enum FingerFix: String, Sendable, Codable, CaseIterable {
         /// Refit without the top k = 1, 2, ... 9 eigenvalues; keep the first fit whose alpha is below the raw alpha
-        /// by more than 1, stop once alpha <= 2. Power law only.
+        /// by more than 1, stop once alpha <= 2. If the raw fit's tail was at most 9 eigenvalues, all of them are the
+        /// fingers and are left out. Power law only.
         case clipXmax = "clip-xmax"
         /// Only xmin candidates within [0.95, 1.5] x the ESD's peak: the left edge of the fullest of 100 bins of
         /// log10 lambda.
@@ -99,9 +100,17 @@ public struct PowerLawFit: Sendable, Equatable, Codable {
             var chosen = raw
             chosen.numFingers = 0
             chosen.rawAlpha = raw.alpha
-            for k in 1...maximumFingers where data.count - k >= 2 {
+            for clip in 1...maximumFingers where data.count - clip >= 2 {
+                var k = clip
                 guard case .success(var clipped) = tail(data.dropLast(k)) else { break }
                 if clipped.alpha + 1 < raw.alpha {
+                    // The raw fit was on the fingers. When its whole tail is a few eigenvalues, that tail is the
+                    // fingers: leave all of them out, not just the first k (WeightWatcher stops at k, and the
+                    // fingers still in the data pull alpha down).
+                    let rawTail = data.count - data.firstIndex { $0 >= raw.xmin }!
+                    if rawTail > k, rawTail <= maximumFingers, case .success(let bulk) = tail(data.dropLast(rawTail)) {
+                        (clipped, k) = (bulk, rawTail)
+                    }
                     clipped.numFingers = k
                     clipped.rawAlpha = raw.alpha
                     chosen = clipped

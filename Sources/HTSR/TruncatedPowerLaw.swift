@@ -156,7 +156,7 @@ struct TailIntegrand {
         // The slowest-decaying integrand is e^(2u) w(u) = exp((3 - alpha) u - L e^u): it peaks at ln((3 - alpha) / L).
         var u = Swift.max(1, alpha < 3 ? Foundation.log((3 - alpha) / scaledLambda) + 1 : 1)
         let top = (3 - alpha) * Swift.max(0, u - 1) - scaledLambda * Foundation.exp(Swift.max(0, u - 1)) - peak
-        while (3 - alpha) * u - scaledLambda * Foundation.exp(u) - peak > Swift.min(top, 0) - 60 { u += Swift.max(1, u / 2) }
+        while (3 - alpha) * u - scaledLambda * Foundation.exp(u) - peak > Swift.min(top, 0) - 60, u < 1e4 { u += Swift.max(1, u / 2) }
         return u
     }
 
@@ -172,13 +172,15 @@ struct TailIntegrand {
 
     func moments() -> Moments {
         let sums = GaussLegendre.adaptive(0, upperLimit, components: 6) { u, out in
-            let w = Foundation.exp(exponent(u)), e = Foundation.exp(u)
+            // e^u w and e^(2u) w as single exponentials: far out, e^u overflows where w is already 0.
+            let r = exponent(u)
+            let w = Foundation.exp(r), ew = Foundation.exp(r + u)
             out[0] = w
             out[1] = u * w
-            out[2] = e * w
+            out[2] = ew
             out[3] = u * u * w
-            out[4] = u * e * w
-            out[5] = e * e * w
+            out[4] = u * ew
+            out[5] = Foundation.exp(r + 2 * u)
         }
         let z = sums[0]
         let meanLog = sums[1] / z, meanScaled = sums[2] / z
@@ -213,6 +215,7 @@ enum GaussLegendre {
 
     static func adaptive(_ a: Double, _ b: Double, components: Int, tolerance: Double = 1e-12,
                          _ f: (Double, inout [Double]) -> Void) -> [Double] {
+        guard (b - a).isFinite else { return [Double](repeating: .nan, count: components) }
         var scratch = [Double](repeating: 0, count: components)
         func panel(_ a: Double, _ b: Double) -> [Double] {
             var sum = [Double](repeating: 0, count: components)
@@ -232,13 +235,16 @@ enum GaussLegendre {
         }
         // Each component's own size sets its tolerance, so the far tail (negligible to every sum) is not refined.
         let scales = (0..<components).map { c in stack.reduce(0) { $0 + Swift.abs($1.2[c]) } }
+        var panels = 0
         while let (lo, hi, whole, depth) = stack.popLast() {
+            panels += 1
             let mid = (lo + hi) / 2
             let left = panel(lo, mid), right = panel(mid, hi)
             let converged = (0..<components).allSatisfy { c in
                 Swift.abs(left[c] + right[c] - whole[c]) <= tolerance * scales[c]
             }
-            if converged || depth >= 30 {
+            // A non-finite panel cannot converge by splitting; the caller sees the non-finite sum.
+            if converged || depth >= 30 || panels > 20_000 || !left[0].isFinite || !right[0].isFinite {
                 for c in 0..<components { total[c] += left[c] + right[c] }
             } else {
                 stack.append((lo, mid, left, depth + 1))

@@ -53,6 +53,25 @@ let onnxPath = repositoryRoot.appendingPathComponent("Tests/ModelFormatsTests/Fi
         #expect(json.contains("\"randomize_seed\" : 7") && json.contains("\"ww_softrank\" : "))
     }
 
+    @Test func fitFingersAndMarchenkoPasturAddTheirColumnsOnlyWhenAsked() async throws {
+        let plain = try await run([checkpointPath, "--format", "csv"]).split(separator: "\n")[0]
+        #expect(!plain.contains("Lambda") && !plain.contains("num_fingers") && !plain.contains("sigma_mp"))
+        let all = try await run([checkpointPath, "--format", "csv", "--fit", "tpl", "--fix-fingers", "xmin-peak", "--mp-fit"])
+        #expect(all.split(separator: "\n")[0].hasSuffix(",esd_method,Lambda,num_spikes,sigma_mp,mp_q,W_scale,bulk_min,bulk_max,mp_softrank"))
+        let fingers = try await run([checkpointPath, "--format", "csv", "--fix-fingers", "clip-xmax"]).split(separator: "\n")
+        #expect(fingers[0].hasSuffix(",esd_method,num_fingers,raw_alpha"))
+        let json = try await run([checkpointPath, "--format", "json", "--fit", "E_TPL", "--mp-fit"])
+        #expect(json.contains("\"fit\" : \"E_TPL\"") && json.contains("\"Lambda\" : ") && json.contains("\"mp_softrank\" : "))
+        let table = try await run([checkpointPath, "--fit", "TPL", "--mp-fit"])
+        #expect(table.split(separator: "\n")[1].hasSuffix("num_pl_spikes  Lambda  num_spikes  mp_softrank  warning"))
+        let summary = try await run([checkpointPath, "--mp-fit", "--summary"])
+        #expect(summary.contains("mp_softrank"))
+        // clip-xmax refits a power law, and force renormalises one: neither goes with a truncated power law.
+        #expect(throws: (any Error).self) { _ = try CurvatureCommand.parseAsRoot(["htsr", checkpointPath, "--fit", "TPL", "--fix-fingers", "clip-xmax"]) }
+        #expect(throws: (any Error).self) { _ = try CurvatureCommand.parseAsRoot(["htsr", checkpointPath, "--fit", "E_TPL", "--xmax", "force"]) }
+        #expect(throws: (any Error).self) { _ = try CurvatureCommand.parseAsRoot(["htsr", checkpointPath, "--fit", "lognormal"]) }
+    }
+
     @Test func compareMeasuresPerLayerDistances() async throws {
         let root = repositoryRoot.appendingPathComponent("Examples/models")
         let (final, early) = (root.appendingPathComponent("digits_mlp.safetensors").path,
