@@ -39,12 +39,14 @@ public struct PowerLawFit: Sendable, Equatable, Codable {
         case tooFewEigenvalues(Int)
         case degenerate
         case noCandidateNearPeak
+        case noTruncatedTail
 
         public var description: String {
             switch self {
             case .tooFewEigenvalues(let count): "only \(count) eigenvalues above the fit threshold"
             case .degenerate: "the tail is degenerate (equal eigenvalues): no finite exponent"
             case .noCandidateNearPeak: "no xmin candidate lies within [0.95, 1.5] x the ESD's peak"
+            case .noTruncatedTail: "no xmin candidate gives a truncated power law with alpha > 1"
             }
         }
     }
@@ -65,7 +67,7 @@ public struct PowerLawFit: Sendable, Equatable, Codable {
         /// The power law, by the closed-form maximum-likelihood exponent at each xmin.
         case powerLaw = "PL"
         /// The truncated power law (``TruncatedPowerLaw``): xmin, alpha and Lambda by the smallest KS distance over
-        /// the candidates, each fitted by maximum likelihood.
+        /// the candidates, each fitted by maximum likelihood with alpha >= 1 (`powerlaw`'s standard range).
         case truncatedPowerLaw = "TPL"
         /// The truncated power law with xmin searched near the ESD's peak (``FingerFix/xminPeak``).
         case extendedTruncatedPowerLaw = "E_TPL"
@@ -150,7 +152,7 @@ public struct PowerLawFit: Sendable, Equatable, Codable {
             let d = law.ksDistance(data[i...], bound: best?.d ?? .infinity)
             if best == nil || d < best!.d { best = (law, d, data.endIndex - i) }
         }
-        guard let winner = best else { return .failure(range == nil ? .degenerate : .noCandidateNearPeak) }
+        guard let winner = best else { return .failure(range == nil || data.contains(where: range!.contains) ? .noTruncatedTail : .noCandidateNearPeak) }
         return .success(PowerLawFit(alpha: winner.law.alpha, xmin: winner.law.xmin, xmax: data.last!, d: winner.d,
                                     sigma: winner.law.alphaError, numPLSpikes: winner.m, lambda: winner.law.lambda))
     }

@@ -8,8 +8,10 @@ import Foundation
 /// log-likelihood is concave and its maximum is where the model's means of `ln x` and `x` equal the sample's. Newton's
 /// method with the exact Hessian (minus the covariance of `(ln x, x)` under the model) finds it; the same covariance,
 /// inverted and divided by the tail size, gives the standard errors. When the best exponent has `Lambda = 0` (the
-/// data have no cut-off) the fit is the plain power law. Integrals run in `u = ln(x / xmin)` by adaptive
-/// Gauss-Legendre quadrature, so no incomplete gamma function of negative order is needed.
+/// data have no cut-off) the fit is the plain power law. Alpha is kept at or above 1, `powerlaw`'s standard range
+/// for this law: when the free maximum has alpha < 1 (a hump rather than a tail), the fit is the maximum on
+/// alpha = 1. Integrals run in `u = ln(x / xmin)` by adaptive Gauss-Legendre quadrature, so no incomplete gamma
+/// function of negative order is needed.
 public struct TruncatedPowerLaw: Sendable, Equatable, Codable {
     public var alpha: Double
     /// The cut-off rate, in the eigenvalues' units (1 / lambda).
@@ -34,7 +36,11 @@ public struct TruncatedPowerLaw: Sendable, Equatable, Codable {
         }
         meanLog /= m
         meanScaled /= m
-        guard let (alpha, scaled, inverse) = maximise(meanLog: meanLog, meanScaled: meanScaled, start: start) else { return nil }
+        // The maximum over alpha >= 1 (powerlaw's standard range): the free maximum, or if that has alpha < 1 (or
+        // is not found), the maximum on the boundary alpha = 1, where the likelihood is concave in Lambda alone.
+        var best = maximise(meanLog: meanLog, meanScaled: meanScaled, start: start)
+        if best == nil || best!.0 < 1 { best = maximiseAtUnitAlpha(meanScaled: meanScaled) }
+        guard let (alpha, scaled, inverse) = best else { return nil }
         return TruncatedPowerLaw(alpha: alpha, lambda: scaled / xmin, xmin: xmin,
                                  alphaError: (inverse.aa / m).squareRoot(), lambdaError: (inverse.ll / m).squareRoot() / xmin)
     }
@@ -76,6 +82,24 @@ public struct TruncatedPowerLaw: Sendable, Equatable, Codable {
             }
             guard body(Swift.min(1, head / total)) else { return }
         }
+    }
+
+    /// Newton's method in L at alpha = 1, where `d ln-likelihood / dL = E[e^u] - T2` and the curvature is
+    /// `-Var(e^u)`; as L -> 0 the likelihood falls to -infinity (x^-1 is not normalisable), so the maximum is inside.
+    private static func maximiseAtUnitAlpha(meanScaled: Double) -> (Double, Double, Inverse)? {
+        var scaled = 1 / meanScaled
+        for _ in 0..<200 {
+            let moments = TailIntegrand(alpha: 1, scaledLambda: scaled).moments()
+            let gradient = moments.meanScaled - meanScaled
+            guard moments.varianceScaled > 0, gradient.isFinite else { return nil }
+            let step = Swift.max(gradient / moments.varianceScaled, -0.5 * scaled)
+            scaled += step
+            if Swift.abs(step) < 1e-12 * scaled {
+                let determinant = moments.varianceLog * moments.varianceScaled - moments.covariance * moments.covariance
+                return (1, scaled, Inverse(aa: moments.varianceScaled / determinant, ll: moments.varianceLog / determinant))
+            }
+        }
+        return nil
     }
 
     /// The inverse of the Fisher information (the covariance of `(u, e^u)`), per sample.

@@ -82,6 +82,25 @@ import Testing
         #expect(abs(boundary.alphaError - (alpha - 1) / m.squareRoot()) < 1e-12)
     }
 
+    /// Exponential data (alpha = 0) have their free maximum below alpha = 1; the fit keeps alpha >= 1, so it is
+    /// the maximum on alpha = 1, where the model's mean of x equals the sample's (the one likelihood equation left).
+    @Test func alphaBelowOneIsHeldAtOne() throws {
+        var random = SeededRandom(seed: 4)
+        let data = (0..<3000).map { _ in 1 - log(1 - random.uniformDouble()) / 0.8 }.sorted()
+        let law = try #require(TruncatedPowerLaw.fit(tail: data[...]))
+        #expect(law.alpha == 1 && law.lambda > 0)
+        // E[x] for x^-1 e^(-Lambda x) on [xmin, inf) is e^(-Lambda xmin) / (Lambda E1(Lambda xmin)), with the
+        // exponential integral E1 by the trapezoid rule in u = ln(x / xmin).
+        let steps = 200_000, top = 20.0
+        var e1 = 0.0
+        for k in 0...steps {
+            let u = top * Double(k) / Double(steps)
+            e1 += (k == 0 || k == steps ? 0.5 : 1) * exp(-law.lambda * data[0] * exp(u)) * top / Double(steps)
+        }
+        let mean = exp(-law.lambda * data[0]) / (law.lambda * e1)
+        #expect(abs(mean / (data.reduce(0, +) / 3000) - 1) < 1e-6, "model mean \(mean)")
+    }
+
     @Test func shortOrFlatTailsAreNotFitted() {
         #expect(TruncatedPowerLaw.fit(tail: [1, 2, 3][...]) == nil)
         #expect(TruncatedPowerLaw.fit(tail: [Double](repeating: 2, count: 20)[...]) == nil)
