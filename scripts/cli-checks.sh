@@ -49,6 +49,9 @@ done
 grep -q '<text class="x-label"[^>]*>eigenvalue</text>' "$work/plots/esd_1_0.svg" || { echo "CLI check failed: htsr ESD plot label" >&2; failures=$((failures + 1)); }
 check "htsr fine-tuning delta" 0 'each layer minus its tensor in Examples/models/trajectory/digits_mlp_epoch00\.safetensors\)$' EMPTY -- htsr Examples/models/digits_mlp.safetensors --base-model Examples/models/trajectory/digits_mlp_epoch00.safetensors
 check "htsr delta wrong base" 1 EMPTY "cnn\.pt: the base model does not match: '0\.weight' is not in the base model; '2\.weight' is not in the base model; '4\.weight' is not in the base model$" -- htsr Examples/models/digits_mlp.safetensors --base-model Tests/ModelImportTests/Fixtures/cnn.pt
+check "htsr fingers and MP fit" 0 '^ +1  0 +64 +64 +1 +64 +1\.5417 +0\.3128 .* 39 +0 +12 +0\.033  over-trained$' EMPTY -- htsr Examples/models/digits_mlp.safetensors --fix-fingers clip-xmax --mp-fit --quiet
+check "htsr truncated power law" 0 '^layer_id,.*,esd_method,Lambda$' EMPTY -- htsr Examples/models/digits_mlp.safetensors --fit E_TPL --format csv --quiet
+check "htsr clip-xmax with TPL" 64 EMPTY 'clip-xmax refits a power law; it cannot be combined with --fit TPL' -- htsr Examples/models/digits_mlp.safetensors --fit TPL --fix-fingers clip-xmax
 check "htsr compare" 0 '^ +1  0 +1\.542 +1\.65 +-0\.1086 ' EMPTY -- htsr compare Examples/models/digits_mlp.safetensors Examples/models/trajectory/digits_mlp_epoch05.safetensors
 check "htsr compare unrelated" 1 EMPTY 'share no layer of the same name and shape' -- htsr compare Examples/models/digits_mlp.safetensors "$fixtures/torch/checkpoint.pt"
 check "htsr bad regex" 1 EMPTY "^Error: --layers: '\(' is not a valid regular expression$" -- htsr "$fixtures/torch/checkpoint.pt" --layers "("

@@ -6,7 +6,7 @@ extension LinePlot {
     /// `p(x) = f (alpha - 1) / xmin (x / xmin)^-alpha` over the tail (f the fraction of eigenvalues >= xmin, so the line
     /// sits on the histogram), and xmin marked.
     public static func empiricalSpectralDensity(
-        eigenvalues: [Double], alpha: Double?, xmin: Double?, title: String, bins: Int = 40
+        eigenvalues: [Double], alpha: Double?, xmin: Double?, truncation lambda: Double? = nil, title: String, bins: Int = 40
     ) -> LinePlot {
         let positive = eigenvalues.filter { $0 > 0 && $0.isFinite }.sorted()
         var series: [Series] = []
@@ -27,11 +27,17 @@ extension LinePlot {
             }
             let kept = (0..<bins).filter { counts[$0] > 0 }
             series.append(Series(name: "ESD", x: kept.map { centres[$0] }, y: kept.map { density[$0] }, dots: true))
-            if let alpha, let xmin, xmin > 0, alpha > 1 {
+            if let alpha, let xmin, xmin > 0, alpha > 1 || lambda != nil {
                 let fraction = Double(positive.filter { $0 >= xmin }.count) / Double(positive.count)
                 let xs: [Double] = (0...40).map { step -> Double in xmin * pow(high / xmin, Double(step) / 40) }
-                let ys: [Double] = xs.map { x -> Double in fraction * (alpha - 1) / xmin * pow(x / xmin, -alpha) }
-                series.append(Series(name: String(format: "power law, alpha %.2f", alpha), x: xs, y: ys, color: "#d62728"))
+                if let lambda {
+                    let law = TruncatedPowerLaw(alpha: alpha, lambda: lambda, xmin: xmin)
+                    series.append(Series(name: String(format: "truncated power law, alpha %.2f, Lambda %.3g", alpha, lambda), x: xs,
+                                         y: xs.map { fraction * law.density($0) }, color: "#d62728"))
+                } else {
+                    let ys: [Double] = xs.map { x -> Double in fraction * (alpha - 1) / xmin * pow(x / xmin, -alpha) }
+                    series.append(Series(name: String(format: "power law, alpha %.2f", alpha), x: xs, y: ys, color: "#d62728"))
+                }
                 markers.append(Marker(x: xmin, label: String(format: "xmin %.3g", xmin), color: "#555555"))
             }
         }

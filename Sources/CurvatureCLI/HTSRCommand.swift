@@ -137,7 +137,8 @@ struct HTSRCommand: AsyncParsableCommand {
         }
         for row in report.layers {
             let title = "ESD of layer \(row.layerID) (\(row.name))" + (row.alpha.map { String(format: ", alpha %.3f", $0) } ?? ", no fit")
-            try write(LinePlot.empiricalSpectralDensity(eigenvalues: row.eigenvalues ?? [], alpha: row.alpha, xmin: row.xmin, title: title).svg(),
+            try write(LinePlot.empiricalSpectralDensity(eigenvalues: row.eigenvalues ?? [], alpha: row.alpha, xmin: row.xmin,
+                                                                truncation: row.truncationLambda, title: title).svg(),
                       "esd_" + fileStem(row) + ".svg")
         }
         let fitted = report.layers.filter { $0.alpha != nil }

@@ -21,6 +21,14 @@ public struct TruncatedPowerLaw: Sendable, Equatable, Codable {
     public var alphaError: Double
     public var lambdaError: Double
 
+    public init(alpha: Double, lambda: Double, xmin: Double, alphaError: Double = 0, lambdaError: Double = 0) {
+        self.alpha = alpha
+        self.lambda = lambda
+        self.xmin = xmin
+        self.alphaError = alphaError
+        self.lambdaError = lambdaError
+    }
+
     /// Tails shorter than this are not fitted: two parameters need data to spare.
     public static let minimumTail = 8
 
@@ -47,6 +55,13 @@ public struct TruncatedPowerLaw: Sendable, Equatable, Codable {
 
     /// `Lambda xmin`, the cut-off in units of xmin, which the integrals use.
     var scaledLambda: Double { lambda * xmin }
+
+    /// The density at `x >= xmin`: `x^(-alpha) e^(-Lambda x)` over its integral from xmin.
+    public func density(_ x: Double) -> Double {
+        let integrand = TailIntegrand(alpha: alpha, scaledLambda: scaledLambda)
+        // In u = ln(x / xmin) the density of u is w(u) / Z; dividing by x converts it to a density of x.
+        return Foundation.exp(integrand.exponent(Foundation.log(x / xmin))) / integrand.normaliser / x
+    }
 
     /// The cumulative distribution at each of `values` (ascending, all >= xmin).
     public func cdf(_ values: ArraySlice<Double>) -> [Double] {

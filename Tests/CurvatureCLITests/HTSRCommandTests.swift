@@ -66,6 +66,13 @@ let onnxPath = repositoryRoot.appendingPathComponent("Tests/ModelFormatsTests/Fi
         #expect(table.split(separator: "\n")[1].hasSuffix("num_pl_spikes  Lambda  num_spikes  mp_softrank  warning"))
         let summary = try await run([checkpointPath, "--mp-fit", "--summary"])
         #expect(summary.contains("mp_softrank"))
+        // A TPL fit's ESD plot draws the truncated law, and still parses with labelled axes.
+        let report = try await analyzeHTSR(WeightFile.open(URL(fileURLWithPath: checkpointPath)),
+                                           options: { var o = HTSROptions(); o.fit = .truncatedPowerLaw; o.keepEigenvalues = true; return o }())
+        let row = try #require(report.layers.first { $0.truncationLambda != nil })
+        let svg = LinePlot.empiricalSpectralDensity(eigenvalues: row.eigenvalues!, alpha: row.alpha, xmin: row.xmin,
+                                                    truncation: row.truncationLambda, title: "tpl").svg()
+        #expect(XMLParser(data: Data(svg.utf8)).parse() && svg.contains("truncated power law, alpha ") && svg.contains(">eigenvalue</text>"))
         // clip-xmax refits a power law, and force renormalises one: neither goes with a truncated power law.
         #expect(throws: (any Error).self) { _ = try CurvatureCommand.parseAsRoot(["htsr", checkpointPath, "--fit", "TPL", "--fix-fingers", "clip-xmax"]) }
         #expect(throws: (any Error).self) { _ = try CurvatureCommand.parseAsRoot(["htsr", checkpointPath, "--fit", "E_TPL", "--xmax", "force"]) }
