@@ -118,6 +118,25 @@ def main():
             relative=True)
 
     from safetensors.torch import load_file, save_file
+    import numpy
+    import torch
+    # The MP fit where the answer is known: a seeded 400 x 200 Gaussian matrix (entries 0.05), alone, with three
+    # planted rank-one signals, and with one strong one. The bulk edge is 400 x 0.05^2 x (1 + 2^-1/2)^2 = 2.914 in
+    # all three; the spikes are 0, 3 and 1.
+    rng = numpy.random.default_rng(0)
+    noise = rng.standard_normal((400, 200)) * 0.05
+    signal = sum(strength * numpy.outer(rng.standard_normal(400) / 20, rng.standard_normal(200) / numpy.sqrt(200))
+                 for strength in (4.0, 6.0, 9.0))
+    with tempfile.TemporaryDirectory() as folder:
+        planted = os.path.join(folder, "planted.safetensors")
+        strong = 60 * numpy.outer(rng.standard_normal(400) / 20, rng.standard_normal(200) / numpy.sqrt(200))
+        save_file({"clean.weight": torch.tensor(noise, dtype=torch.float32),
+                   "spiked.weight": torch.tensor(noise + signal, dtype=torch.float32),
+                   "strong.weight": torch.tensor(noise + strong, dtype=torch.float32)}, planted)
+        compare("mp_fit on a Gaussian matrix: clean, 3 planted spikes, 1 strong spike (true bulk_max 2.914)", binary,
+                planted, ["--mp-fit"], {"mp_fit": True},
+                [("sigma_mp", "sigma_mp"), ("bulk_max", "bulk_max"), ("num_spikes", "num_spikes")], 1e-2, show=True)
+
     state = load_file(path)
     block = {k: v for k, v in state.items() if k.startswith("encoder.layer.0.") and k.endswith(".weight") and v.dim() == 2}
     with tempfile.TemporaryDirectory() as folder:

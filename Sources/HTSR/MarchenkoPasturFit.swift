@@ -23,7 +23,8 @@ public struct MarchenkoPasturFit: Sendable, Equatable, Encodable {
     public var q: Double
     /// `W_scale`: the factor applied to W so that the eigenvalues have mean 1.
     public var scale: Double
-    /// `bulk_min` and `bulk_max`, rescaled units: the Marchenko-Pastur edges.
+    /// `bulk_min` and `bulk_max`: the Marchenko-Pastur edges in the eigenvalues' own units (as WeightWatcher reports
+    /// them, though its sigma_mp is in the rescaled units).
     public var bulkMin: Double
     public var bulkMax: Double
     /// `num_spikes`: eigenvalues above `bulk_max + 2.02 s_TW`.
@@ -46,7 +47,7 @@ public struct MarchenkoPasturFit: Sendable, Equatable, Encodable {
         var spikes = 0
         var fit = Self.fitBulk(x, spikes: 0)
         for _ in 0..<10 {
-            let edge = fit.sigma2 * pow(1 + 1 / fit.q.squareRoot(), 2)
+            let edge = fit.sigma2 * pow(1 + 1 / fit.q.squareRoot(), 2)  // rescaled units, like x
             let tracyWidom = fit.sigma2 * pow(1 + 1 / fit.q.squareRoot(), 4.0 / 3) / fit.q.squareRoot() * pow(Double(m), -2.0 / 3)
             let count = x.filter { $0 > edge + Self.tracyWidom99 * tracyWidom }.count
             if count == spikes { break }
@@ -57,10 +58,10 @@ public struct MarchenkoPasturFit: Sendable, Equatable, Encodable {
         sigma = fit.sigma2.squareRoot()
         q = fit.q
         scale = rescale.squareRoot()
-        bulkMin = fit.sigma2 * (1 - root) * (1 - root)
-        bulkMax = fit.sigma2 * (1 + root) * (1 + root)
+        bulkMin = fit.sigma2 * (1 - root) * (1 - root) / rescale
+        bulkMax = fit.sigma2 * (1 + root) * (1 + root) / rescale
         numSpikes = spikes
-        softRank = bulkMax / x.last!
+        softRank = bulkMax / eigenvalues.last!
     }
 
     /// The least-squares quantile fit of the lowest `x.count - spikes` values, over Q in [1, 1000].

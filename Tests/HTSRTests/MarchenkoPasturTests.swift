@@ -35,7 +35,9 @@ import Testing
         let entries = fit.sigma / (fit.scale * Double(rows).squareRoot())
         #expect(abs(entries - 0.05) < 0.001, "entry standard deviation \(entries)")
         #expect(fit.numSpikes == 0)
-        #expect(abs(fit.bulkMax - pow(1 + 1 / q.squareRoot(), 2)) < 0.1 && fit.softRank > 0.9)
+        // The edges are in the eigenvalues' units: sigma_mp^2 (1 + Q^-1/2)^2 / W_scale^2.
+        #expect(abs(fit.bulkMax * fit.scale * fit.scale - pow(1 + 1 / q.squareRoot(), 2)) < 0.1 && fit.softRank > 0.9)
+        #expect(abs(fit.bulkMax / (Double(rows) * 0.0025 * pow(1 + 1 / q.squareRoot(), 2)) - 1) < 0.05)
     }
 
     /// Three planted directions far above the bulk are the spikes, and they move neither sigma nor Q.
