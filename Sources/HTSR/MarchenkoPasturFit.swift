@@ -85,7 +85,7 @@ public struct MarchenkoPasturFit: Sendable, Equatable, Encodable {
         let ratio = (5.0.squareRoot() - 1) / 2
         var c = b - ratio * (b - a), d = a + ratio * (b - a)
         var fc = residual(c).0, fd = residual(d).0
-        for _ in 0..<60 {
+        for _ in 0..<40 {
             if fc < fd { (b, d, fd) = (d, c, fc); c = b - ratio * (b - a); fc = residual(c).0 }
             else { (a, c, fc) = (c, d, fd); d = a + ratio * (b - a); fd = residual(d).0 }
         }
@@ -98,25 +98,29 @@ public struct MarchenkoPasturFit: Sendable, Equatable, Encodable {
 struct MarchenkoPasturLaw {
     var q: Double
 
+    /// The theta grid, pi down to 0, is the same for every Q: its cosines and squared sines are computed once.
+    static let steps = 4096
+    static let cosines = (0...steps).map { cos(Double.pi - Double($0) * Double.pi / Double(steps)) }
+    static let sineSquares = (0...steps).map { pow(sin(Double.pi - Double($0) * Double.pi / Double(steps)), 2) }
+
     /// The quantiles at ascending `levels` in (0, 1), by inverting the CDF tabulated in `x = c + r cos(theta)`,
     /// where the density becomes the smooth `r^2 sin^2(theta) / (2 pi y x)` (y = 1/Q) with no endpoint singularity.
     func quantiles(_ levels: [Double]) -> [Double] {
         let y = 1 / q, c = 1 + y, r = 2 * y.squareRoot()
-        let steps = 4096
+        let steps = Self.steps
         // theta from pi (the lower edge) down to 0 (the upper edge); cumulative mass by the trapezoid rule.
         var xs = [Double](repeating: 0, count: steps + 1), mass = xs
-        func density(_ theta: Double) -> Double {
-            let x = c + r * cos(theta)
-            return x > 0 ? r * r * sin(theta) * sin(theta) / (2 * Double.pi * y * x) : 0
+        func density(_ k: Int) -> Double {
+            let x = c + r * Self.cosines[k]
+            return x > 0 ? r * r * Self.sineSquares[k] / (2 * Double.pi * y * x) : 0
         }
         let h = Double.pi / Double(steps)
-        var previous = density(.pi)
+        var previous = density(0)
         xs[0] = c - r
         for k in 1...steps {
-            let theta = Double.pi - Double(k) * h
-            let value = density(theta)
+            let value = density(k)
             mass[k] = mass[k - 1] + (previous + value) / 2 * h
-            xs[k] = c + r * cos(theta)
+            xs[k] = c + r * Self.cosines[k]
             previous = value
         }
         // For Q = 1 the density x^(-1/2) near 0 makes the integrand (1 - cos theta) at theta = pi: smooth, but the
