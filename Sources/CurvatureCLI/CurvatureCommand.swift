@@ -13,7 +13,7 @@ struct CurvatureCommand: AsyncParsableCommand {
             Results go to stdout as an aligned table, JSON or CSV (--format); progress and errors go to stderr.
             """,
         version: version,
-        subcommands: [InfoCommand.self, HTSRCommands.self, EvalCommand.self, SpectrumCommand.self, LandscapeCommand.self]
+        subcommands: [DemoCommand.self, InfoCommand.self, HTSRCommands.self, EvalCommand.self, SpectrumCommand.self, LandscapeCommand.self]
     )
 
     static func main() async {

@@ -47,3 +47,25 @@ func checkUniqueNames(_ descriptors: [TensorDescriptor], file: String) throws(Fo
         throw FormatError(.duplicateName, file: file, tensor: descriptor.name, "the name appears more than once")
     }
 }
+
+/// Tensors held in memory behind the archive interface, so analyses that read files (HTSR) run on weights a
+/// program has just computed.
+public struct InMemoryArchive: TensorArchive {
+    public var path: String
+    public var formatName: String { "memory" }
+    public var tensors: [StoredTensor]
+    public var descriptors: [TensorDescriptor] { tensors.map(\.descriptor) }
+
+    /// - Parameter path: a label for reports (no file is read or written).
+    public init(path: String, tensors: [StoredTensor]) {
+        self.path = path
+        self.tensors = tensors
+    }
+
+    public func tensor(named name: String) throws(FormatError) -> StoredTensor {
+        guard let tensor = tensors.first(where: { $0.name == name }) else {
+            throw FormatError(.missingTensor, file: path, tensor: name, "no tensor of that name")
+        }
+        return tensor
+    }
+}

@@ -1,0 +1,98 @@
+import ArgumentParser
+import Curvature
+import Foundation
+
+struct DemoCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "demo",
+        abstract: "Train a small CNN on the shipped digits, then show its Hessian spectrum, HTSR table and loss landscape.",
+        discussion: """
+            Seeded and self-contained: needs no files. Prints the analyses and writes the plots and the landscape \
+            grid to --out (./curvature-demo by default), listing each file.
+            """)
+
+    @Option(help: "Directory for the files.")
+    var out = "curvature-demo"
+
+    @Option(help: "Seed of the weights, the minibatch order, the probes and the landscape.")
+    var seed: UInt64 = 0
+
+    @Option(help: "Training epochs.")
+    var epochs = Demo().epochs
+
+    @Flag(help: "No progress on stderr.")
+    var quiet = false
+
+    func validate() throws {
+        guard epochs >= 1 else { throw ValidationError("--epochs must be at least 1, got \(epochs)") }
+    }
+
+    func run() async throws {
+        var demo = Demo()
+        demo.seed = seed
+        demo.epochs = epochs
+        let digits: Dataset<Double> = try DataLoader.load("digits")
+        let quiet = quiet
+        let result = try await demo.run(digits: digits) { Progress.line($0, enabled: !quiet) }
+        let files = try Self.write(result, demo: demo, to: out)
+        print(Self.render(result, demo: demo, files: files), terminator: "")
+    }
+
+    /// The files, each with what it is.
+    static func write(_ result: Demo.Result, demo: Demo, to path: String) throws -> [(String, String)] {
+        let folder = try HTSRCommand.directory(path, option: "--out")
+        var written: [(String, String)] = []
+        func save(_ name: String, _ text: String, _ what: String) throws {
+            let url = folder.appendingPathComponent(name)
+            do { try text.write(to: url, atomically: true, encoding: .utf8) } catch {
+                throw CommandError("--out: cannot write \(url.path): \(error.localizedDescription)")
+            }
+            written.append((url.path, what))
+        }
+        let weights = folder.appendingPathComponent("model.safetensors")
+        do {
+            try SafetensorsFile.write(zip(result.parameters.names, result.parameters.tensors).map { StoredTensor(name: $0.0, tensor: $0.1.converted(to: Float.self)) },
+                                      metadata: ["seed": "\(demo.seed)", "epochs": "\(demo.epochs)"], to: weights)
+        } catch { throw CommandError("--out: cannot write \(weights.path): \(error)") }
+        written.append((weights.path, "the trained weights (float32), for `curvature htsr` and friends"))
+        let outliers = result.criteria.outlierEigenvalues(in: result.density.rules)
+        try save("density.svg", LinePlot.spectralDensity(result.density.density, method: "slq", outliers: outliers, logY: true,
+                                                         title: "Hessian spectral density of the demo CNN").svg(),
+                 "the Hessian's spectral density (SLQ), outliers marked")
+        let label = "||v|| = 1, Hessian eigenvector"
+        try save("landscape.svg", result.landscape.plot(title: "training loss along the top two Hessian eigenvectors",
+                                                        xLabel: "a (v1, " + label + ")", yLabel: "b (v2, " + label + ")"),
+                 "loss contours on the plane of the top two Hessian eigenvectors")
+        try save("landscape.csv", result.landscape.csv(), "the landscape grid: x, y, loss, accuracy per point")
+        try save("landscape.vts", result.landscape.vts(), "the same grid as a ParaView structured grid (height log(loss + 0.1))")
+        let fitted = result.htsr.layers.filter { $0.alpha != nil }
+        try save("alpha.svg", LinePlot.alphaPerLayer(layerIDs: fitted.map(\.layerID), alphas: fitted.compactMap(\.alpha),
+                                                     title: "HTSR alpha per layer of the demo CNN").svg(),
+                 "HTSR alpha per layer, with the 2 and 6 thresholds")
+        return written
+    }
+
+    static func render(_ result: Demo.Result, demo: Demo, files: [(String, String)]) -> String {
+        var text = "A CNN (conv 1->8, conv 8->16, linear 64->10; \(result.parameters.dimension()) parameters) trained on the " +
+            "shipped digits: \(result.trainSamples) training and \(result.testSamples) test images, Adam, \(demo.epochs) epochs, seed \(demo.seed).\n"
+        text += String(format: "Training loss %.4f, test accuracy %.1f%%.\n\n", result.trainLoss, 100 * result.testAccuracy)
+        text += "Hessian of the loss over the first \(demo.hessianSamples) training images\n"
+        text += Rendering.table(header: ["rank", "eigenvalue", "residual"], rows: zip(result.top.eigenvalues, result.top.residuals).enumerated().map {
+            [String($0.offset + 1), String(format: "%.6g", $0.element.0), String(format: "%.1e", $0.element.1)]
+        }, rightAligned: [0, 1, 2])
+        let c = result.criteria
+        text += String(format: "trace %.6g +- %.2g (Hutchinson, %d probes)\n", result.trace.estimate, result.trace.stderr, result.trace.matvecs)
+        text += String(format: "density (SLQ, %d probes x %d steps): %d outliers above the bulk edge %.4g\n\n",
+                       result.density.probes, result.density.steps, c.outliers, c.bulkEdge)
+        text += "HTSR of the trained weights\n"
+        text += (try? HTSRCommand.render(result.htsr, as: .table, summaryOnly: false)) ?? ""
+        let losses = result.landscape.loss
+        let centre = losses[losses.count / 2]
+        text += String(format: "\nLoss landscape: %dx%d grid over [-%.1f, %.1f]^2 along the top two Hessian eigenvectors; " +
+                       "loss %.4f at the centre, %.4f to %.4f over the grid.\n\nFiles\n",
+                       result.landscape.x.count, result.landscape.y.count, demo.range, demo.range, centre,
+                       losses.min() ?? .nan, losses.max() ?? .nan)
+        text += Rendering.table(header: ["file", "what it is"], rows: files.map { [$0.0, $0.1] })
+        return text
+    }
+}
