@@ -40,6 +40,11 @@ let package = Package(
             "Curvature",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
+        // Runnable examples of the library API (docs/examples.md); scripts/test.sh builds and runs them.
+        .executableTarget(name: "SpectrumOfASwiftModel", dependencies: ["Curvature"], path: "Examples/SpectrumOfASwiftModel"),
+        .executableTarget(name: "HTSROfSafetensors", dependencies: ["Curvature"], path: "Examples/HTSROfSafetensors"),
+        .executableTarget(name: "HessianLandscape", dependencies: ["Curvature"], path: "Examples/HessianLandscape"),
+        .executableTarget(name: "SagunOutliers", dependencies: ["Curvature"], path: "Examples/SagunOutliers"),
 
         .testTarget(name: "LinearAlgebraTests", dependencies: ["LinearAlgebra"]),
         .testTarget(name: "ModelFormatsTests", dependencies: [

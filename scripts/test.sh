@@ -6,6 +6,7 @@ cd "$(dirname "$0")/.."
 bash scripts/install-dependencies.sh
 swift build --product curvature
 bash scripts/cli-checks.sh "$(swift build --show-bin-path)/curvature"
+bash scripts/run-examples.sh
 # Swift Testing runs tests in parallel on every core; OpenBLAS threads on top of that oversubscribe the cores and
 # make BLAS-heavy tests several times slower, so each BLAS call runs on the calling thread here.
 OPENBLAS_NUM_THREADS=1 swift test

@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Builds and runs every program in Examples/ (debug build, one BLAS thread), each in a scratch directory for its
+# files. Each example checks its own result against ground truth and exits non-zero if it disagrees.
+# Usage: scripts/run-examples.sh [-c release]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+configuration=("$@")
+work="$(mktemp -d)"
+trap 'rm -rf "$work"' EXIT
+for example in SpectrumOfASwiftModel HTSROfSafetensors HessianLandscape SagunOutliers; do
+  swift build "${configuration[@]}" --product "$example" >&2
+  echo "== $example"
+  arguments=("$work")  # the output directory, for the examples that write files
+  [ "$example" = HTSROfSafetensors ] && arguments=(Examples/models/digits_mlp.safetensors)
+  OPENBLAS_NUM_THREADS=1 "$(swift build "${configuration[@]}" --show-bin-path)/$example" "${arguments[@]}"
+done
+echo "Examples passed"
