@@ -28,31 +28,69 @@ public struct WindowGeometry: Sendable, Equatable {
 }
 
 extension WindowGeometry {
-    /// Calls `body(column, source)` for every in-bounds (window element, input element) pair of an [N, C, H, W] input,
-    /// in window-matrix order: `column` indexes the [N, Ho Wo, C kh kw] window matrix, `source` the input. The shared
-    /// walk of im2col and col2im; inlined so that `body` compiles into the loop.
+    /// For each output column z, the first kernel column j inside an input of width `w` and how many follow it:
+    /// the inner loops of im2col and col2im then run over one range with no bounds tests.
+    func insideColumns(width w: Int, outputWidth ow: Int) -> (low: [Int], count: [Int]) {
+        let ranges = (0..<ow).map { z in (0..<kernel.1).filter { j in (0..<w).contains(z * stride.1 - padding.1 + j * dilation.1) } }
+        return (ranges.map { $0.first ?? 0 }, ranges.map(\.count))
+    }
+
+    /// im2col of `samples` images [C, H, W] at `x` into the window matrix [samples, Ho Wo, C kh kw] at `target`,
+    /// every element written (zeros in padding). Each window row is written contiguously.
     @inline(__always)
-    func walk(n: Int, c: Int, h: Int, w: Int, oh: Int, ow: Int, _ body: (Int, Int) -> Void) {
-        let (kh, kw) = kernel
-        // For each output column z, the kernel columns j that land inside the input: no per-element bounds test.
-        let inside = (0..<ow).map { z in
-            (0..<kw).filter { j in (0..<w).contains(z * stride.1 - padding.1 + j * dilation.1) }
-        }
-        let first = inside.map { $0.first ?? 0 }, end = inside.map { ($0.last ?? -1) + 1 }
-        var column = 0
-        for sample in 0..<n {
+    func im2col<Scalar: TensorScalar>(_ x: UnsafePointer<Scalar>, samples: Int, channels c: Int, height h: Int, width w: Int,
+                                      into target: UnsafeMutablePointer<Scalar>) {
+        let (oh, ow) = outputSize(height: h, width: w)
+        let (kh, kw) = kernel, (sh, sw) = stride, (ph, pw) = padding, (dh, dw) = dilation
+        let (lows, counts) = insideColumns(width: w, outputWidth: ow)
+        var row = target
+        for sample in 0..<samples {
+            // Zeroed (its padding) just before it is filled, while it is in cache.
+            row.initialize(repeating: 0, count: oh * ow * c * kh * kw)
+            let image = x + sample * c * h * w
             for y in 0..<oh {
                 for z in 0..<ow {
-                    let (low, high) = (first[z], end[z]), offset = z * stride.1 - padding.1
+                    let jLow = lows[z], jCount = counts[z], left = z * sw - pw + jLow * dw
                     for channel in 0..<c {
-                        let plane = (sample * c + channel) * h * w
+                        let plane = image + channel * h * w
                         for i in 0..<kh {
-                            let hh = y * stride.0 - padding.0 + i * dilation.0
+                            let hh = y * sh - ph + i * dh
                             if hh >= 0 && hh < h {
-                                let source = plane + hh * w + offset
-                                for j in low..<high { body(column + j, source + j * dilation.1) }
+                                let source = plane + (hh * w + left), window = row + jLow
+                                for t in 0..<jCount { window[t] = source[t * dw] }
                             }
-                            column += kw
+                            row += kw
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// col2im, the adjoint of ``im2col(_:samples:channels:height:width:into:)``: window values [samples, Ho Wo, C kh kw]
+    /// at `columns` summed into `samples` images [C, H, W] at `target`, which it overwrites.
+    @inline(__always)
+    func col2im<Scalar: TensorScalar>(_ columns: UnsafePointer<Scalar>, samples: Int, channels c: Int, height h: Int, width w: Int,
+                                      into target: UnsafeMutablePointer<Scalar>) {
+        let (oh, ow) = outputSize(height: h, width: w)
+        let (kh, kw) = kernel, (sh, sw) = stride, (ph, pw) = padding, (dh, dw) = dilation
+        let (lows, counts) = insideColumns(width: w, outputWidth: ow)
+        target.initialize(repeating: 0, count: samples * c * h * w)
+        var row = columns
+        for sample in 0..<samples {
+            let image = target + sample * c * h * w
+            for y in 0..<oh {
+                for z in 0..<ow {
+                    let jLow = lows[z], jCount = counts[z], left = z * sw - pw + jLow * dw
+                    for channel in 0..<c {
+                        let plane = image + channel * h * w
+                        for i in 0..<kh {
+                            let hh = y * sh - ph + i * dh
+                            if hh >= 0 && hh < h {
+                                let destination = plane + (hh * w + left), window = row + jLow
+                                for t in 0..<jCount { destination[t * dw] += window[t] }
+                            }
+                            row += kw
                         }
                     }
                 }
@@ -66,39 +104,14 @@ extension Tensor {
     func windows(_ geometry: WindowGeometry) -> Tensor {
         let (n, c, h, w) = (shape[0], shape[1], shape[2], shape[3])
         let (oh, ow) = geometry.outputSize(height: h, width: w)
-        let (kh, kw) = geometry.kernel
-        let k = c * kh * kw
-        // The hot loop of every convolution: each window row is written contiguously, and for each output column z the
-        // kernel columns j inside the input are one range, so the inner loop has no tests. Each sample's block is zeroed
-        // (its padding) just before it is filled, while it is in cache.
-        let (sh, sw) = geometry.stride, (ph, pw) = geometry.padding, (dh, dw) = geometry.dilation
-        let jRanges = (0..<ow).map { z in (0..<kw).filter { j in (0..<w).contains(z * sw - pw + j * dw) } }
-        let jLows = jRanges.map { $0.first ?? 0 }, jCounts = jRanges.map(\.count)
+        let k = c * geometry.kernel.0 * geometry.kernel.1
         let result = [Scalar](unsafeUninitializedCapacity: n * oh * ow * k) { buffer, initialized in
-            initialized = buffer.count
             withUnsafeBufferPointer { x in
-                guard let x = x.baseAddress, var target = buffer.baseAddress else { return }
-                for sample in 0..<n {
-                    target.initialize(repeating: 0, count: oh * ow * k)
-                    let image = x + sample * c * h * w
-                    for y in 0..<oh {
-                        for z in 0..<ow {
-                            let jLow = jLows[z], jCount = jCounts[z], left = z * sw - pw + jLow * dw
-                            for channel in 0..<c {
-                                let plane = image + channel * h * w
-                                for i in 0..<kh {
-                                    let hh = y * sh - ph + i * dh
-                                    if hh >= 0 && hh < h {
-                                        let source = plane + (hh * w + left), row = target + jLow
-                                        for t in 0..<jCount { row[t] = source[t * dw] }
-                                    }
-                                    target += kw
-                                }
-                            }
-                        }
-                    }
+                if let x = x.baseAddress, let target = buffer.baseAddress {
+                    geometry.im2col(x, samples: n, channels: c, height: h, width: w, into: target)
                 }
             }
+            initialized = buffer.count
         }
         return Tensor(shape: [n, oh * ow, k], scalars: result)
     }
@@ -106,12 +119,15 @@ extension Tensor {
     /// col2im, the adjoint of `windows`: window values summed back into [N, C, H, W].
     func foldedWindows(_ geometry: WindowGeometry, into target: [Int]) -> Tensor {
         let (n, c, h, w) = (target[0], target[1], target[2], target[3])
-        let (oh, ow) = geometry.outputSize(height: h, width: w)
-        var result = [Scalar](repeating: 0, count: target.reduce(1, *))
-        withUnsafeBufferPointer { columns in
-            result.withUnsafeMutableBufferPointer { out in
-                geometry.walk(n: n, c: c, h: h, w: w, oh: oh, ow: ow) { column, source in out[source] += columns[column] }
+        let result = [Scalar](unsafeUninitializedCapacity: target.reduce(1, *)) { buffer, initialized in
+            withUnsafeBufferPointer { columns in
+                if let columns = columns.baseAddress, let out = buffer.baseAddress {
+                    geometry.col2im(columns, samples: n, channels: c, height: h, width: w, into: out)
+                } else {
+                    buffer.initialize(repeating: 0)
+                }
             }
+            initialized = buffer.count
         }
         return Tensor(shape: target, scalars: result)
     }

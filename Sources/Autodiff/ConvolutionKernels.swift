@@ -1,56 +1,57 @@
 import LinearAlgebra
 
-/// Convolution (groups = 1) as three kernels closed under differentiation, each run over chunks of samples so that
-/// no im2col matrix is larger than about 8 MiB:
+/// Convolution (groups = 1) as three kernels closed under differentiation:
 /// - `convolution(x, W)`: y[n, co, l] = sum_k W[co, k] cols_n[l, k];
-/// - `convolutionInputAdjoint(g, W)`: the x that `<conv(x, W), g> = <x, .>` defines (col2im of G^T W);
+/// - `convolutionInputAdjoint(g, W)`: the x that `<conv(x, W), g> = <x, .>` defines (col2im of G_n^T W);
 /// - `convolutionWeightAdjoint(g, x)`: the W that `<conv(x, W), g> = <W, .>` defines (sum_n G_n cols_n).
 /// The bilinear identities give each one's derivatives in terms of the others, so Hessian-vector products by double
 /// backward stay in these three GEMM-based kernels.
+///
+/// Each runs over chunks of samples whose im2col matrix is at most about 8 MiB, spread over ``ParallelLoop``'s
+/// workers, each with its own scratch matrix. Within a chunk every sample is one GEMM that reads or writes the
+/// [Co, Ho Wo] block of y or g in place, so no layout shuffle is needed. The chunking depends only on the shapes,
+/// and the weight adjoint sums per-chunk partial products in chunk order, so results do not depend on the thread count.
 extension Tensor {
     /// Samples per chunk: im2col rows of `rowsPerSample` x `k` elements, at most `bytes` per chunk (and one sample).
     static func convolutionChunk(samples: Int, rowsPerSample: Int, k: Int, bytes: Int) -> Int {
         max(1, min(samples, bytes / max(1, rowsPerSample * k * MemoryLayout<Scalar>.stride)))
     }
 
+    /// The chunking of `samples` for window rows `l` x `k`, and a scratch window matrix for one chunk.
+    private static func chunks(samples: Int, l: Int, k: Int, chunkBytes: Int) -> (size: Int, count: Int) {
+        let size = convolutionChunk(samples: samples, rowsPerSample: l, k: k, bytes: chunkBytes)
+        return (size, (samples + size - 1) / size)
+    }
+
     /// [N, C, H, W] convolved with [Co, C, kh, kw] -> [N, Co, Ho, Wo].
     static func convolution(_ x: Tensor, _ w: Tensor, _ geometry: WindowGeometry, chunkBytes: Int = 8 << 20) -> Tensor {
-        let n = x.shape[0], (oh, ow) = geometry.outputSize(height: x.shape[2], width: x.shape[3])
+        let (n, c, h, width) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
+        let (oh, ow) = geometry.outputSize(height: h, width: width)
         let (co, k, l) = (w.shape[0], w.count / w.shape[0], oh * ow)
-        let kernel = w.reshaped([co, k])
-        var y = [Scalar](repeating: 0, count: n * co * l)
-        let chunk = convolutionChunk(samples: n, rowsPerSample: l, k: k, bytes: chunkBytes)
-        for start in stride(from: 0, to: n, by: chunk) {
-            let end = min(n, start + chunk), count = end - start
-            let columns = x.rows(start..<end).windows(geometry).reshaped([count * l, k])
-            let product = matmul(kernel, columns, transposeB: true)  // [Co, count L]
-            product.withUnsafeBufferPointer { p in
-                y.withUnsafeMutableBufferPointer { out in
-                    for sample in 0..<count {
-                        for channel in 0..<co {
-                            let source = channel * count * l + sample * l, target = ((start + sample) * co + channel) * l
-                            for i in 0..<l { out[target + i] = p[source + i] }
+        let chunking = chunks(samples: n, l: l, k: k, chunkBytes: chunkBytes)
+        let y = [Scalar](unsafeUninitializedCapacity: n * co * l) { out, initialized in
+            x.withUnsafeBufferPointer { px in
+                w.withUnsafeBufferPointer { pw in
+                    guard let px = px.baseAddress, let pw = pw.baseAddress, let out = out.baseAddress, k > 0 else {
+                        out.initialize(repeating: 0)
+                        return
+                    }
+                    ParallelLoop.forEach(chunking.count, state: { [Scalar](repeating: 0, count: chunking.size * l * k) }) { columns, index in
+                        let start = index * chunking.size, count = min(n, start + chunking.size) - start
+                        columns.withUnsafeMutableBufferPointer { cols in
+                            geometry.im2col(px + start * c * h * width, samples: count, channels: c, height: h, width: width, into: cols.baseAddress!)
+                            for sample in 0..<count {  // y_n [Co, L] = W [Co, K] cols_n^T
+                                Scalar._gemm(transposeA: false, transposeB: true, m: co, n: l, k: k, alpha: 1, a: pw, lda: k,
+                                             b: cols.baseAddress! + sample * l * k, ldb: k, beta: 0,
+                                             c: out + (start + sample) * co * l, ldc: l)
+                            }
                         }
                     }
                 }
             }
+            initialized = n * co * l
         }
         return Tensor(shape: [n, co, oh, ow], scalars: y)
-    }
-
-    /// Rows [Co, count L] of a gradient [N, Co, Ho, Wo] for samples start..<start + count.
-    private func channelMajor(_ start: Int, _ count: Int) -> Tensor {
-        let (co, l) = (shape[1], shape[2] * shape[3])
-        var rows = [Scalar](repeating: 0, count: co * count * l)
-        withUnsafeBufferPointer { g in
-            for sample in 0..<count {
-                for channel in 0..<co {
-                    let source = ((start + sample) * co + channel) * l, target = channel * count * l + sample * l
-                    for i in 0..<l { rows[target + i] = g[source + i] }
-                }
-            }
-        }
-        return Tensor(shape: [co, count * l], scalars: rows)
     }
 
     /// The input adjoint of ``convolution(_:_:_:)``: g [N, Co, Ho, Wo] and W [Co, C, kh, kw] -> [N, C, H, W].
@@ -58,14 +59,29 @@ extension Tensor {
                                         chunkBytes: Int = 8 << 20) -> Tensor {
         let (n, c, h, width) = (inputShape[0], inputShape[1], inputShape[2], inputShape[3])
         let (co, k, l) = (w.shape[0], w.count / w.shape[0], g.shape[2] * g.shape[3])
-        let kernel = w.reshaped([co, k])
-        var x = [Scalar]()
-        x.reserveCapacity(n * c * h * width)
-        let chunk = convolutionChunk(samples: n, rowsPerSample: l, k: k, bytes: chunkBytes)
-        for start in stride(from: 0, to: n, by: chunk) {
-            let count = min(n, start + chunk) - start
-            let columns = matmul(g.channelMajor(start, count), kernel, transposeA: true)  // [count L, K]
-            x += columns.reshaped([count, l, k]).foldedWindows(geometry, into: [count, c, h, width]).scalars
+        let chunking = chunks(samples: n, l: l, k: k, chunkBytes: chunkBytes)
+        let x = [Scalar](unsafeUninitializedCapacity: n * c * h * width) { out, initialized in
+            g.withUnsafeBufferPointer { pg in
+                w.withUnsafeBufferPointer { pw in
+                    guard let pg = pg.baseAddress, let pw = pw.baseAddress, let out = out.baseAddress, k > 0, l > 0 else {
+                        out.initialize(repeating: 0)
+                        return
+                    }
+                    ParallelLoop.forEach(chunking.count, state: { [Scalar](repeating: 0, count: chunking.size * l * k) }) { columns, index in
+                        let start = index * chunking.size, count = min(n, start + chunking.size) - start
+                        columns.withUnsafeMutableBufferPointer { cols in
+                            for sample in 0..<count {  // cols_n [L, K] = g_n^T [L, Co] W [Co, K]
+                                Scalar._gemm(transposeA: true, transposeB: false, m: l, n: k, k: co, alpha: 1,
+                                             a: pg + (start + sample) * co * l, lda: l, b: pw, ldb: k, beta: 0,
+                                             c: cols.baseAddress! + sample * l * k, ldc: k)
+                            }
+                            geometry.col2im(cols.baseAddress!, samples: count, channels: c, height: h, width: width,
+                                            into: out + start * c * h * width)
+                        }
+                    }
+                }
+            }
+            initialized = n * c * h * width
         }
         return Tensor(shape: inputShape, scalars: x)
     }
@@ -73,13 +89,32 @@ extension Tensor {
     /// The weight adjoint of ``convolution(_:_:_:)``: g [N, Co, Ho, Wo] and x [N, C, H, W] -> [Co, C, kh, kw].
     static func convolutionWeightAdjoint(_ g: Tensor, _ x: Tensor, _ geometry: WindowGeometry, weightShape: [Int],
                                          chunkBytes: Int = 8 << 20) -> Tensor {
-        let n = x.shape[0], co = weightShape[0], k = weightShape.dropFirst().reduce(1, *), l = g.shape[2] * g.shape[3]
-        var total = Tensor(zeros: [co, k])
-        let chunk = convolutionChunk(samples: n, rowsPerSample: l, k: k, bytes: chunkBytes)
-        for start in stride(from: 0, to: n, by: chunk) {
-            let end = min(n, start + chunk)
-            let columns = x.rows(start..<end).windows(geometry).reshaped([(end - start) * l, k])
-            gemm(alpha: 1, g.channelMajor(start, end - start), columns, beta: 1, into: &total)
+        let (n, c, h, width) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
+        let co = weightShape[0], k = weightShape.dropFirst().reduce(1, *), l = g.shape[2] * g.shape[3]
+        let chunking = chunks(samples: n, l: l, k: k, chunkBytes: chunkBytes)
+        // One partial product per chunk, summed in chunk order below.
+        var partials = [Scalar](repeating: 0, count: chunking.count * co * k)
+        partials.withUnsafeMutableBufferPointer { partial in
+            g.withUnsafeBufferPointer { pg in
+                x.withUnsafeBufferPointer { px in
+                    guard let pg = pg.baseAddress, let px = px.baseAddress, let partial = partial.baseAddress, k > 0, l > 0 else { return }
+                    ParallelLoop.forEach(chunking.count, state: { [Scalar](repeating: 0, count: chunking.size * l * k) }) { columns, index in
+                        let start = index * chunking.size, count = min(n, start + chunking.size) - start
+                        columns.withUnsafeMutableBufferPointer { cols in
+                            geometry.im2col(px + start * c * h * width, samples: count, channels: c, height: h, width: width, into: cols.baseAddress!)
+                            for sample in 0..<count {  // partial [Co, K] += g_n [Co, L] cols_n [L, K]
+                                Scalar._gemm(transposeA: false, transposeB: false, m: co, n: k, k: l, alpha: 1,
+                                             a: pg + (start + sample) * co * l, lda: l, b: cols.baseAddress! + sample * l * k, ldb: k,
+                                             beta: sample == 0 ? 0 : 1, c: partial + index * co * k, ldc: k)
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        var total = Tensor(shape: [co, k], scalars: Array(partials.prefix(co * k)))
+        for index in stride(from: 1, to: chunking.count, by: 1) {
+            total += Tensor(shape: [co, k], scalars: Array(partials[(index * co * k)..<((index + 1) * co * k)]))
         }
         return total.reshaped(weightShape)
     }
@@ -92,7 +127,9 @@ extension Variable {
     @_specialize(where Scalar == Double)
     static func convolution(_ x: Variable, _ w: Variable, _ geometry: WindowGeometry) -> Variable {
         make(Tensor.convolution(x.value, w.value, geometry), parents: [x, w]) { g in
-            [convolutionInputAdjoint(g, w, geometry, inputShape: x.shape), convolutionWeightAdjoint(g, x, geometry, weightShape: w.shape)]
+            // The data's gradient is never used: skipping it saves an im2col-sized GEMM and a col2im per backward pass.
+            [x.isDifferentiable ? convolutionInputAdjoint(g, w, geometry, inputShape: x.shape) : nil,
+             w.isDifferentiable ? convolutionWeightAdjoint(g, x, geometry, weightShape: w.shape) : nil]
         }
     }
 
@@ -101,7 +138,8 @@ extension Variable {
     @_specialize(where Scalar == Double)
     static func convolutionInputAdjoint(_ g: Variable, _ w: Variable, _ geometry: WindowGeometry, inputShape: [Int]) -> Variable {
         make(Tensor.convolutionInputAdjoint(g.value, w.value, geometry, inputShape: inputShape), parents: [g, w]) { u in
-            [convolution(u, w, geometry), convolutionWeightAdjoint(g, u, geometry, weightShape: w.shape)]
+            [g.isDifferentiable ? convolution(u, w, geometry) : nil,
+             w.isDifferentiable ? convolutionWeightAdjoint(g, u, geometry, weightShape: w.shape) : nil]
         }
     }
 
@@ -110,7 +148,8 @@ extension Variable {
     @_specialize(where Scalar == Double)
     static func convolutionWeightAdjoint(_ g: Variable, _ x: Variable, _ geometry: WindowGeometry, weightShape: [Int]) -> Variable {
         make(Tensor.convolutionWeightAdjoint(g.value, x.value, geometry, weightShape: weightShape), parents: [g, x]) { upstream in
-            [convolution(x, upstream, geometry), convolutionInputAdjoint(g, upstream, geometry, inputShape: x.shape)]
+            [g.isDifferentiable ? convolution(x, upstream, geometry) : nil,
+             x.isDifferentiable ? convolutionInputAdjoint(g, upstream, geometry, inputShape: x.shape) : nil]
         }
     }
 }

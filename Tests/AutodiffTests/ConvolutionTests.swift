@@ -76,6 +76,22 @@ func naiveConv2d(_ x: Tensor<Double>, _ w: Tensor<Double>, _ b: Tensor<Double>?,
         #expect((y - naiveConv2d(x, w, nil, stride: geometry.stride, padding: geometry.padding, dilation: geometry.dilation, groups: 1)).maxAbsolute() < 1e-12)
     }
 
+    @Test func kernelsOnTwoWorkersEqualOneWorkerBitForBit() {
+        // Many chunks (one sample each) claimed by two workers in whatever order: the same bits as one worker, since
+        // each chunk's output and the weight adjoint's chunk-ordered sum depend only on the chunking.
+        let geometry = WindowGeometry(kernel: (3, 3), padding: (1, 1))
+        let x = randomTensor([9, 2, 5, 6], seed: 4), w = randomTensor([3, 2, 3, 3], seed: 5)
+        let g = randomTensor([9, 3, 5, 6], seed: 6)
+        func kernels() -> [Tensor<Double>] {
+            [Tensor.convolution(x, w, geometry, chunkBytes: 1),
+             Tensor.convolutionInputAdjoint(g, w, geometry, inputShape: x.shape, chunkBytes: 1),
+             Tensor.convolutionWeightAdjoint(g, x, geometry, weightShape: w.shape, chunkBytes: 1)]
+        }
+        let one = BLASThreads.with(1) { kernels() }, two = BLASThreads.with(2) { kernels() }
+        for (a, b) in zip(one, two) { #expect(a.scalars == b.scalars) }
+        #expect((one[0] - naiveConv2d(x, w, nil, stride: (1, 1), padding: (1, 1), dilation: (1, 1), groups: 1)).maxAbsolute() < 1e-12)
+    }
+
     @Test func conv1d() {
         let x = randomTensor([2, 4, 9], seed: 1), w = randomTensor([4, 2, 3], seed: 2)
         let y = V.conv1d(V(x), weight: V(w), stride: 2, padding: 1, dilation: 2, groups: 2)

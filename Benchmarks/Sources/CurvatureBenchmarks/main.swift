@@ -3,7 +3,8 @@
 //        CurvatureBenchmarks read FILE [--repeats N]
 //        CurvatureBenchmarks htsr-phases FILE      (single-threaded time per HTSR phase over all 2-D layers)
 //        CurvatureBenchmarks read-once FILE      (reads every tensor once; reports peak resident memory)
-//        CurvatureBenchmarks hvp MODEL.onnx DATA.npz [--repeats N] [--only hvp]  (forward, gradient, HVP, block HVP)
+//        CurvatureBenchmarks hvp MODEL.onnx DATA.npz [--repeats N] [--only hvp|hvps]  (forward, gradient, HVP, block HVP;
+//        hvp: one HVP and the peak memory; hvps: REPEATS HVPs, to profile)
 import Curvature
 import Foundation
 
@@ -119,6 +120,10 @@ func hvpBenchmark(model: String, data: String, repeats: Int, only: String?) thro
     func report(_ what: String, _ body: () -> Void) {
         let (median, best) = measure(repeats: repeats, body)
         print(String(format: "swift hvp model=%@ op=%@ median_ms=%.2f best_ms=%.2f", name, what, 1000 * median, 1000 * best))
+    }
+    if only == "hvps" {  // for a profiler: `repeats` HVPs and nothing else
+        for _ in 0..<repeats { _ = objective.hessianVectorProduct(at: theta, vectors[0]) }
+        return
     }
     if only == "hvp" {
         _ = objective.hessianVectorProduct(at: theta, vectors[0])
