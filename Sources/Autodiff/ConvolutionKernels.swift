@@ -12,15 +12,29 @@ import LinearAlgebra
 /// [Co, Ho Wo] block of y or g in place, so no layout shuffle is needed. The chunking depends only on the shapes,
 /// and the weight adjoint sums per-chunk partial products in chunk order, so results do not depend on the thread count.
 extension Tensor {
-    /// Samples per chunk: im2col rows of `rowsPerSample` x `k` elements, at most `bytes` per chunk (and one sample).
-    static func convolutionChunk(samples: Int, rowsPerSample: Int, k: Int, bytes: Int) -> Int {
-        max(1, min(samples, bytes / max(1, rowsPerSample * k * MemoryLayout<Scalar>.stride)))
+    /// Samples per chunk for window rows `l` x `k`: as many as fit in `bytes`, at least one. It depends only on the
+    /// shapes, so the chunking (and every result) is the same on any thread count.
+    private static func chunkSize(samples: Int, l: Int, k: Int, bytes: Int) -> Int {
+        max(1, min(samples, bytes / max(1, l * k * MemoryLayout<Scalar>.stride)))
     }
 
-    /// The chunking of `samples` for window rows `l` x `k`, and a scratch window matrix for one chunk.
-    private static func chunks(samples: Int, l: Int, k: Int, chunkBytes: Int) -> (size: Int, count: Int) {
-        let size = convolutionChunk(samples: samples, rowsPerSample: l, k: k, bytes: chunkBytes)
-        return (size, (samples + size - 1) / size)
+    /// The number of chunks ``forEachChunk(samples:l:k:bytes:_:)`` makes.
+    private static func chunkCount(samples: Int, l: Int, k: Int, bytes: Int) -> Int {
+        let size = chunkSize(samples: samples, l: l, k: k, bytes: bytes)
+        return (samples + size - 1) / size
+    }
+
+    /// Calls `body(index, start, count, columns)` for every chunk on ParallelLoop's workers: samples
+    /// `start..<start + count` of chunk `index`, and the worker's scratch window matrix `columns` with room for a chunk.
+    private static func forEachChunk(
+        samples: Int, l: Int, k: Int, bytes: Int, _ body: (Int, Int, Int, UnsafeMutablePointer<Scalar>) -> Void
+    ) {
+        let size = chunkSize(samples: samples, l: l, k: k, bytes: bytes)
+        ParallelLoop.forEach(chunkCount(samples: samples, l: l, k: k, bytes: bytes),
+                             state: { [Scalar](repeating: 0, count: size * l * k) }) { columns, index in
+            let start = index * size
+            columns.withUnsafeMutableBufferPointer { body(index, start, min(samples, start + size) - start, $0.baseAddress!) }
+        }
     }
 
     /// [N, C, H, W] convolved with [Co, C, kh, kw] -> [N, Co, Ho, Wo].
@@ -28,7 +42,6 @@ extension Tensor {
         let (n, c, h, width) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
         let (oh, ow) = geometry.outputSize(height: h, width: width)
         let (co, k, l) = (w.shape[0], w.count / w.shape[0], oh * ow)
-        let chunking = chunks(samples: n, l: l, k: k, chunkBytes: chunkBytes)
         let y = [Scalar](unsafeUninitializedCapacity: n * co * l) { out, initialized in
             x.withUnsafeBufferPointer { px in
                 w.withUnsafeBufferPointer { pw in
@@ -36,15 +49,11 @@ extension Tensor {
                         out.initialize(repeating: 0)
                         return
                     }
-                    ParallelLoop.forEach(chunking.count, state: { [Scalar](repeating: 0, count: chunking.size * l * k) }) { columns, index in
-                        let start = index * chunking.size, count = min(n, start + chunking.size) - start
-                        columns.withUnsafeMutableBufferPointer { cols in
-                            geometry.im2col(px + start * c * h * width, samples: count, channels: c, height: h, width: width, into: cols.baseAddress!)
-                            for sample in 0..<count {  // y_n [Co, L] = W [Co, K] cols_n^T
-                                Scalar._gemm(transposeA: false, transposeB: true, m: co, n: l, k: k, alpha: 1, a: pw, lda: k,
-                                             b: cols.baseAddress! + sample * l * k, ldb: k, beta: 0,
-                                             c: out + (start + sample) * co * l, ldc: l)
-                            }
+                    forEachChunk(samples: n, l: l, k: k, bytes: chunkBytes) { _, start, count, columns in
+                        geometry.im2col(px + start * c * h * width, samples: count, channels: c, height: h, width: width, into: columns)
+                        for sample in 0..<count {  // y_n [Co, L] = W [Co, K] cols_n^T
+                            Scalar._gemm(transposeA: false, transposeB: true, m: co, n: l, k: k, alpha: 1, a: pw, lda: k,
+                                         b: columns + sample * l * k, ldb: k, beta: 0, c: out + (start + sample) * co * l, ldc: l)
                         }
                     }
                 }
@@ -59,7 +68,6 @@ extension Tensor {
                                         chunkBytes: Int = 8 << 20) -> Tensor {
         let (n, c, h, width) = (inputShape[0], inputShape[1], inputShape[2], inputShape[3])
         let (co, k, l) = (w.shape[0], w.count / w.shape[0], g.shape[2] * g.shape[3])
-        let chunking = chunks(samples: n, l: l, k: k, chunkBytes: chunkBytes)
         let x = [Scalar](unsafeUninitializedCapacity: n * c * h * width) { out, initialized in
             g.withUnsafeBufferPointer { pg in
                 w.withUnsafeBufferPointer { pw in
@@ -67,17 +75,13 @@ extension Tensor {
                         out.initialize(repeating: 0)
                         return
                     }
-                    ParallelLoop.forEach(chunking.count, state: { [Scalar](repeating: 0, count: chunking.size * l * k) }) { columns, index in
-                        let start = index * chunking.size, count = min(n, start + chunking.size) - start
-                        columns.withUnsafeMutableBufferPointer { cols in
-                            for sample in 0..<count {  // cols_n [L, K] = g_n^T [L, Co] W [Co, K]
-                                Scalar._gemm(transposeA: true, transposeB: false, m: l, n: k, k: co, alpha: 1,
-                                             a: pg + (start + sample) * co * l, lda: l, b: pw, ldb: k, beta: 0,
-                                             c: cols.baseAddress! + sample * l * k, ldc: k)
-                            }
-                            geometry.col2im(cols.baseAddress!, samples: count, channels: c, height: h, width: width,
-                                            into: out + start * c * h * width)
+                    forEachChunk(samples: n, l: l, k: k, bytes: chunkBytes) { _, start, count, columns in
+                        for sample in 0..<count {  // cols_n [L, K] = g_n^T [L, Co] W [Co, K]
+                            Scalar._gemm(transposeA: true, transposeB: false, m: l, n: k, k: co, alpha: 1,
+                                         a: pg + (start + sample) * co * l, lda: l, b: pw, ldb: k, beta: 0,
+                                         c: columns + sample * l * k, ldc: k)
                         }
+                        geometry.col2im(columns, samples: count, channels: c, height: h, width: width, into: out + start * c * h * width)
                     }
                 }
             }
@@ -91,31 +95,28 @@ extension Tensor {
                                          chunkBytes: Int = 8 << 20) -> Tensor {
         let (n, c, h, width) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
         let co = weightShape[0], k = weightShape.dropFirst().reduce(1, *), l = g.shape[2] * g.shape[3]
-        let chunking = chunks(samples: n, l: l, k: k, chunkBytes: chunkBytes)
         // One partial product per chunk, summed in chunk order below.
-        var partials = [Scalar](repeating: 0, count: chunking.count * co * k)
+        let chunks = chunkCount(samples: n, l: l, k: k, bytes: chunkBytes)
+        var partials = [Scalar](repeating: 0, count: chunks * co * k)
         partials.withUnsafeMutableBufferPointer { partial in
             g.withUnsafeBufferPointer { pg in
                 x.withUnsafeBufferPointer { px in
                     guard let pg = pg.baseAddress, let px = px.baseAddress, let partial = partial.baseAddress, k > 0, l > 0 else { return }
-                    ParallelLoop.forEach(chunking.count, state: { [Scalar](repeating: 0, count: chunking.size * l * k) }) { columns, index in
-                        let start = index * chunking.size, count = min(n, start + chunking.size) - start
-                        columns.withUnsafeMutableBufferPointer { cols in
-                            geometry.im2col(px + start * c * h * width, samples: count, channels: c, height: h, width: width, into: cols.baseAddress!)
-                            for sample in 0..<count {  // partial [Co, K] += g_n [Co, L] cols_n [L, K]
-                                Scalar._gemm(transposeA: false, transposeB: false, m: co, n: k, k: l, alpha: 1,
-                                             a: pg + (start + sample) * co * l, lda: l, b: cols.baseAddress! + sample * l * k, ldb: k,
-                                             beta: sample == 0 ? 0 : 1, c: partial + index * co * k, ldc: k)
-                            }
+                    forEachChunk(samples: n, l: l, k: k, bytes: chunkBytes) { index, start, count, columns in
+                        geometry.im2col(px + start * c * h * width, samples: count, channels: c, height: h, width: width, into: columns)
+                        for sample in 0..<count {  // partial [Co, K] += g_n [Co, L] cols_n [L, K]
+                            Scalar._gemm(transposeA: false, transposeB: false, m: co, n: k, k: l, alpha: 1,
+                                         a: pg + (start + sample) * co * l, lda: l, b: columns + sample * l * k, ldb: k,
+                                         beta: sample == 0 ? 0 : 1, c: partial + index * co * k, ldc: k)
                         }
                     }
                 }
             }
         }
-        var total = Tensor(shape: [co, k], scalars: Array(partials.prefix(co * k)))
-        for index in stride(from: 1, to: chunking.count, by: 1) {
-            total += Tensor(shape: [co, k], scalars: Array(partials[(index * co * k)..<((index + 1) * co * k)]))
+        for index in stride(from: 1, to: chunks, by: 1) {
+            for j in 0..<(co * k) { partials[j] += partials[index * co * k + j] }
         }
+        let total = Tensor(shape: [co, k], scalars: Array(partials.prefix(co * k)))
         return total.reshaped(weightShape)
     }
 }

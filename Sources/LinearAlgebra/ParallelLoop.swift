@@ -37,11 +37,6 @@ public enum ParallelLoop {
             }
         }
     }
-
-    /// ``forEach(_:state:_:)`` without per-worker state.
-    public static func forEach(_ count: Int, workers: Int = BLASThreads.count, _ body: (Int) -> Void) {
-        forEach(count, workers: workers, state: { () }) { _, index in body(index) }
-    }
 }
 
 /// Hands out 0, 1, 2, ... below a bound, to any thread.

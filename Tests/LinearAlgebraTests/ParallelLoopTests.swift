@@ -30,9 +30,9 @@ import Testing
     @Test func theBLASThreadCountIsRestoredAndNothingRunsForNoIndices() {
         BLASThreads.with(2) {
             var ran = false
-            ParallelLoop.forEach(0) { _ in ran = true }
+            ParallelLoop.forEach(0, state: { () }) { _, _ in ran = true }
             #expect(!ran)
-            ParallelLoop.forEach(4) { _ in }
+            ParallelLoop.forEach(4, state: { () }) { _, _ in }
             #expect(BLASThreads.count == 2)
         }
     }
