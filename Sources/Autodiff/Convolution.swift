@@ -136,20 +136,36 @@ extension Tensor {
     }
 }
 
+extension Tensor {
+    /// The flattened elements at `indices`, as a rank-1 tensor.
+    func gathered(_ indices: [Int]) -> Tensor {
+        Tensor(withUnsafeBufferPointer { values in indices.map { values[$0] } })
+    }
+
+    /// Zeros of `target` with this tensor's elements added at flat `indices`.
+    func scattered(_ indices: [Int], into target: [Int]) -> Tensor {
+        var result = [Scalar](repeating: 0, count: target.reduce(1, *))
+        withUnsafeBufferPointer { values in
+            for (value, index) in zip(values, indices) { result[index] += value }
+        }
+        return Tensor(shape: target, scalars: result)
+    }
+}
+
 extension Variable {
     /// Sliding windows (im2col): [N, C, H, W] -> [N, Ho Wo, C kh kw]. Linear; its adjoint is ``foldedWindows``.
     @_specialize(where Scalar == Float)
     @_specialize(where Scalar == Double)
     public func windows(_ geometry: WindowGeometry) -> Variable {
         let source = shape
-        return Variable.make(value.windows(geometry), parents: [self]) { g in [g.foldedWindows(geometry, into: source)] }
+        return makeLinear(value.windows(geometry), { $0.windows(geometry) }) { g in [g.foldedWindows(geometry, into: source)] }
     }
 
     /// col2im: the adjoint of ``windows``.
     @_specialize(where Scalar == Float)
     @_specialize(where Scalar == Double)
     public func foldedWindows(_ geometry: WindowGeometry, into target: [Int]) -> Variable {
-        Variable.make(value.foldedWindows(geometry, into: target), parents: [self]) { g in [g.windows(geometry)] }
+        makeLinear(value.foldedWindows(geometry, into: target), { $0.foldedWindows(geometry, into: target) }) { g in [g.windows(geometry)] }
     }
 
     /// 2-D convolution (cross-correlation) as torch.nn.functional.conv2d: input [N, C, H, W], weight
@@ -218,7 +234,7 @@ extension Variable {
         let (n, c, h, w) = (shape[0], shape[1], shape[2], shape[3])
         let (oh, ow) = geometry.outputSize(height: h, width: w)
         // Non-overlapping windows inside the input (the usual 2 x 2, stride 2): no bounds to check.
-        if geometry.padding == (0, 0) && geometry.dilation == (1, 1) && geometry.stride == geometry.kernel && !needsGraph {
+        if geometry.padding == (0, 0) && geometry.dilation == (1, 1) && geometry.stride == geometry.kernel && !needsGraph && tangent == nil {
             let (kh, kw) = geometry.kernel
             let maxima = [Scalar](unsafeUninitializedCapacity: n * c * oh * ow) { maximum, initialized in
                 initialized = maximum.count
@@ -281,7 +297,9 @@ extension Variable {
         }
         // A gather: the gradient goes back to each window's maximum.
         let source = shape
-        return Variable.make(Tensor(shape: [n, c, oh, ow], scalars: maxima), parents: [self]) { g in
+        return makeLinear(Tensor(shape: [n, c, oh, ow], scalars: maxima), { t in
+            Tensor(shape: [n, c, oh, ow], scalars: t.withUnsafeBufferPointer { pt in indices.map { pt[$0] } })
+        }) { g in
             [g.reshaped([n * c * oh * ow]).scattered(indices, into: source)]
         }
     }
@@ -291,17 +309,14 @@ extension Variable {
     @_specialize(where Scalar == Double)
     public func gathered(_ indices: [Int]) -> Variable {
         let source = shape
-        let values = value.scalars
-        return Variable.make(Tensor(indices.map { values[$0] }), parents: [self]) { g in [g.scattered(indices, into: source)] }
+        return makeLinear(value.gathered(indices), { $0.gathered(indices) }) { g in [g.scattered(indices, into: source)] }
     }
 
     /// Zeros of `target` with this rank-1 tensor's elements added at flat `indices` (the adjoint of gathering).
     @_specialize(where Scalar == Float)
     @_specialize(where Scalar == Double)
     public func scattered(_ indices: [Int], into target: [Int]) -> Variable {
-        var result = [Scalar](repeating: 0, count: target.reduce(1, *))
-        for (value, index) in zip(value.scalars, indices) { result[index] += value }
-        return Variable.make(Tensor(shape: target, scalars: result), parents: [self]) { g in [g.gathered(indices)] }
+        makeLinear(value.scattered(indices, into: target), { $0.scattered(indices, into: target) }) { g in [g.gathered(indices)] }
     }
 
     /// Rows of a [V, D] table: an embedding lookup for integer `indices`, shape `indexShape + [D]`.

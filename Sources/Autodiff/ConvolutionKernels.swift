@@ -127,7 +127,9 @@ extension Variable {
     @_specialize(where Scalar == Float)
     @_specialize(where Scalar == Double)
     static func convolution(_ x: Variable, _ w: Variable, _ geometry: WindowGeometry) -> Variable {
-        make(Tensor.convolution(x.value, w.value, geometry), parents: [x, w]) { g in
+        make(Tensor.convolution(x.value, w.value, geometry), parents: [x, w], tangent: { t in
+            sum(t[0].map { Tensor.convolution($0, w.value, geometry) }, t[1].map { Tensor.convolution(x.value, $0, geometry) })
+        }) { g in
             // The data's gradient is never used: skipping it saves an im2col-sized GEMM and a col2im per backward pass.
             [x.isDifferentiable ? convolutionInputAdjoint(g, w, geometry, inputShape: x.shape) : nil,
              w.isDifferentiable ? convolutionWeightAdjoint(g, x, geometry, weightShape: w.shape) : nil]
@@ -138,7 +140,10 @@ extension Variable {
     @_specialize(where Scalar == Float)
     @_specialize(where Scalar == Double)
     static func convolutionInputAdjoint(_ g: Variable, _ w: Variable, _ geometry: WindowGeometry, inputShape: [Int]) -> Variable {
-        make(Tensor.convolutionInputAdjoint(g.value, w.value, geometry, inputShape: inputShape), parents: [g, w]) { u in
+        make(Tensor.convolutionInputAdjoint(g.value, w.value, geometry, inputShape: inputShape), parents: [g, w], tangent: { t in
+            sum(t[0].map { Tensor.convolutionInputAdjoint($0, w.value, geometry, inputShape: inputShape) },
+                t[1].map { Tensor.convolutionInputAdjoint(g.value, $0, geometry, inputShape: inputShape) })
+        }) { u in
             [g.isDifferentiable ? convolution(u, w, geometry) : nil,
              w.isDifferentiable ? convolutionWeightAdjoint(g, u, geometry, weightShape: w.shape) : nil]
         }
@@ -148,7 +153,10 @@ extension Variable {
     @_specialize(where Scalar == Float)
     @_specialize(where Scalar == Double)
     static func convolutionWeightAdjoint(_ g: Variable, _ x: Variable, _ geometry: WindowGeometry, weightShape: [Int]) -> Variable {
-        make(Tensor.convolutionWeightAdjoint(g.value, x.value, geometry, weightShape: weightShape), parents: [g, x]) { upstream in
+        make(Tensor.convolutionWeightAdjoint(g.value, x.value, geometry, weightShape: weightShape), parents: [g, x], tangent: { t in
+            sum(t[0].map { Tensor.convolutionWeightAdjoint($0, x.value, geometry, weightShape: weightShape) },
+                t[1].map { Tensor.convolutionWeightAdjoint(g.value, $0, geometry, weightShape: weightShape) })
+        }) { upstream in
             [g.isDifferentiable ? convolution(x, upstream, geometry) : nil,
              x.isDifferentiable ? convolutionInputAdjoint(g, upstream, geometry, inputShape: x.shape) : nil]
         }

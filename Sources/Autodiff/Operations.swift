@@ -15,7 +15,8 @@ extension Variable {
     @_specialize(where Scalar == Float)
     @_specialize(where Scalar == Double)
     public static func + (a: Variable, b: Variable) -> Variable {
-        make(Tensor.broadcasting(a.value, b.value, +), parents: [a, b]) { g in
+        let value = Tensor.broadcasting(a.value, b.value, +)
+        return make(value, parents: [a, b], tangent: { t in sum(t[0]?.broadcast(to: value.shape), t[1]?.broadcast(to: value.shape)) }) { g in
             [g.summed(toShape: a.shape), g.summed(toShape: b.shape)]
         }
     }
@@ -23,7 +24,8 @@ extension Variable {
     @_specialize(where Scalar == Float)
     @_specialize(where Scalar == Double)
     public static func - (a: Variable, b: Variable) -> Variable {
-        make(Tensor.broadcasting(a.value, b.value, -), parents: [a, b]) { g in
+        let value = Tensor.broadcasting(a.value, b.value, -)
+        return make(value, parents: [a, b], tangent: { t in sum(t[0]?.broadcast(to: value.shape), t[1].map { (-$0).broadcast(to: value.shape) }) }) { g in
             [g.summed(toShape: a.shape), (-g).summed(toShape: b.shape)]
         }
     }
@@ -31,7 +33,9 @@ extension Variable {
     @_specialize(where Scalar == Float)
     @_specialize(where Scalar == Double)
     public static func * (a: Variable, b: Variable) -> Variable {
-        make(Tensor.broadcasting(a.value, b.value, *), parents: [a, b]) { g in
+        make(Tensor.broadcasting(a.value, b.value, *), parents: [a, b], tangent: { t in
+            sum(t[0].map { Tensor.broadcasting($0, b.value, *) }, t[1].map { Tensor.broadcasting(a.value, $0, *) })
+        }) { g in
             [(g * b).summed(toShape: a.shape), (g * a).summed(toShape: b.shape)]
         }
     }
@@ -39,7 +43,12 @@ extension Variable {
     @_specialize(where Scalar == Float)
     @_specialize(where Scalar == Double)
     public static func / (a: Variable, b: Variable) -> Variable {
-        make(Tensor.broadcasting(a.value, b.value, /), parents: [a, b]) { g in
+        let value = Tensor.broadcasting(a.value, b.value, /)
+        // d(a / b) = da / b - (a / b) db / b.
+        return make(value, parents: [a, b], tangent: { t in
+            sum(t[0].map { Tensor.broadcasting($0, b.value, /) },
+                t[1].map { Tensor.broadcasting(Tensor.broadcasting(value, $0, *), b.value) { -$0 / $1 } })
+        }) { g in
             [(g / b).summed(toShape: a.shape), (-(g * a) / (b * b)).summed(toShape: b.shape)]
         }
     }
@@ -47,7 +56,7 @@ extension Variable {
     @_specialize(where Scalar == Float)
     @_specialize(where Scalar == Double)
     public static prefix func - (a: Variable) -> Variable {
-        make(-a.value, parents: [a]) { g in [-g] }
+        a.makeLinear(-a.value, { -$0 }) { g in [-g] }
     }
 
     @_specialize(where Scalar == Float)
@@ -83,7 +92,7 @@ extension Variable {
     public func summed(toShape target: [Int]) -> Variable {
         if shape == target { return self }
         let source = shape
-        return Variable.make(value.summed(toShape: target), parents: [self]) { g in [g.broadcast(to: source)] }
+        return makeLinear(value.summed(toShape: target), { $0.summed(toShape: target) }) { g in [g.broadcast(to: source)] }
     }
 
     /// Repeats along broadcast axes.
@@ -92,14 +101,14 @@ extension Variable {
     public func broadcast(to target: [Int]) -> Variable {
         if shape == target { return self }
         let source = shape
-        return Variable.make(value.broadcast(to: target), parents: [self]) { g in [g.summed(toShape: source)] }
+        return makeLinear(value.broadcast(to: target), { $0.broadcast(to: target) }) { g in [g.summed(toShape: source)] }
     }
 
     @_specialize(where Scalar == Float)
     @_specialize(where Scalar == Double)
     public func reshaped(_ newShape: [Int]) -> Variable {
         let source = shape
-        return Variable.make(value.reshaped(newShape), parents: [self]) { g in [g.reshaped(source)] }
+        return makeLinear(value.reshaped(newShape), { $0.reshaped(newShape) }) { g in [g.reshaped(source)] }
     }
 
     /// Result axis i is input axis `axes[i]`.
@@ -108,7 +117,7 @@ extension Variable {
     public func permuted(_ axes: [Int]) -> Variable {
         var inverse = [Int](repeating: 0, count: axes.count)
         for (i, axis) in axes.enumerated() { inverse[axis] = i }
-        return Variable.make(value.permuted(axes), parents: [self]) { g in [g.permuted(inverse)] }
+        return makeLinear(value.permuted(axes), { $0.permuted(axes) }) { g in [g.permuted(inverse)] }
     }
 
     /// Swaps the last two axes.
@@ -124,14 +133,14 @@ extension Variable {
     @_specialize(where Scalar == Double)
     public func sliced(_ ranges: [Range<Int>]) -> Variable {
         let source = shape
-        return Variable.make(value.sliced(ranges), parents: [self]) { g in [g.embedded(in: source, at: ranges)] }
+        return makeLinear(value.sliced(ranges), { $0.sliced(ranges) }) { g in [g.embedded(in: source, at: ranges)] }
     }
 
     /// Zeros of `target` with this tensor written at `ranges` (the adjoint of slicing).
     @_specialize(where Scalar == Float)
     @_specialize(where Scalar == Double)
     public func embedded(in target: [Int], at ranges: [Range<Int>]) -> Variable {
-        Variable.make(value.embedded(in: target, at: ranges), parents: [self]) { g in [g.sliced(ranges)] }
+        makeLinear(value.embedded(in: target, at: ranges), { $0.embedded(in: target, at: ranges) }) { g in [g.sliced(ranges)] }
     }
 
     @_specialize(where Scalar == Float)
@@ -139,7 +148,10 @@ extension Variable {
     public static func concatenated(_ parts: [Variable], axis: Int) -> Variable {
         let value = Tensor.concatenated(parts.map(\.value), axis: axis)
         let shape = value.shape
-        return make(value, parents: parts) { g in
+        let tangent = { (t: [Tensor<Scalar>?]) in
+            Tensor.concatenated(zip(parts, t).map { $1 ?? Tensor(zeros: $0.shape) }, axis: axis)
+        }
+        return make(value, parents: parts, tangent: tangent) { g in
             var offset = 0
             return parts.map { part in
                 var ranges = shape.map { 0..<$0 }
@@ -201,7 +213,9 @@ extension Variable {
     @_specialize(where Scalar == Double)
     public static func matmul(_ a: Variable, _ b: Variable) -> Variable {
         if a.shape.count == 2 && b.shape.count == 2 { return matmul(a, b, transposeA: false, transposeB: false) }
-        return make(Tensor.batchedMatmul(a.value, b.value), parents: [a, b]) { g in
+        return make(Tensor.batchedMatmul(a.value, b.value), parents: [a, b], tangent: { t in
+            sum(t[0].map { Tensor.batchedMatmul($0, b.value) }, t[1].map { Tensor.batchedMatmul(a.value, $0) })
+        }) { g in
             [Variable.matmul(g, b.transposed()).summed(toShape: a.shape),
              Variable.matmul(a.transposed(), g).summed(toShape: b.shape)]
         }
@@ -214,7 +228,10 @@ extension Variable {
     @_specialize(where Scalar == Float)
     @_specialize(where Scalar == Double)
     public static func matmul(_ a: Variable, _ b: Variable, transposeA: Bool, transposeB: Bool) -> Variable {
-        make(LinearAlgebra.matmul(a.value, b.value, transposeA: transposeA, transposeB: transposeB), parents: [a, b]) { g in
+        make(LinearAlgebra.matmul(a.value, b.value, transposeA: transposeA, transposeB: transposeB), parents: [a, b], tangent: { t in
+            sum(t[0].map { LinearAlgebra.matmul($0, b.value, transposeA: transposeA, transposeB: transposeB) },
+                t[1].map { LinearAlgebra.matmul(a.value, $0, transposeA: transposeA, transposeB: transposeB) })
+        }) { g in
             // A constant operand (the data) gets no gradient: skipping it saves a GEMM in every backward pass.
             let (da, db): (() -> Variable, () -> Variable)
             switch (transposeA, transposeB) {
@@ -241,8 +258,10 @@ extension Variable {
     @_specialize(where Scalar == Double)
     func reusingValue(_ y: Tensor<Scalar>, derivative: @escaping (_ x: Variable, _ y: Variable) -> Variable) -> Variable {
         let x = self
+        // Every copy of the node carries the same tangent, f'(x) dx, computed once here.
+        let tangent = x.tangent.map { $0 * derivative(x.detached, Variable(y)).value }
         func node() -> Variable {
-            Variable.make(y, parents: [x]) { g in [g * derivative(x, node())] }
+            Variable.make(y, parents: [x], tangent: { _ in tangent! }) { g in [g * derivative(x, node())] }
         }
         return node()
     }
@@ -250,7 +269,7 @@ extension Variable {
     @_specialize(where Scalar == Float)
     @_specialize(where Scalar == Double)
     func elementwise(_ f: (Scalar) -> Scalar, derivative: @escaping (Variable) -> Variable) -> Variable {
-        Variable.make(value.map(f), parents: [self]) { g in [g * derivative(self)] }
+        Variable.make(value.map(f), parents: [self], tangent: { $0[0]! * derivative(detached).value }) { g in [g * derivative(self)] }
     }
 
     @_specialize(where Scalar == Float)
@@ -305,7 +324,9 @@ extension Variable {
     public func leakyRelu(slope: Scalar) -> Variable {
         let input = value
         // The mask is built only when a derivative is taken: a plain forward pass skips it.
-        return Variable.make(value.mapped { $0 > 0 ? $0 : slope * $0 }, parents: [self]) { g in
+        return Variable.make(value.mapped { $0 > 0 ? $0 : slope * $0 }, parents: [self], tangent: { t in
+            t[0]!.zipMap(input) { $1 > 0 ? $0 : slope * $0 }
+        }) { g in
             [g * Variable(input.mapped { $0 > 0 ? 1 : slope })]
         }
     }
@@ -356,7 +377,10 @@ extension Variable {
         let mask = condition.broadcast(to: shape)
         let chosen = zip(mask.scalars, zip(a.value.broadcast(to: shape).scalars, b.value.broadcast(to: shape).scalars)).map { $0 != 0 ? $1.0 : $1.1 }
         let keep = Variable(mask), other = Variable(mask.map { $0 != 0 ? 0 : 1 })
-        return make(Tensor(shape: shape, scalars: chosen), parents: [a, b]) { g in
+        let tangent = { (t: [Tensor<Scalar>?]) in
+            sum(t[0].map { Tensor.broadcasting($0.broadcast(to: shape), mask, *) }, t[1].map { Tensor.broadcasting($0.broadcast(to: shape), other.value, *) })
+        }
+        return make(Tensor(shape: shape, scalars: chosen), parents: [a, b], tangent: tangent) { g in
             [(g * keep).summed(toShape: a.shape), (g * other).summed(toShape: b.shape)]
         }
     }

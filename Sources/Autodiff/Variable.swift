@@ -7,33 +7,52 @@ import LinearAlgebra
 /// Backward rules are written with the same operations, so while a gradient is computed with `createGraph: true`
 /// the gradient is itself a `Variable` on the tape and can be differentiated again (PyTorch's `create_graph`):
 /// that is how Hessian-vector products are formed, `H v = grad(<grad f(x), v>)`.
+///
+/// A variable may also carry a forward-mode `tangent`, its directional derivative along the tangents given to the
+/// leaves. Every operation propagates tangents as it computes its value, whether or not it records a node, so
+/// tangents flow through a backward pass too: the gradient of a loss whose parameters carry tangents `v` carries the
+/// tangent `H v` (forward-over-reverse, Pearlmutter's R-operator), and a forward pass alone gives `J v`.
 public struct Variable<Scalar: TensorScalar>: @unchecked Sendable {
     // @unchecked: `node` is an immutable reference after construction; the graph is never mutated once built.
     public let value: Tensor<Scalar>
     let node: Node<Scalar>?
+    /// The directional derivative of `value` (forward mode); nil means zero.
+    public let tangent: Tensor<Scalar>?
 
     /// A constant: no derivative flows into it.
     public init(_ value: Tensor<Scalar>) {
         self.value = value
         node = nil
+        tangent = nil
     }
 
-    init(value: Tensor<Scalar>, node: Node<Scalar>?) {
+    init(value: Tensor<Scalar>, node: Node<Scalar>?, tangent: Tensor<Scalar>? = nil) {
         self.value = value
         self.node = node
+        self.tangent = tangent
     }
 
-    /// A leaf to differentiate with respect to.
+    /// A leaf to differentiate with respect to, with an optional forward-mode tangent (its direction).
     @_specialize(where Scalar == Float)
     @_specialize(where Scalar == Double)
-    public static func differentiable(_ value: Tensor<Scalar>) -> Variable {
-        Variable(value: value, node: Node(parents: [], backward: { _ in [] }))
+    public static func differentiable(_ value: Tensor<Scalar>, tangent: Tensor<Scalar>? = nil) -> Variable {
+        precondition(tangent.map { $0.shape == value.shape } ?? true, "tangent of shape \(tangent?.shape ?? []) for a value of shape \(value.shape)")
+        return Variable(value: value, node: Node(parents: [], backward: { _ in [] }), tangent: tangent)
+    }
+
+    /// A leaf that carries a forward-mode tangent but records no graph: for Jacobian-vector products by a forward
+    /// pass alone.
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
+    public static func dual(_ value: Tensor<Scalar>, tangent: Tensor<Scalar>) -> Variable {
+        precondition(tangent.shape == value.shape, "tangent of shape \(tangent.shape) for a value of shape \(value.shape)")
+        return Variable(value: value, node: nil, tangent: tangent)
     }
 
     public var shape: [Int] { value.shape }
     /// Whether derivatives flow through this variable.
     public var isDifferentiable: Bool { node != nil }
-    /// The same value, cut from the graph.
+    /// The same value, cut from the graph and from forward-mode tangents.
     public var detached: Variable { Variable(value) }
 }
 
@@ -81,14 +100,33 @@ extension Variable {
     /// Operations that keep extra state for their derivative (argmax positions) skip it otherwise.
     var needsGraph: Bool { Recording.isOn && isDifferentiable }
 
-    /// The result of an operation: records a node when recording is on and some input is differentiable.
+    /// The result of an operation: records a node when recording is on and some input is differentiable, and
+    /// carries the tangent `tangent(parents' tangents)` when some input has one (nil entries are zero tangents).
+    /// The tangent rule is the operation's Jacobian applied to the inputs' tangents, so it is linear in each.
     @_specialize(where Scalar == Float)
     @_specialize(where Scalar == Double)
     static func make(
-        _ value: Tensor<Scalar>, parents: [Variable], backward: @escaping (Variable) -> [Variable?]
+        _ value: Tensor<Scalar>, parents: [Variable], tangent rule: ([Tensor<Scalar>?]) -> Tensor<Scalar>,
+        backward: @escaping (Variable) -> [Variable?]
     ) -> Variable {
-        guard Recording.isOn, parents.contains(where: \.isDifferentiable) else { return Variable(value) }
-        return Variable(value: value, node: Node(parents: parents, backward: backward))
+        let tangent = parents.contains { $0.tangent != nil } ? rule(parents.map(\.tangent)) : nil
+        guard Recording.isOn, parents.contains(where: \.isDifferentiable) else { return Variable(value: value, node: nil, tangent: tangent) }
+        return Variable(value: value, node: Node(parents: parents, backward: backward), tangent: tangent)
+    }
+
+    /// An operation that is linear in its one input (a reshape, a slice, im2col): its tangent is `linear(tangent)`.
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
+    func makeLinear(
+        _ value: Tensor<Scalar>, _ linear: (Tensor<Scalar>) -> Tensor<Scalar>, backward: @escaping (Variable) -> [Variable?]
+    ) -> Variable {
+        Variable.make(value, parents: [self], tangent: { linear($0[0]!) }, backward: backward)
+    }
+
+    /// The sum of the tangent terms that are present (at least one is).
+    static func sum(_ terms: Tensor<Scalar>?...) -> Tensor<Scalar> {
+        let present = terms.compactMap { $0 }
+        return present.dropFirst().reduce(present[0], +)
     }
 }
 

@@ -24,6 +24,8 @@ public struct Objective<Scalar: TensorScalar>: Sendable {
     /// The differentiated parameters.
     public var parameterNames: [String]
     public var scope: Scope
+    /// How a single Hessian-vector product is formed (blocks of several vectors always share one first backward pass).
+    public var hessianProductMode: HessianProductMode = .forwardOverReverse
 
     /// Which samples a quantity is taken over.
     public enum Scope: Sendable, Equatable {
@@ -69,14 +71,20 @@ public struct Objective<Scalar: TensorScalar>: Sendable {
         }
     }
 
-    /// The differentiable leaves for `theta` and the scope the model reads its parameters from.
-    func leaves(_ theta: Tensor<Scalar>) -> (variables: [Variable<Scalar>], scope: ParameterScope<Scalar>) {
+    /// The leaves for `theta` and the scope the model reads its parameters from. The leaves are differentiable
+    /// (reverse mode) when `differentiable`, and carry the pieces of `tangent` as forward-mode tangents when given.
+    func leaves(_ theta: Tensor<Scalar>, tangent: Tensor<Scalar>? = nil, differentiable: Bool = true)
+        -> (variables: [Variable<Scalar>], scope: ParameterScope<Scalar>) {
         precondition(theta.count == dimension, "point of \(theta.count) coordinates for \(dimension)")
+        precondition(tangent.map { $0.count == dimension } ?? true, "tangent of \(tangent?.count ?? 0) coordinates for \(dimension)")
         var values: [String: Variable<Scalar>] = [:]
         for (name, tensor) in zip(parameters.names + buffers.names, parameters.tensors + buffers.tensors) { values[name] = Variable(tensor) }
+        let tangents = tangent.map { parameters.split($0, parameterNames).map(\.1) }
         var variables: [Variable<Scalar>] = []
-        for (name, tensor) in parameters.split(theta, parameterNames) {
-            let leaf = Variable.differentiable(tensor)
+        for (index, (name, tensor)) in parameters.split(theta, parameterNames).enumerated() {
+            let direction = tangents?[index]
+            let leaf = differentiable ? Variable.differentiable(tensor, tangent: direction)
+                : direction.map { Variable.dual(tensor, tangent: $0) } ?? Variable(tensor)
             values[name] = leaf
             variables.append(leaf)
         }
@@ -131,13 +139,18 @@ public struct Objective<Scalar: TensorScalar>: Sendable {
         return (value, accumulate(parts))
     }
 
-    /// The Hessian times `v`: `grad <grad L(theta), v>` (Pearlmutter's identity by double backward).
+    /// The Hessian times `v`, formed as ``hessianProductMode`` says (Pearlmutter 1994: `H v = d/dr grad L(theta + r v)`
+    /// at r = 0, either by differentiating `<grad L, v>` again or by carrying `v` as a tangent through the gradient).
     public func hessianVectorProduct(at theta: Tensor<Scalar>, _ v: Tensor<Scalar>) -> Tensor<Scalar> {
         hessianBlockProduct(at: theta, [v])[0]
     }
 
-    /// The Hessian times each of `vectors`, sharing each batch's forward pass and first backward pass.
+    /// The Hessian times each of `vectors`. One vector is formed as ``hessianProductMode`` says; several share each
+    /// batch's forward pass and first backward pass (reverse-over-reverse), which a forward-mode tangent cannot.
     public func hessianBlockProduct(at theta: Tensor<Scalar>, _ vectors: [Tensor<Scalar>]) -> [Tensor<Scalar>] {
+        if vectors.count == 1 && hessianProductMode == .forwardOverReverse {
+            return [forwardOverReverseProduct(at: theta, vectors[0])]
+        }
         var parts = [[(Scalar, Tensor<Scalar>)]](repeating: [], count: vectors.count)
         for batch in weightedBatches {
             let (variables, scope) = leaves(theta)
@@ -152,22 +165,35 @@ public struct Objective<Scalar: TensorScalar>: Sendable {
         return parts.map(accumulate)
     }
 
+    /// `H v` as the tangent of the gradient: the forward pass carries `v` as the parameters' tangent, and the backward
+    /// pass, which records nothing, carries the tangents of the gradient along with it.
+    func forwardOverReverseProduct(at theta: Tensor<Scalar>, _ v: Tensor<Scalar>) -> Tensor<Scalar> {
+        var parts: [(Scalar, Tensor<Scalar>)] = []
+        for batch in weightedBatches {
+            let (variables, scope) = leaves(theta, tangent: v)
+            let batchLoss = loss(model(Variable(batch.data.inputs), scope), batch.data.targets)
+            let gradient = gradients(of: batchLoss, withRespectTo: variables)
+            parts.append((batch.weight, Tensor(gradient.flatMap { $0.tangent?.scalars ?? Array(repeating: 0, count: $0.value.count) })))
+        }
+        return accumulate(parts)
+    }
+
     // MARK: Jacobian products of the model's outputs
 
-    /// `J v`: the change of the model's outputs on `batch` along `v`, by the double-backward trick
-    /// (`J v = d/du <J^T u, v>` for any u).
+    /// `J v`: the change of the model's outputs on `batch` along `v`, by one forward pass that carries `v` as the
+    /// parameters' tangent and records no graph.
     public func jacobianVectorProduct(at theta: Tensor<Scalar>, _ v: Tensor<Scalar>, on batch: Dataset<Scalar>) -> Tensor<Scalar> {
-        let (variables, scope) = leaves(theta)
-        let outputs = model(Variable(batch.inputs), scope)
-        return Self.jvp(outputs: outputs, variables: variables, v).value
+        Self.tangent(of: forwardWithTangent(at: theta, v, inputs: batch.inputs))
     }
 
-    static func jvp(outputs: Variable<Scalar>, variables: [Variable<Scalar>], _ v: Tensor<Scalar>) -> Variable<Scalar> {
-        let dummy = Variable.differentiable(Tensor<Scalar>(zeros: outputs.shape))
-        let transposed = gradients(of: outputs.dot(dummy), withRespectTo: variables, createGraph: true)
-        let inner = zip(transposed, split(v, like: variables)).map { $0.dot($1) }.reduce(Variable.constant(0), +)
-        return Variable(gradients(of: inner, withRespectTo: [dummy])[0].value)
+    /// The model's outputs on `inputs`, carrying their tangent along `v`.
+    func forwardWithTangent(at theta: Tensor<Scalar>, _ v: Tensor<Scalar>, inputs: Tensor<Scalar>) -> Variable<Scalar> {
+        let (_, scope) = leaves(theta, tangent: v, differentiable: false)
+        return model(Variable(inputs), scope)
     }
+
+    /// A variable's tangent, zeros when nothing it depends on moves.
+    static func tangent(of variable: Variable<Scalar>) -> Tensor<Scalar> { variable.tangent ?? Tensor(zeros: variable.shape) }
 
     /// `J^T u`: the gradient of `<outputs, u>` with respect to the parameters, on `batch`.
     public func vectorJacobianProduct(at theta: Tensor<Scalar>, _ u: Tensor<Scalar>, on batch: Dataset<Scalar>) -> Tensor<Scalar> {
@@ -179,18 +205,19 @@ public struct Objective<Scalar: TensorScalar>: Sendable {
     // MARK: Gauss-Newton and Fisher
 
     /// The generalised Gauss-Newton matrix times `v`: `J^T H_loss J v`, with H_loss the Hessian of the loss with
-    /// respect to the model's outputs. Positive semi-definite for cross-entropy and MSE.
+    /// respect to the model's outputs. Positive semi-definite for cross-entropy and MSE. `J v` comes from a
+    /// forward-mode pass, `H_loss (J v)` from the tangent of the loss's gradient, and `J^T` from one backward pass.
     public func ggnVectorProduct(at theta: Tensor<Scalar>, _ v: Tensor<Scalar>) -> Tensor<Scalar> {
         var parts: [(Scalar, Tensor<Scalar>)] = []
         for batch in weightedBatches {
+            let jv = Self.tangent(of: forwardWithTangent(at: theta, v, inputs: batch.data.inputs))
+            // The graph for J^T is recorded without tangents, so its backward pass carries none.
             let (variables, scope) = leaves(theta)
             let outputs = model(Variable(batch.data.inputs), scope)
-            let jv = Self.jvp(outputs: outputs, variables: variables, v)
-            // H_loss (J v): a Hessian-vector product of the loss as a function of the outputs alone.
-            let z = Variable.differentiable(outputs.value)
-            let gz = gradients(of: loss(z, batch.data.targets), withRespectTo: [z], createGraph: true)[0]
-            let hjv = gradients(of: gz.dot(jv), withRespectTo: [z])[0]
-            parts.append((batch.weight, Self.flatten(gradients(of: outputs.dot(hjv.detached), withRespectTo: variables))))
+            // H_loss (J v): the tangent of the loss's gradient with respect to the outputs, along J v.
+            let z = Variable.differentiable(outputs.value, tangent: jv)
+            let hjv = Self.tangent(of: gradients(of: loss(z, batch.data.targets), withRespectTo: [z])[0])
+            parts.append((batch.weight, Self.flatten(gradients(of: outputs.dot(Variable(hjv)), withRespectTo: variables))))
         }
         return accumulate(parts)
     }
@@ -224,10 +251,10 @@ public struct Objective<Scalar: TensorScalar>: Sendable {
     ) -> Tensor<Scalar> {
         var parts: [(Scalar, Tensor<Scalar>)] = []
         for batch in weightedBatches {
+            let jv = Self.tangent(of: forwardWithTangent(at: theta, v, inputs: batch.data.inputs))
             let (variables, scope) = leaves(theta)
             let outputs = model(Variable(batch.data.inputs), scope)
             let n = outputs.shape[0]
-            let jv = Self.jvp(outputs: outputs, variables: variables, v).value
             // Per-sample output gradients: l_i depends only on z_i, so the gradient of sum_i l_i has rows grad_z l_i.
             let z = Variable.differentiable(outputs.value)
             let rowGradients = gradients(of: loss.perSample(z, targets(outputs.value, batch.data)).sum(), withRespectTo: [z])[0].value

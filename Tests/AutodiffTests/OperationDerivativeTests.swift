@@ -12,7 +12,9 @@ func randomTensor(_ shape: [Int], seed: UInt64, positive: Bool = false) -> Tenso
 }
 
 /// Checks first derivatives against central differences and Hessian-vector products against central differences of
-/// gradients, for the scalar L(x) = sum(f(x) * R) with a fixed random R.
+/// gradients, for the scalar L(x) = sum(f(x) * R) with a fixed random R; forward mode too: the tangent of f along v
+/// against central differences of f, and the tangent of the gradient (forward-over-reverse) against the same
+/// differences of gradients as the double-backward product.
 func checkDerivatives(
     _ name: String, _ inputs: [Tensor<Double>], sourceLocation: SourceLocation = #_sourceLocation,
     _ f: @escaping ([V]) -> V
@@ -57,6 +59,27 @@ func checkDerivatives(
         let scale = 1 + numeric.maxAbsolute()
         let error = (hvp[index] - numeric).maxAbsolute()
         #expect(error <= 1e-6 * scale, "\(name): HVP wrt x\(index) off by \(error)", sourceLocation: sourceLocation)
+    }
+
+    // Forward mode: J v by a pass with dual leaves, against central differences of f along v.
+    let duals = zip(inputs, directions).map { V.dual($0, tangent: $1) }
+    let jvp = f(duals).tangent ?? Tensor(zeros: f(inputs.map(V.init)).shape)
+    let fPlus = f(zip(inputs, directions).map { V($0 + epsilon * $1) }).value
+    let fMinus = f(zip(inputs, directions).map { V($0 - epsilon * $1) }).value
+    let jvpNumeric = (fPlus - fMinus) * (1 / (2 * epsilon))
+    #expect((jvp - jvpNumeric).maxAbsolute() <= 1e-6 * (1 + jvpNumeric.maxAbsolute()),
+            "\(name): JVP off by \((jvp - jvpNumeric).maxAbsolute())", sourceLocation: sourceLocation)
+
+    // Forward-over-reverse: the gradient's tangent, with the parameters' tangents v, is H v.
+    let tangentLeaves = zip(inputs, directions).map { V.differentiable($0, tangent: $1) }
+    let gradientTangents = gradients(of: loss(tangentLeaves), withRespectTo: tangentLeaves).map { $0.tangent ?? Tensor(zeros: $0.shape) }
+    for index in inputs.indices {
+        let numeric = (shiftedPlus[index] - shiftedMinus[index]) * (1 / (2 * epsilon))
+        let error = (gradientTangents[index] - numeric).maxAbsolute()
+        #expect(error <= 1e-6 * (1 + numeric.maxAbsolute()), "\(name): forward-over-reverse HVP wrt x\(index) off by \(error)",
+                sourceLocation: sourceLocation)
+        #expect((gradientTangents[index] - hvp[index]).maxAbsolute() <= 1e-10 * (1 + hvp[index].maxAbsolute()),
+                "\(name): the two HVP modes differ wrt x\(index)", sourceLocation: sourceLocation)
     }
 }
 

@@ -140,6 +140,24 @@ func tinyCNNState() -> (ParameterSet<Double>, ParameterSet<Double>) {
         #expect((hv - numeric).maxAbsolute() < 1e-6 * (1 + hv.maxAbsolute()))
     }
 
+    @Test func bothHessianProductModesAgree() {
+        // BatchNorm in both modes, and a max-pooled ReLU network, whose tangents route through the pooling argmax.
+        let pooled = Sequential(Conv2d(1, 3, kernelSize: 3, padding: 1), Activation.relu, Pool2d(.max, kernelSize: 2),
+                                Flatten(), Linear(12, 3))
+        let objectives = [objective(batchSize: 4), objective(batchSize: 4, mode: .train),
+                          Objective(model: pooled, parameters: pooled.makeParameters(seed: 31), loss: .crossEntropy,
+                                    data: tinyImages(samples: 6, seed: 6), batchSize: 4)]
+        for var f in objectives {
+            let v = gaussian([f.dimension], seed: 9)
+            #expect(f.hessianProductMode == .forwardOverReverse)
+            let forward = f.hessianVectorProduct(at: f.point, v)
+            f.hessianProductMode = .reverseOverReverse
+            let reverse = f.hessianVectorProduct(at: f.point, v)
+            #expect(reverse.maxAbsolute() > 0)
+            #expect((forward - reverse).maxAbsolute() < 1e-12 * reverse.maxAbsolute())
+        }
+    }
+
     @Test func trainModeDerivativesMatchFiniteDifferences() {
         let f = objective(batchSize: 3, mode: .train)
         let v = gaussian([f.dimension], seed: 8)
