@@ -1,6 +1,10 @@
 // swift-tools-version: 6.1
 import PackageDescription
 
+// The numerical libraries are optimised in debug builds too: unoptimised generic tensor loops run 10-50x slower,
+// which would make the test suite and the documented commands (scripts/docs-check.sh) crawl.
+let optimized: [SwiftSetting] = [.unsafeFlags(["-O"], .when(configuration: .debug))]
+
 let package = Package(
     name: "Curvature",
     products: [
@@ -21,18 +25,18 @@ let package = Package(
         .systemLibrary(name: "CFFTW3", pkgConfig: "fftw3",
                        providers: [.apt(["libfftw3-dev"])]),
 
-        .target(name: "LinearAlgebra", dependencies: ["CBLAS", "CLAPACKE", "CFFTW3"]),
+        .target(name: "LinearAlgebra", dependencies: ["CBLAS", "CLAPACKE", "CFFTW3"], swiftSettings: optimized),
         .target(name: "ModelFormats", dependencies: [
             "LinearAlgebra",
             .product(name: "ZIPFoundation", package: "ZIPFoundation"),
             .product(name: "SwiftProtobuf", package: "swift-protobuf"),
         ]),
-        .target(name: "HTSR", dependencies: ["LinearAlgebra", "ModelFormats"]),
-        .target(name: "Autodiff", dependencies: ["LinearAlgebra"]),
-        .target(name: "NeuralNetworks", dependencies: ["LinearAlgebra", "Autodiff"]),
-        .target(name: "Spectra", dependencies: ["LinearAlgebra", "NeuralNetworks"]),
+        .target(name: "HTSR", dependencies: ["LinearAlgebra", "ModelFormats"], swiftSettings: optimized),
+        .target(name: "Autodiff", dependencies: ["LinearAlgebra"], swiftSettings: optimized),
+        .target(name: "NeuralNetworks", dependencies: ["LinearAlgebra", "Autodiff"], swiftSettings: optimized),
+        .target(name: "Spectra", dependencies: ["LinearAlgebra", "NeuralNetworks"], swiftSettings: optimized),
         .target(name: "Plotting"),
-        .target(name: "Landscape", dependencies: ["LinearAlgebra", "NeuralNetworks", "Spectra"]),
+        .target(name: "Landscape", dependencies: ["LinearAlgebra", "NeuralNetworks", "Spectra"], swiftSettings: optimized),
         .target(name: "ModelImport", dependencies: ["LinearAlgebra", "ModelFormats", "Autodiff", "NeuralNetworks"],
                 resources: [.copy("Resources/digits.npz")]),
         .target(name: "Curvature", dependencies: ["LinearAlgebra", "ModelFormats", "HTSR", "Autodiff", "NeuralNetworks", "ModelImport", "Spectra", "Plotting", "Landscape"]),
