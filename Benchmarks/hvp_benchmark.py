@@ -88,4 +88,5 @@ for name, make, shape in [("mlp", mlp, (1024, 784)), ("cnn", cnn, (256, 3, 32, 3
         print(f"torch hvp model={name} op={op} median_ms={median:.2f} best_ms={best:.2f}")
     sys.stdout.flush()
     subprocess.run([binary, "hvp", onnx_path, data_path, "--repeats", str(repeats)], check=True)
-    subprocess.run([binary, "hvp", onnx_path, data_path, "--only", "hvp"], check=True)
+    for mode in ["reverse-over-reverse", "forward-over-reverse"]:
+        subprocess.run([binary, "hvp", onnx_path, data_path, "--only", "hvp", "--mode", mode], check=True)

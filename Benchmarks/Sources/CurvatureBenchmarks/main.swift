@@ -104,15 +104,17 @@ func htsrPhases(path: String) throws {
                  gramFlops / times["gram"]! / 1e9, times["eigenvalues"]!, times["fit"]!, total))
 }
 
-/// Forward, gradient, HVP and a block of 8 HVPs of an ONNX model's mean cross-entropy on one batch (the whole npz),
-/// float, with the BLAS threads the process starts with. With `only` = "hvp", just one HVP, for peak memory.
-func hvpBenchmark(model: String, data: String, repeats: Int, only: String?) throws {
+/// Forward, gradient, an HVP in each mode, 8 single HVPs and a block of 8 of an ONNX model's mean cross-entropy on one
+/// batch (the whole npz), float, with the BLAS threads the process starts with. With `only` = "hvp", just one HVP in
+/// `mode` (the default mode when nil), for peak memory.
+func hvpBenchmark(model: String, data: String, repeats: Int, only: String?, mode: HessianProductMode?) throws {
     let loaded = try ModelLoader.load(model, as: Float.self)
     var options = DataOptions()
     options.inputShape = nil
     let dataset: Dataset<Float> = try DataLoader.load(data, options: options)
-    let objective = Objective(model: loaded.model, parameters: loaded.parameters, buffers: loaded.buffers, loss: .crossEntropy,
+    var objective = Objective(model: loaded.model, parameters: loaded.parameters, buffers: loaded.buffers, loss: .crossEntropy,
                               data: dataset, batchSize: dataset.count)
+    if let mode { objective.hessianProductMode = mode }
     let theta = objective.point
     var random = SeededRandom(seed: 3)
     let vectors = (0..<8).map { _ in Tensor<Float>.gaussian(shape: [objective.dimension], using: &random) }
@@ -126,15 +128,25 @@ func hvpBenchmark(model: String, data: String, repeats: Int, only: String?) thro
         return
     }
     if only == "hvp" {
+        // The high-water mark before the HVP (model, data, vectors) and after it.
+        func peakMiB() -> Double {
+            var usage = rusage()
+            getrusage(RUSAGE_SELF.rawValue, &usage)
+            return Double(usage.ru_maxrss) / 1024
+        }
+        let before = peakMiB()
         _ = objective.hessianVectorProduct(at: theta, vectors[0])
-        var usage = rusage()
-        getrusage(RUSAGE_SELF.rawValue, &usage)
-        print(String(format: "swift hvp model=%@ op=hvp_peak_rss_mib value=%.1f", name, Double(usage.ru_maxrss) / 1024))
+        let mode = objective.hessianProductMode.rawValue.replacingOccurrences(of: "-", with: "_")
+        print(String(format: "swift hvp model=%@ op=hvp_%@_peak_rss_mib value=%.1f before_hvp=%.1f", name, mode, peakMiB(), before))
         return
     }
     report("forward") { _ = objective.evaluate() }
     report("gradient") { _ = objective.lossAndGradient(at: theta) }
-    report("hvp") { _ = objective.hessianVectorProduct(at: theta, vectors[0]) }
+    for mode in HessianProductMode.allCases {
+        var single = objective
+        single.hessianProductMode = mode
+        report("hvp_" + mode.rawValue.replacingOccurrences(of: "-", with: "_")) { _ = single.hessianVectorProduct(at: theta, vectors[0]) }
+    }
     report("8_hvps") { for v in vectors { _ = objective.hessianVectorProduct(at: theta, v) } }
     report("block_8") { _ = objective.hessianBlockProduct(at: theta, vectors) }
 }
@@ -157,7 +169,8 @@ case "read-once":
 case "hvp":
     let files = Array(arguments.dropFirst().prefix(2))
     let only = arguments.firstIndex(of: "--only").map { arguments[$0 + 1] }
-    try hvpBenchmark(model: files[0], data: files[1], repeats: repeats, only: only)
+    let mode = arguments.firstIndex(of: "--mode").flatMap { HessianProductMode(rawValue: arguments[$0 + 1]) }
+    try hvpBenchmark(model: files[0], data: files[1], repeats: repeats, only: only, mode: mode)
 case "read":
     try readBenchmark(path: arguments.dropFirst().first ?? "", repeats: repeats)
 default:
