@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Builds and runs every program in Examples/ (debug build, one BLAS thread), each in a scratch directory for its
-# files. Each example checks its own result against ground truth and exits non-zero if it disagrees.
+# files. Each example checks its own result against ground truth and exits non-zero if it disagrees, and its output
+# must be the one docs/examples.md shows (the first ``` block under its "## NAME" heading).
 # Usage: scripts/run-examples.sh [-c release]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -12,6 +13,13 @@ for example in SpectrumOfASwiftModel HTSROfSafetensors HessianLandscape SagunOut
   echo "== $example"
   arguments=("$work")  # the output directory, for the examples that write files
   [ "$example" = HTSROfSafetensors ] && arguments=(Examples/models/digits_mlp.safetensors)
-  OPENBLAS_NUM_THREADS=1 "$(swift build "${configuration[@]}" --show-bin-path)/$example" "${arguments[@]}"
+  OPENBLAS_NUM_THREADS=1 "$(swift build "${configuration[@]}" --show-bin-path)/$example" "${arguments[@]}" | tee "$work/output"
+  awk -v heading="## $example:" 'index($0, heading) == 1 { found = 1; next }
+    found && /^```/ { if (inside) exit; inside = 1; next }
+    inside' docs/examples.md >"$work/shown"
+  if ! diff <(sed 's/[ \t]*$//' "$work/shown") <(sed 's/[ \t]*$//' "$work/output") >&2; then
+    echo "$example: the output differs from docs/examples.md (above: < shown, > printed)" >&2
+    exit 1
+  fi
 done
 echo "Examples passed"

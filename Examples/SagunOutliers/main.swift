@@ -15,7 +15,7 @@ let density = try DensityEstimator(method: .slq, probes: 4, steps: 100, seed: 0)
 let criteria = CurvatureCriteria.compute(rules: density.rules, dimension: objective.dimension)
 let outliers = criteria.outlierEigenvalues(in: density.rules)
 let classes = 10
-print("\(objective.dimension) parameters, \(classes) classes, loss \(objective.evaluate().loss)")
+print("\(objective.dimension) parameters, \(classes) classes, loss \(String(format: "%.6g", objective.evaluate().loss))")
 print(String(format: "bulk edge %.4g; %d outliers (median over 4 probes), distinct values: ", criteria.bulkEdge, criteria.outliers) +
       outliers.reversed().map { String(format: "%.4g", $0) }.joined(separator: " "))
 print("Sagun et al.: about \(classes) outliers expected; found \(criteria.outliers)")

@@ -38,23 +38,24 @@ struct DemoCommand: AsyncParsableCommand {
         print(Self.render(result, demo: demo, files: files), terminator: "")
     }
 
-    /// The files, each with what it is.
+    /// The files, each with what it is, named under `path` as the user gave it (relative stays relative).
     static func write(_ result: Demo.Result, demo: Demo, to path: String) throws -> [(String, String)] {
         let folder = try HTSRCommand.directory(path, option: "--out")
+        func shown(_ name: String) -> String { path.hasSuffix("/") ? path + name : path + "/" + name }
         var written: [(String, String)] = []
         func save(_ name: String, _ text: String, _ what: String) throws {
             let url = folder.appendingPathComponent(name)
             do { try text.write(to: url, atomically: true, encoding: .utf8) } catch {
                 throw CommandError("--out: cannot write \(url.path): \(error.localizedDescription)")
             }
-            written.append((url.path, what))
+            written.append((shown(name), what))
         }
         let weights = folder.appendingPathComponent("model.safetensors")
         do {
             try SafetensorsFile.write(zip(result.parameters.names, result.parameters.tensors).map { StoredTensor(name: $0.0, tensor: $0.1.converted(to: Float.self)) },
                                       metadata: ["seed": "\(demo.seed)", "epochs": "\(demo.epochs)"], to: weights)
         } catch { throw CommandError("--out: cannot write \(weights.path): \(error)") }
-        written.append((weights.path, "the trained weights (float32), for `curvature htsr` and friends"))
+        written.append((shown("model.safetensors"), "the trained weights (float32), for `curvature htsr` and friends"))
         let outliers = result.criteria.outlierEigenvalues(in: result.density.rules)
         try save("density.svg", LinePlot.spectralDensity(result.density.density, method: "slq", outliers: outliers, logY: true,
                                                          title: "Hessian spectral density of the demo CNN").svg(),
