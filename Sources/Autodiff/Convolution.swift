@@ -234,7 +234,7 @@ extension Variable {
         let (n, c, h, w) = (shape[0], shape[1], shape[2], shape[3])
         let (oh, ow) = geometry.outputSize(height: h, width: w)
         // Non-overlapping windows inside the input (the usual 2 x 2, stride 2): no bounds to check.
-        if geometry.padding == (0, 0) && geometry.dilation == (1, 1) && geometry.stride == geometry.kernel && !needsGraph && tangent == nil {
+        if geometry.padding == (0, 0) && geometry.dilation == (1, 1) && geometry.stride == geometry.kernel && !needsGraph && !carriesTangent {
             let (kh, kw) = geometry.kernel
             let maxima = [Scalar](unsafeUninitializedCapacity: n * c * oh * ow) { maximum, initialized in
                 initialized = maximum.count

@@ -258,10 +258,11 @@ extension Variable {
     @_specialize(where Scalar == Double)
     func reusingValue(_ y: Tensor<Scalar>, derivative: @escaping (_ x: Variable, _ y: Variable) -> Variable) -> Variable {
         let x = self
-        // Every copy of the node carries the same tangent, f'(x) dx, computed once here.
-        let tangent = x.tangent.map { $0 * derivative(x.detached, Variable(y)).value }
+        // f'(x) is computed once, when first needed, and every copy of the node carries the same tangent f'(x) dx.
+        let slope = Lazily { derivative(x.detached, Variable(y)).value }
+        let tangent = x.tangent.map { $0 * slope.value }
         func node() -> Variable {
-            Variable.make(y, parents: [x], tangent: { _ in tangent! }) { g in [g * derivative(x, node())] }
+            Variable.make(y, parents: [x], known: tangent, tangent: { $0[0]! * slope.value }) { g in [g * derivative(x, node())] }
         }
         return node()
     }
@@ -269,7 +270,9 @@ extension Variable {
     @_specialize(where Scalar == Float)
     @_specialize(where Scalar == Double)
     func elementwise(_ f: (Scalar) -> Scalar, derivative: @escaping (Variable) -> Variable) -> Variable {
-        Variable.make(value.map(f), parents: [self], tangent: { $0[0]! * derivative(detached).value }) { g in [g * derivative(self)] }
+        let x = detached
+        let slope = Lazily { derivative(x).value }
+        return Variable.make(value.map(f), parents: [self], tangent: { $0[0]! * slope.value }) { g in [g * derivative(self)] }
     }
 
     @_specialize(where Scalar == Float)
@@ -383,5 +386,19 @@ extension Variable {
         return make(Tensor(shape: shape, scalars: chosen), parents: [a, b], tangent: tangent) { g in
             [(g * keep).summed(toShape: a.shape), (g * other).summed(toShape: b.shape)]
         }
+    }
+}
+
+/// A value computed on first use and kept: a derivative that tangent rules may need once or many times.
+final class Lazily<Value>: @unchecked Sendable {
+    // @unchecked: used by the one computation that creates it.
+    private let compute: () -> Value
+    private var stored: Value?
+    init(_ compute: @escaping () -> Value) { self.compute = compute }
+    var value: Value {
+        if let stored { return stored }
+        let computed = compute()
+        stored = computed
+        return computed
     }
 }

@@ -18,19 +18,26 @@ public struct Variable<Scalar: TensorScalar>: @unchecked Sendable {
     let node: Node<Scalar>?
     /// The directional derivative of `value` (forward mode); nil means zero.
     public let tangent: Tensor<Scalar>?
+    /// This variable's place on the active ``Linearization``, when it depends on one of its leaves.
+    let slot: Int?
 
     /// A constant: no derivative flows into it.
     public init(_ value: Tensor<Scalar>) {
         self.value = value
         node = nil
         tangent = nil
+        slot = nil
     }
 
-    init(value: Tensor<Scalar>, node: Node<Scalar>?, tangent: Tensor<Scalar>? = nil) {
+    init(value: Tensor<Scalar>, node: Node<Scalar>?, tangent: Tensor<Scalar>? = nil, slot: Int? = nil) {
         self.value = value
         self.node = node
         self.tangent = tangent
+        self.slot = slot
     }
+
+    /// Whether a tangent flows into this variable: it carries one, or it has a place on a linearization.
+    public var carriesTangent: Bool { tangent != nil || slot != nil }
 
     /// A leaf to differentiate with respect to, with an optional forward-mode tangent (its direction).
     @_specialize(where Scalar == Float)
@@ -103,22 +110,30 @@ extension Variable {
     /// The result of an operation: records a node when recording is on and some input is differentiable, and
     /// carries the tangent `tangent(parents' tangents)` when some input has one (nil entries are zero tangents).
     /// The tangent rule is the operation's Jacobian applied to the inputs' tangents, so it is linear in each.
+    /// While a ``Linearization`` is active, the rule is recorded too, so that it can be replayed for other tangents.
+    /// `known` is the tangent when the caller has it already (the rule would give the same).
     @_specialize(where Scalar == Float)
     @_specialize(where Scalar == Double)
     static func make(
-        _ value: Tensor<Scalar>, parents: [Variable], tangent rule: ([Tensor<Scalar>?]) -> Tensor<Scalar>,
-        backward: @escaping (Variable) -> [Variable?]
+        _ value: Tensor<Scalar>, parents: [Variable], known: Tensor<Scalar>? = nil,
+        tangent rule: @escaping ([Tensor<Scalar>?]) -> Tensor<Scalar>, backward: @escaping (Variable) -> [Variable?]
     ) -> Variable {
-        let tangent = parents.contains { $0.tangent != nil } ? rule(parents.map(\.tangent)) : nil
-        guard Recording.isOn, parents.contains(where: \.isDifferentiable) else { return Variable(value: value, node: nil, tangent: tangent) }
-        return Variable(value: value, node: Node(parents: parents, backward: backward), tangent: tangent)
+        let tangent = parents.contains { $0.tangent != nil } ? known ?? rule(parents.map(\.tangent)) : nil
+        var slot: Int?
+        if parents.contains(where: { $0.slot != nil }), let tape = Linearizing.tape as? Linearization<Scalar> {
+            slot = tape.record(parents: parents.map(\.slot), rule: rule)
+        }
+        guard Recording.isOn, parents.contains(where: \.isDifferentiable) else {
+            return Variable(value: value, node: nil, tangent: tangent, slot: slot)
+        }
+        return Variable(value: value, node: Node(parents: parents, backward: backward), tangent: tangent, slot: slot)
     }
 
     /// An operation that is linear in its one input (a reshape, a slice, im2col): its tangent is `linear(tangent)`.
     @_specialize(where Scalar == Float)
     @_specialize(where Scalar == Double)
     func makeLinear(
-        _ value: Tensor<Scalar>, _ linear: (Tensor<Scalar>) -> Tensor<Scalar>, backward: @escaping (Variable) -> [Variable?]
+        _ value: Tensor<Scalar>, _ linear: @escaping (Tensor<Scalar>) -> Tensor<Scalar>, backward: @escaping (Variable) -> [Variable?]
     ) -> Variable {
         Variable.make(value, parents: [self], tangent: { linear($0[0]!) }, backward: backward)
     }
@@ -165,4 +180,71 @@ public func gradients<Scalar>(
     return inputs.map { input in
         input.node.flatMap { accumulated[ObjectIdentifier($0)] } ?? Variable(Tensor(zeros: input.shape))
     }
+}
+
+/// The linearised computation: every operation's tangent rule, recorded while a computation runs, so that the
+/// tangents of all its variables can be recomputed for new tangents of its leaves without recomputing any value.
+///
+/// A block of Hessian-vector products by forward-over-reverse runs the forward and backward passes once under a
+/// linearization and then replays only the tangent rules for each vector. The rules hold the values they need (the
+/// forward activations, the backward pass's adjoints), so the replay costs the tangent arithmetic alone.
+public final class Linearization<Scalar: TensorScalar>: @unchecked Sendable {
+    // @unchecked: built by one computation, then only read by `replay`; never shared while it is being built.
+    private struct Step {
+        let parents: [Int?]
+        let rule: ([Tensor<Scalar>?]) -> Tensor<Scalar>
+    }
+    /// One entry per slot: nil for a leaf, the step that computes it otherwise.
+    private var steps: [Step?] = []
+
+    public init() {}
+
+    /// A leaf with a place on this linearization: its tangent is given to ``replay(leaves:outputs:)``.
+    public func leaf(_ value: Tensor<Scalar>) -> Variable<Scalar> {
+        steps.append(nil)
+        return Variable(value: value, node: Node(parents: [], backward: { _ in [] }), slot: steps.count - 1)
+    }
+
+    fileprivate func record(parents: [Int?], rule: @escaping ([Tensor<Scalar>?]) -> Tensor<Scalar>) -> Int {
+        steps.append(Step(parents: parents, rule: rule))
+        return steps.count - 1
+    }
+
+    /// The tangents of `outputs` (zeros for a variable no leaf reaches) when `leaves` carry the given tangents.
+    /// Only the steps the outputs depend on run (the loss's own tangent, say, is never formed), and each
+    /// intermediate tangent is released after its last use.
+    public func replay(leaves: [(Variable<Scalar>, Tensor<Scalar>)], outputs: [Variable<Scalar>]) -> [Tensor<Scalar>] {
+        var needed = [Bool](repeating: false, count: steps.count)
+        for output in outputs { if let slot = output.slot { needed[slot] = true } }
+        for index in steps.indices.reversed() where needed[index] {
+            for parent in steps[index]?.parents ?? [] { if let parent { needed[parent] = true } }
+        }
+        var lastUse = [Int](repeating: -1, count: steps.count)
+        for (index, step) in steps.enumerated() where needed[index] {
+            for parent in step?.parents ?? [] { if let parent { lastUse[parent] = index } }
+        }
+        for output in outputs { if let slot = output.slot { lastUse[slot] = steps.count } }
+        var tangents = [Tensor<Scalar>?](repeating: nil, count: steps.count)
+        for (leaf, tangent) in leaves {
+            precondition(leaf.slot != nil && steps[leaf.slot!] == nil, "replay: a leaf that is not this linearization's")
+            tangents[leaf.slot!] = tangent
+        }
+        for (index, step) in steps.enumerated() {
+            guard let step else { continue }
+            let inputs = step.parents.map { $0.flatMap { tangents[$0] } }
+            if needed[index] && inputs.contains(where: { $0 != nil }) { tangents[index] = step.rule(inputs) }
+            for parent in step.parents { if let parent, lastUse[parent] == index { tangents[parent] = nil } }
+        }
+        return outputs.map { output in output.slot.flatMap { tangents[$0] } ?? Tensor(zeros: output.shape) }
+    }
+
+    /// Runs `body` with this linearization recording every operation on its leaves.
+    public func recording<Result>(_ body: () throws -> Result) rethrows -> Result {
+        try Linearizing.$tape.withValue(self, operation: body)
+    }
+}
+
+/// The linearization operations record on, if any.
+enum Linearizing {
+    @TaskLocal static var tape: (AnyObject & Sendable)?
 }

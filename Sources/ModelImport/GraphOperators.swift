@@ -190,7 +190,7 @@ struct GraphOperators<Scalar: TensorScalar> {
                                                      values: Tensor.broadcasting(x.value, y.value) { $0 == $1 ? 1 : 0 }.scalars.map { Int($0) }))
         default:
             // A constant scalar exponent is the common case (x^2, x^0.5); otherwise exp(y log x).
-            if !y.isDifferentiable, y.tangent == nil, y.value.count == 1 { return .float(x.pow(y.value.scalars[0])) }
+            if !y.isDifferentiable, !y.carriesTangent, y.value.count == 1 { return .float(x.pow(y.value.scalars[0])) }
             return .float((y * x.log()).exp())
         }
     }

@@ -73,8 +73,9 @@ public struct Objective<Scalar: TensorScalar>: Sendable {
 
     /// The leaves for `theta` and the scope the model reads its parameters from. The leaves are differentiable
     /// (reverse mode) when `differentiable`, and carry the pieces of `tangent` as forward-mode tangents when given.
-    func leaves(_ theta: Tensor<Scalar>, tangent: Tensor<Scalar>? = nil, differentiable: Bool = true)
-        -> (variables: [Variable<Scalar>], scope: ParameterScope<Scalar>) {
+    /// With `linearization`, the leaves are that linearization's (differentiable, their tangents given at replay).
+    func leaves(_ theta: Tensor<Scalar>, tangent: Tensor<Scalar>? = nil, differentiable: Bool = true,
+                linearization: Linearization<Scalar>? = nil) -> (variables: [Variable<Scalar>], scope: ParameterScope<Scalar>) {
         precondition(theta.count == dimension, "point of \(theta.count) coordinates for \(dimension)")
         precondition(tangent.map { $0.count == dimension } ?? true, "tangent of \(tangent?.count ?? 0) coordinates for \(dimension)")
         var values: [String: Variable<Scalar>] = [:]
@@ -83,8 +84,8 @@ public struct Objective<Scalar: TensorScalar>: Sendable {
         var variables: [Variable<Scalar>] = []
         for (index, (name, tensor)) in parameters.split(theta, parameterNames).enumerated() {
             let direction = tangents?[index]
-            let leaf = differentiable ? Variable.differentiable(tensor, tangent: direction)
-                : direction.map { Variable.dual(tensor, tangent: $0) } ?? Variable(tensor)
+            let leaf = linearization?.leaf(tensor) ?? (differentiable ? Variable.differentiable(tensor, tangent: direction)
+                : direction.map { Variable.dual(tensor, tangent: $0) } ?? Variable(tensor))
             values[name] = leaf
             variables.append(leaf)
         }
@@ -145,11 +146,12 @@ public struct Objective<Scalar: TensorScalar>: Sendable {
         hessianBlockProduct(at: theta, [v])[0]
     }
 
-    /// The Hessian times each of `vectors`. One vector is formed as ``hessianProductMode`` says; several share each
-    /// batch's forward pass and first backward pass (reverse-over-reverse), which a forward-mode tangent cannot.
+    /// The Hessian times each of `vectors`, formed as ``hessianProductMode`` says, sharing each batch's forward pass
+    /// and first backward pass across the vectors: forward-over-reverse replays only the recorded tangent rules of both
+    /// passes per vector (``Linearization``); reverse-over-reverse differentiates the recorded gradient once per vector.
     public func hessianBlockProduct(at theta: Tensor<Scalar>, _ vectors: [Tensor<Scalar>]) -> [Tensor<Scalar>] {
-        if vectors.count == 1 && hessianProductMode == .forwardOverReverse {
-            return [forwardOverReverseProduct(at: theta, vectors[0])]
+        if hessianProductMode == .forwardOverReverse {
+            return vectors.count == 1 ? [forwardOverReverseProduct(at: theta, vectors[0])] : forwardOverReverseBlock(at: theta, vectors)
         }
         var parts = [[(Scalar, Tensor<Scalar>)]](repeating: [], count: vectors.count)
         for batch in weightedBatches {
@@ -176,6 +178,26 @@ public struct Objective<Scalar: TensorScalar>: Sendable {
             parts.append((batch.weight, Tensor(gradient.flatMap { $0.tangent?.scalars ?? Array(repeating: 0, count: $0.value.count) })))
         }
         return accumulate(parts)
+    }
+
+    /// `H v` for each of `vectors`: the forward and backward passes run once under a linearization, whose tangent
+    /// rules are then replayed per vector with the parameters' tangents `v`.
+    func forwardOverReverseBlock(at theta: Tensor<Scalar>, _ vectors: [Tensor<Scalar>]) -> [Tensor<Scalar>] {
+        var parts = [[(Scalar, Tensor<Scalar>)]](repeating: [], count: vectors.count)
+        for batch in weightedBatches {
+            let linearization = Linearization<Scalar>()
+            let (variables, gradient) = linearization.recording {
+                let (variables, scope) = leaves(theta, linearization: linearization)
+                let batchLoss = loss(model(Variable(batch.data.inputs), scope), batch.data.targets)
+                return (variables, gradients(of: batchLoss, withRespectTo: variables))
+            }
+            for (index, v) in vectors.enumerated() {
+                let tangents = Self.split(v, like: variables).map(\.value)
+                let product = linearization.replay(leaves: Array(zip(variables, tangents)), outputs: gradient)
+                parts[index].append((batch.weight, Tensor(product.flatMap(\.scalars))))
+            }
+        }
+        return parts.map(accumulate)
     }
 
     // MARK: Jacobian products of the model's outputs

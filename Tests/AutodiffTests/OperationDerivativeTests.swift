@@ -81,6 +81,22 @@ func checkDerivatives(
         #expect((gradientTangents[index] - hvp[index]).maxAbsolute() <= 1e-10 * (1 + hvp[index].maxAbsolute()),
                 "\(name): the two HVP modes differ wrt x\(index)", sourceLocation: sourceLocation)
     }
+
+    // The same by replaying a linearization of the gradient's computation: twice, with v and with 2 v, since a
+    // replay must not depend on what an earlier one left behind.
+    let linearization = Linearization<Double>()
+    let (linearLeaves, recordedGradient) = linearization.recording {
+        let leaves = inputs.map { linearization.leaf($0) }
+        return (leaves, gradients(of: loss(leaves), withRespectTo: leaves))
+    }
+    let replayed = linearization.replay(leaves: Array(zip(linearLeaves, directions)), outputs: recordedGradient)
+    let doubled = linearization.replay(leaves: Array(zip(linearLeaves, directions.map { 2 * $0 })), outputs: recordedGradient)
+    for index in inputs.indices {
+        #expect((replayed[index] - gradientTangents[index]).maxAbsolute() <= 1e-12 * (1 + hvp[index].maxAbsolute()),
+                "\(name): the replayed HVP differs wrt x\(index)", sourceLocation: sourceLocation)
+        #expect((doubled[index] - 2 * replayed[index]).maxAbsolute() <= 1e-12 * (1 + hvp[index].maxAbsolute()),
+                "\(name): the replay is not linear wrt x\(index)", sourceLocation: sourceLocation)
+    }
 }
 
 @Suite struct OperationDerivativeTests {

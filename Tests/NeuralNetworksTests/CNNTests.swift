@@ -151,10 +151,18 @@ func tinyCNNState() -> (ParameterSet<Double>, ParameterSet<Double>) {
             let v = gaussian([f.dimension], seed: 9)
             #expect(f.hessianProductMode == .forwardOverReverse)
             let forward = f.hessianVectorProduct(at: f.point, v)
+            let vectors = [v, gaussian([f.dimension], seed: 10), gaussian([f.dimension], seed: 11)]
+            let forwardBlock = f.hessianBlockProduct(at: f.point, vectors)
             f.hessianProductMode = .reverseOverReverse
             let reverse = f.hessianVectorProduct(at: f.point, v)
             #expect(reverse.maxAbsolute() > 0)
             #expect((forward - reverse).maxAbsolute() < 1e-12 * reverse.maxAbsolute())
+            // Blocks in both modes (the linearization's replay and the shared first backward) equal single products.
+            for (u, (replayed, reversed)) in zip(vectors, zip(forwardBlock, f.hessianBlockProduct(at: f.point, vectors))) {
+                let single = f.hessianVectorProduct(at: f.point, u)
+                #expect((replayed - single).maxAbsolute() < 1e-12 * single.maxAbsolute())
+                #expect((reversed - single).maxAbsolute() < 1e-12 * single.maxAbsolute())
+            }
         }
     }
 
