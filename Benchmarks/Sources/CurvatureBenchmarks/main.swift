@@ -69,10 +69,9 @@ func readOnceBenchmark(path: String) throws {
         bytes += tensor.data.count
         largest = max(largest, tensor.data.count)
     }
-    var usage = rusage()
-    getrusage(RUSAGE_SELF.rawValue, &usage)
+    // VmHWM, not getrusage's ru_maxrss, which carries the parent's peak across fork and exec.
     print(String(format: "swift read-once file=%@ bytes=%d largest_tensor_bytes=%d peak_rss_mib=%.1f",
-                 URL(fileURLWithPath: path).lastPathComponent, bytes, largest, Double(usage.ru_maxrss) / 1024))
+                 URL(fileURLWithPath: path).lastPathComponent, bytes, largest, residentMiB("VmHWM")))
 }
 
 /// Where HTSR's time goes, one thread, every 2-D floating-point tensor: read, widen to Double, Gram (syrk),
@@ -104,6 +103,13 @@ func htsrPhases(path: String) throws {
                  gramFlops / times["gram"]! / 1e9, times["eigenvalues"]!, times["fit"]!, total))
 }
 
+/// A line of /proc/self/status in MiB: VmRSS (resident now) or VmHWM (the peak since start or the last reset).
+func residentMiB(_ field: String) -> Double {
+    let status = (try? String(contentsOfFile: "/proc/self/status", encoding: .utf8)) ?? ""
+    let line = status.split(separator: "\n").first { $0.hasPrefix(field + ":") } ?? ""
+    return (Double(line.split(separator: " ").dropFirst().first ?? "") ?? .nan) / 1024
+}
+
 /// Forward, gradient, an HVP in each mode, 8 single HVPs and a block of 8 of an ONNX model's mean cross-entropy on one
 /// batch (the whole npz), float, with the BLAS threads the process starts with. With `only` = "hvp", just one HVP in
 /// `mode` (the default mode when nil), for peak memory.
@@ -128,16 +134,15 @@ func hvpBenchmark(model: String, data: String, repeats: Int, only: String?, mode
         return
     }
     if only == "hvp" {
-        // The high-water mark before the HVP (model, data, vectors) and after it.
-        func peakMiB() -> Double {
-            var usage = rusage()
-            getrusage(RUSAGE_SELF.rawValue, &usage)
-            return Double(usage.ru_maxrss) / 1024
-        }
-        let before = peakMiB()
+        // The resident memory before the HVP (model, data, vectors), then the high-water mark during the HVP: the
+        // kernel's peak is reset to the current RSS first (/proc/self/clear_refs, Linux). getrusage's ru_maxrss would
+        // not do: a child inherits its parent's peak across fork and exec, here the Python driver's (about 900 MiB).
+        let before = residentMiB("VmRSS")
+        try? "5".write(toFile: "/proc/self/clear_refs", atomically: false, encoding: .utf8)
         _ = objective.hessianVectorProduct(at: theta, vectors[0])
         let mode = objective.hessianProductMode.rawValue.replacingOccurrences(of: "-", with: "_")
-        print(String(format: "swift hvp model=%@ op=hvp_%@_peak_rss_mib value=%.1f before_hvp=%.1f", name, mode, peakMiB(), before))
+        print(String(format: "swift hvp model=%@ op=hvp_%@_peak_rss_mib value=%.1f rss_before_hvp=%.1f", name, mode,
+                     residentMiB("VmHWM"), before))
         return
     }
     report("forward") { _ = objective.evaluate() }
