@@ -2,7 +2,8 @@
 # Runs every command that README.md and docs/*.md show, in the order shown, from one scratch directory that sees
 # the repository's Examples/ and Tests/ (so a later command can read what an earlier one wrote):
 # - in a ```console block, each `$ COMMAND` line must exit 0 and print to stdout exactly the lines shown under it,
-#   up to the next `$` line (trailing blanks ignored; a line `...` stands for any number of lines);
+#   up to the next `$` line (trailing blanks ignored; a line `...` stands for any number of lines; numbers below
+#   1e-12 in scientific notation, rounding-level residuals whose digits depend on the BLAS kernel, match each other);
 # - in a ```sh block, each line that starts with `curvature` must exit 0 (a trailing `# comment` is dropped).
 # Synopses and recorded benchmark output live in ```text blocks, which are not run.
 # Usage: scripts/docs-check.sh PATH_TO_CURVATURE [MARKDOWN_FILE...]   (default README.md and docs/*.md)
@@ -49,7 +50,7 @@ awk -v cases="$work/cases" '
 # Whether ACTUAL shows EXPECTED: line by line after trailing blanks are cut, `...` matching any run of lines.
 shows() {
   awk '
-    { sub(/[ \t]+$/, "") }
+    { sub(/[ \t]+$/, ""); gsub(/[0-9]+(\.[0-9]+)?e-(1[3-9]|[2-9][0-9]|[1-9][0-9][0-9])/, "<rounding>") }
     NR == FNR { expected[++ne] = $0; next }
     { actual[++na] = $0 }
     END {
