@@ -297,9 +297,7 @@ extension Variable {
         }
         // A gather: the gradient goes back to each window's maximum.
         let source = shape
-        return makeLinear(Tensor(shape: [n, c, oh, ow], scalars: maxima), { t in
-            Tensor(shape: [n, c, oh, ow], scalars: t.withUnsafeBufferPointer { pt in indices.map { pt[$0] } })
-        }) { g in
+        return makeLinear(Tensor(shape: [n, c, oh, ow], scalars: maxima), { $0.gathered(indices).reshaped([n, c, oh, ow]) }) { g in
             [g.reshaped([n * c * oh * ow]).scattered(indices, into: source)]
         }
     }

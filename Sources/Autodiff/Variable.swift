@@ -202,7 +202,7 @@ public final class Linearization<Scalar: TensorScalar>: @unchecked Sendable {
     /// A leaf with a place on this linearization: its tangent is given to ``replay(leaves:outputs:)``.
     public func leaf(_ value: Tensor<Scalar>) -> Variable<Scalar> {
         steps.append(nil)
-        return Variable(value: value, node: Node(parents: [], backward: { _ in [] }), slot: steps.count - 1)
+        return Variable(value: value, node: Variable.differentiable(value).node, slot: steps.count - 1)
     }
 
     fileprivate func record(parents: [Int?], rule: @escaping ([Tensor<Scalar>?]) -> Tensor<Scalar>) -> Int {

@@ -24,7 +24,7 @@ public struct Objective<Scalar: TensorScalar>: Sendable {
     /// The differentiated parameters.
     public var parameterNames: [String]
     public var scope: Scope
-    /// How a single Hessian-vector product is formed (blocks of several vectors always share one first backward pass).
+    /// How Hessian-vector products are formed, single or in blocks.
     public var hessianProductMode: HessianProductMode = .forwardOverReverse
 
     /// Which samples a quantity is taken over.
@@ -175,7 +175,7 @@ public struct Objective<Scalar: TensorScalar>: Sendable {
             let (variables, scope) = leaves(theta, tangent: v)
             let batchLoss = loss(model(Variable(batch.data.inputs), scope), batch.data.targets)
             let gradient = gradients(of: batchLoss, withRespectTo: variables)
-            parts.append((batch.weight, Tensor(gradient.flatMap { $0.tangent?.scalars ?? Array(repeating: 0, count: $0.value.count) })))
+            parts.append((batch.weight, Tensor(gradient.flatMap { Self.tangent(of: $0).scalars })))
         }
         return accumulate(parts)
     }

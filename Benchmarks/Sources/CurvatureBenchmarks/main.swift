@@ -125,6 +125,8 @@ func hvpBenchmark(model: String, data: String, repeats: Int, only: String?, mode
     var random = SeededRandom(seed: 3)
     let vectors = (0..<8).map { _ in Tensor<Float>.gaussian(shape: [objective.dimension], using: &random) }
     let name = URL(fileURLWithPath: model).deletingPathExtension().lastPathComponent
+    /// The name an HVP mode's figures carry: hvp_forward_over_reverse.
+    func operation(_ mode: HessianProductMode) -> String { "hvp_" + mode.rawValue.replacingOccurrences(of: "-", with: "_") }
     func report(_ what: String, _ body: () -> Void) {
         let (median, best) = measure(repeats: repeats, body)
         print(String(format: "swift hvp model=%@ op=%@ median_ms=%.2f best_ms=%.2f", name, what, 1000 * median, 1000 * best))
@@ -140,8 +142,7 @@ func hvpBenchmark(model: String, data: String, repeats: Int, only: String?, mode
         let before = residentMiB("VmRSS")
         try? "5".write(toFile: "/proc/self/clear_refs", atomically: false, encoding: .utf8)
         _ = objective.hessianVectorProduct(at: theta, vectors[0])
-        let mode = objective.hessianProductMode.rawValue.replacingOccurrences(of: "-", with: "_")
-        print(String(format: "swift hvp model=%@ op=hvp_%@_peak_rss_mib value=%.1f rss_before_hvp=%.1f", name, mode,
+        print(String(format: "swift hvp model=%@ op=%@_peak_rss_mib value=%.1f rss_before_hvp=%.1f", name, operation(objective.hessianProductMode),
                      residentMiB("VmHWM"), before))
         return
     }
@@ -150,7 +151,7 @@ func hvpBenchmark(model: String, data: String, repeats: Int, only: String?, mode
     for mode in HessianProductMode.allCases {
         var single = objective
         single.hessianProductMode = mode
-        report("hvp_" + mode.rawValue.replacingOccurrences(of: "-", with: "_")) { _ = single.hessianVectorProduct(at: theta, vectors[0]) }
+        report(operation(mode)) { _ = single.hessianVectorProduct(at: theta, vectors[0]) }
     }
     report("8_hvps") { for v in vectors { _ = objective.hessianVectorProduct(at: theta, v) } }
     report("block_8") { _ = objective.hessianBlockProduct(at: theta, vectors) }
