@@ -98,7 +98,10 @@ public struct KernelPolynomialMethod: Sendable {
 
     /// The damped density from moments averaged over probes, on `points` Chebyshev nodes mapped to the lambda axis
     /// (ascending). With `logSpectrum`, the density of `t = log10(|lambda| + epsilon)` on `points` equally spaced t,
-    /// by the change of variables `rho_t(t) = (rho(l) + rho(-l)) ln(10) 10^t`, `l = 10^t - epsilon`.
+    /// by the change of variables `rho_t(t) = (rho(l) + rho(-l)) ln(10) 10^t`, `l = 10^t - epsilon`, averaged over the
+    /// cell of width `dt` around each t: the mass of |lambda| in that cell over `dt`, from the series' exact integral
+    /// (``chebyshevMass(_:from:to:)``). Point values would not do: `rho` has a `1 / sqrt(1 - x^2)` singularity at the
+    /// spectral bounds, and a grid point that lands next to it takes arbitrary mass.
     public static func density(
         moments averaged: [Double], bounds: SpectralBounds, points: Int = 10000, logSpectrum: Bool = false, epsilon: Double? = nil
     ) -> SpectralDensity {
@@ -109,15 +112,15 @@ public struct KernelPolynomialMethod: Sendable {
             let scale = max(abs(bounds.lower), abs(bounds.upper))
             let shift = epsilon ?? SpectralDensity.defaultEpsilon(scale: scale)
             let (low, high) = (log10(shift), log10(scale + shift))
-            let grid = (0..<points).map { low + (high - low) * Double($0) / Double(points - 1) }
+            let step = (high - low) / Double(max(1, points - 1))
+            let grid = (0..<points).map { low + step * Double($0) }
+            // The mass of |lambda| in [a, b], 0 <= a < b: that of [a, b] and of [-b, -a].
+            func mass(_ a: Double, _ b: Double) -> Double {
+                chebyshevMass(coefficients, from: (a - c) / d, to: (b - c) / d) + chebyshevMass(coefficients, from: (-b - c) / d, to: (-a - c) / d)
+            }
             let values = grid.map { t -> Double in
-                let l = pow(10, t) - shift
-                let density = [l, -l].reduce(0) { sum, lambda in
-                    let x = (lambda - c) / d
-                    guard abs(x) < 1 else { return sum }
-                    return sum + chebyshevSeries(coefficients, at: x) / (Double.pi * (1 - x * x).squareRoot()) / d
-                }
-                return max(0, density) * log(10) * pow(10, t)
+                let (a, b) = (max(0, pow(10, t - step / 2) - shift), pow(10, t + step / 2) - shift)
+                return max(0, mass(a, b)) / step
             }
             return SpectralDensity(grid: grid, values: values, logSpectrum: true)
         }
@@ -135,11 +138,14 @@ public struct KernelPolynomialMethod: Sendable {
     }
 }
 
-/// `c_0 + 2 sum_{k>=1} c_k T_k(x)` by Clenshaw's recurrence.
-func chebyshevSeries(_ c: [Double], at x: Double) -> Double {
-    var b1 = 0.0, b2 = 0.0
-    for k in stride(from: c.count - 1, through: 1, by: -1) {
-        (b1, b2) = (2 * x * b1 - b2 + 2 * c[k], b1)
+/// The integral over [x1, x2] (clamped to [-1, 1]) of the density `(c_0 + 2 sum_{k>=1} c_k T_k(x)) / (pi sqrt(1 - x^2))`.
+/// With x = cos(theta), `int_{-1}^{x} = (c_0 (pi - theta) - 2 sum_{k>=1} c_k sin(k theta) / k) / pi`.
+func chebyshevMass(_ c: [Double], from x1: Double, to x2: Double) -> Double {
+    func cumulative(_ x: Double) -> Double {
+        let theta = acos(min(1, max(-1, x)))
+        var sum = c[0] * (Double.pi - theta)
+        for k in 1..<max(1, c.count) { sum -= 2 * c[k] * sin(Double(k) * theta) / Double(k) }
+        return sum / Double.pi
     }
-    return c[0] + x * b1 - b2
+    return x2 <= x1 ? 0 : cumulative(x2) - cumulative(x1)
 }
