@@ -15,6 +15,8 @@ struct EvalReport: Codable, Equatable {
     var precision: Precision
     /// The model's BatchNorm was folded into its convolutions before export; it is analysed as given.
     var batchNormFolded: Bool
+    /// Parameters and buffers the file stored only as copies of identical tensors, untied.
+    var untiedTensors: [ONNXGraphModel.UntiedTensor]
 }
 
 struct EvalCommand: ParsableCommand {
@@ -41,7 +43,8 @@ struct EvalCommand: ParsableCommand {
         let (loss, accuracy) = objective.evaluate()
         return EvalReport(model: modelOptions.model, data: modelOptions.data, weights: loaded.weightsFile, nSamples: objective.sampleCount,
                           nParameters: objective.dimension, loss: Double(loss), accuracy: accuracy, bnMode: objective.batchNormMode,
-                          precision: modelOptions.precision, batchNormFolded: loaded.model.batchNormFolded)
+                          precision: modelOptions.precision, batchNormFolded: loaded.model.batchNormFolded,
+                          untiedTensors: loaded.model.untiedTensors)
     }
 
     static func render(_ report: EvalReport, as format: OutputFormat) throws -> String {
@@ -51,11 +54,18 @@ struct EvalCommand: ParsableCommand {
             ["loss", String(format: "%.6f", report.loss)], ["accuracy", report.accuracy.map { String(format: "%.4f", $0) } ?? "-"],
             ["bn_mode", report.bnMode.rawValue], ["precision", report.precision.rawValue],
         ]
-        let note = report.batchNormFolded ? "note: BatchNorm was folded into the convolutions before export; analysed as given\n" : ""
+        let note = Self.notes(batchNormFolded: report.batchNormFolded, untied: report.untiedTensors)
         switch format {
         case .json: return try Rendering.json(report) + "\n"
         case .csv: return Rendering.csv(header: rows.map(\.[0]), rows: [rows.map(\.[1])])
         case .table: return Rendering.table(header: ["metric", "value"], rows: rows) + note
         }
+    }
+
+    /// The table's closing notes on how the file's model differs from the one that was exported.
+    static func notes(batchNormFolded: Bool, untied: [ONNXGraphModel.UntiedTensor]) -> String {
+        (batchNormFolded ? "note: BatchNorm was folded into the convolutions before export; analysed as given\n" : "")
+            + (untied.isEmpty ? "" : "note: the file stored \(untied.count) parameters and buffers only as copies of identical tensors " +
+                "(e.g. \(untied[0].name) as \(untied[0].storedAs)); each is analysed as a tensor of its own\n")
     }
 }

@@ -78,10 +78,11 @@ struct SpectrumReport: Encodable {
     var precision: Precision
     var tolerance: Double
     var batchNormFolded: Bool
+    var untiedTensors: [ONNXGraphModel.UntiedTensor]
     var rows: [SpectrumRow]
 
     enum CodingKeys: String, CodingKey {
-        case model, data, nSamples, method, `operator`, seed, bnMode, precision, tolerance, batchNormFolded, rows
+        case model, data, nSamples, method, `operator`, seed, bnMode, precision, tolerance, batchNormFolded, untiedTensors, rows
         case nParameters, loss, topEigenvalues, bottomEigenvalues, residuals, iterations, restarts, converged, trace, density, criteria
     }
 
@@ -97,6 +98,7 @@ struct SpectrumReport: Encodable {
         try c.encode(precision, forKey: .precision)
         try c.encode(tolerance, forKey: .tolerance)
         try c.encode(batchNormFolded, forKey: .batchNormFolded)
+        try c.encode(untiedTensors, forKey: .untiedTensors)
         try c.encode(rows, forKey: .rows)
         if rows.count == 1, let row = rows.first {
             try c.encode(row.nParameters, forKey: .nParameters)
@@ -242,7 +244,8 @@ struct SpectrumCommand: ParsableCommand {
         let (objective, loaded) = first!
         return SpectrumReport(model: modelOptions.model, data: modelOptions.data, nSamples: objective.sampleCount, method: method,
                               operator: matrix, seed: seed, bnMode: objective.batchNormMode, precision: modelOptions.precision,
-                              tolerance: effectiveTolerance, batchNormFolded: loaded.model.batchNormFolded, rows: rows)
+                              tolerance: effectiveTolerance, batchNormFolded: loaded.model.batchNormFolded,
+                              untiedTensors: loaded.model.untiedTensors, rows: rows)
     }
 
     func row<Scalar: TensorScalar>(
@@ -412,7 +415,7 @@ struct SpectrumCommand: ParsableCommand {
                 Rendering.table(header: header, rows: rows, rightAligned: Set([showCheckpoint ? 2 : 1])) +
                 "\n" + (hasEigenpairs ? "largest residual ||H v - lambda v||: \(String(format: "%.2e", worst)) (tolerance \(String(format: "%.0e", report.tolerance)) x ||H||)\n" : "") +
                 report.rows.map(estimatesSummary).joined() +
-                (report.batchNormFolded ? "note: BatchNorm was folded into the convolutions before export; analysed as given\n" : "")
+                EvalCommand.notes(batchNormFolded: report.batchNormFolded, untied: report.untiedTensors)
         }
     }
 }

@@ -9,6 +9,14 @@ import NeuralNetworks
 /// Float initializers that act as weights, biases or scales are parameters, named as in the file; BatchNormalization
 /// running means and variances are buffers; integer tensors and scalar constants are constants. Opsets 11 to 21 of
 /// the default domain. Parameters and buffers start at the file's values (`makeParameters`, `makeBuffers`).
+///
+/// Tensors the exporter stored once are untied (``untiedTensors``): PyTorch's TorchScript exporter keeps one copy of
+/// bit-identical tensors and recreates the others as `Identity` nodes whose outputs carry the framework's names (in a
+/// freshly initialised ResNet every BatchNorm weight equals its running variance, every bias its running mean). Each
+/// such output is a tensor of its own here, so a BatchNorm's bias is not also its running mean, and the parameter
+/// count is the framework's. A running statistic read directly from a tensor that is also a parameter gets its own
+/// copy too. One initializer read directly by two parameter roles stays one parameter: that is how a genuinely
+/// shared parameter (GPT-2's tied embedding) is exported, and how PyTorch counts it.
 public struct ONNXGraphModel: Layer, @unchecked Sendable {
     // @unchecked: every stored property is immutable after init; the protobuf node messages are value types.
     public let file: String
@@ -28,6 +36,15 @@ public struct ONNXGraphModel: Layer, @unchecked Sendable {
     /// MatMul's right operand ((in, out), as exported MatMul initializers are). Filter normalisation slices along it.
     public let outputAxes: [String: Int]
     public let bufferShapes: [(name: String, shape: [Int])]
+    /// Parameters and buffers that the file stored as another tensor, each now a tensor of its own.
+    public let untiedTensors: [UntiedTensor]
+
+    /// A tensor the file held only as a copy of another (`storedAs`), untied into its own parameter or buffer.
+    public struct UntiedTensor: Sendable, Equatable, Codable {
+        public var name: String
+        public var storedAs: String
+    }
+
 
     private let nodes: [Onnx_NodeProto]
     private let parameterValues: [StoredTensor]
@@ -59,9 +76,17 @@ public struct ONNXGraphModel: Layer, @unchecked Sendable {
             throw ImportError(file: file, "unsupported ONNX operator '\(node.domain.isEmpty ? "" : node.domain + ".")\(node.opType)' " +
                               "(node '\(node.name)', opset \(opset)); supported: \(Self.supportedOperators.joined(separator: ", "))")
         }
-        nodes = graph.node
-
         let initializerNames = Set(graph.initializer.map(\.name))
+        // Identity nodes that recreate a deduplicated initializer under its own name: output -> stored tensor.
+        var storedAs: [String: String] = [:]
+        for node in graph.node where node.opType == "Identity" && node.input.count == 1 && node.output.count == 1 {
+            let source = storedAs[node.input[0]] ?? node.input[0]
+            if initializerNames.contains(source), !initializerNames.contains(node.output[0]) { storedAs[node.output[0]] = source }
+        }
+        var graphNodes = graph.node.filter { !($0.opType == "Identity" && storedAs[$0.output.first ?? ""] != nil) }
+        var untied = graphNodes.flatMap(\.input).reduce(into: [String]()) { names, name in
+            if storedAs[name] != nil, !names.contains(name) { names.append(name) }
+        }.map { UntiedTensor(name: $0, storedAs: storedAs[$0]!) }
         let inputs = graph.input.filter { !initializerNames.contains($0.name) }
         guard inputs.count == 1, let input = inputs.first, let output = graph.output.first else {
             throw ImportError(file: file, "the graph needs exactly one data input and an output (has \(inputs.count) inputs: " +
@@ -72,11 +97,34 @@ public struct ONNXGraphModel: Layer, @unchecked Sendable {
         inputShape = input.type.tensorType.shape.dim.map { if case .dimValue(let v) = $0.value { Int(v) } else { nil } }
         outputName = output.name
 
+        // A running statistic read directly from a tensor that some node also uses as a parameter gets its own copy.
+        let parameterRoles = Set(graphNodes.flatMap { node -> [String] in
+            switch node.opType {
+            case "BatchNormalization": Array(node.input.dropFirst().prefix(2))
+            case "Conv", "Gemm", "LayerNormalization": Array(node.input.dropFirst())
+            case "MatMul": Array(node.input)
+            default: []
+            }
+        })
+        for index in graphNodes.indices where graphNodes[index].opType == "BatchNormalization" {
+            for (slot, role) in [(3, "input_mean"), (4, "input_var")] where graphNodes[index].input.count > slot {
+                let name = graphNodes[index].input[slot]
+                guard parameterRoles.contains(name), initializerNames.contains(name) || storedAs[name] != nil else { continue }
+                let copy = "\(graphNodes[index].name.isEmpty ? name : graphNodes[index].name).\(role)"
+                graphNodes[index].input[slot] = copy
+                storedAs[copy] = storedAs[name] ?? name
+                untied.append(UntiedTensor(name: copy, storedAs: storedAs[copy]!))
+            }
+        }
+        nodes = graphNodes
+        untiedTensors = untied
+
         // Roles of initializers by how nodes use them.
         var bufferNames = Set<String>(), weightNames = Set<String>()
         var axes: [String: Int] = [:]
-        let ranks = Dictionary(graph.initializer.map { ($0.name, $0.dims.count) }, uniquingKeysWith: { a, _ in a })
-        for node in graph.node {
+        var ranks = Dictionary(graph.initializer.map { ($0.name, $0.dims.count) }, uniquingKeysWith: { a, _ in a })
+        for (name, source) in storedAs { ranks[name] = ranks[source] }
+        for node in graphNodes {
             let operands = Array(node.input)
             switch node.opType {
             case "Conv" where operands.count > 1: axes[operands[1]] = 0
@@ -99,16 +147,38 @@ public struct ONNXGraphModel: Layer, @unchecked Sendable {
         }
         var parameters: [StoredTensor] = [], buffers: [StoredTensor] = []
         var floats: [String: Tensor<Double>] = [:], integers: [String: IntegerTensor] = [:]
-        for proto in graph.initializer {
-            let tensor = try onnx.decode(proto)
+        let stored = try graph.initializer.map { try onnx.decode($0) }
+        let storedByName = Dictionary(stored.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
+        let copies = untied.map { tensor in
+            let source = storedByName[tensor.storedAs]!
+            return StoredTensor(descriptor: TensorDescriptor(name: tensor.name, dtype: source.dtype, shape: source.shape), data: source.data)
+        }
+        // A stored tensor that only its copies read is gone from the graph.
+        let read = Set(graphNodes.flatMap(\.input))
+        let copied = Set(untied.map(\.storedAs))
+        // File order, each untied copy placed after the stored tensor that the graph reads just before it (a
+        // BatchNorm's scale after its convolution's weight): for an exported module, the order of its parameters.
+        let kept = stored.filter { read.contains($0.name) || !copied.contains($0.name) }
+        var copiesAfter: [String: [StoredTensor]] = [:]
+        var anchor = ""
+        var placed = Set<String>()
+        for name in graphNodes.flatMap(\.input) {
+            if let copy = copies.first(where: { $0.name == name }), placed.insert(name).inserted {
+                copiesAfter[anchor, default: []].append(copy)
+            } else if storedByName[name] != nil {
+                anchor = name
+            }
+        }
+        let tensors = (copiesAfter[""] ?? []) + kept.flatMap { [$0] + (copiesAfter[$0.name] ?? []) }
+        for tensor in tensors {
             if !tensor.dtype.isFloatingPoint {
-                integers[proto.name] = IntegerTensor(shape: tensor.shape, values: tensor.integers().map { Int($0) })
-            } else if bufferNames.contains(proto.name) {
+                integers[tensor.name] = IntegerTensor(shape: tensor.shape, values: tensor.integers().map { Int($0) })
+            } else if bufferNames.contains(tensor.name) {
                 buffers.append(tensor)
-            } else if weightNames.contains(proto.name) || tensor.descriptor.elementCount > 1 {
+            } else if weightNames.contains(tensor.name) || tensor.descriptor.elementCount > 1 {
                 parameters.append(tensor)
             } else {
-                floats[proto.name] = tensor.tensor(Double.self)
+                floats[tensor.name] = tensor.tensor(Double.self)
             }
         }
         parameterValues = parameters
