@@ -39,9 +39,9 @@ check "info torch.save" 0 '^views.transposed +float32 +\(8, 5\) +40$' EMPTY -- i
 check "info onnx" 0 '^operators: Conv x1, Relu x1, Flatten x1, Gemm x1$' EMPTY -- info "$fixtures/onnx/cnn.onnx"
 check "info onnx json" 0 '"version" : 17' EMPTY -- info "$fixtures/onnx/cnn.onnx" --format json
 check "malicious pickle" 1 EMPTY "global 'posix.system' is not on the allow-list" -- info "$fixtures/torch/evil_os_system.pt"
-check "legacy torch" 1 EMPTY 're-save it' -- info "$fixtures/torch/legacy_format.pt"
+check "legacy torch" 0 '^9 tensors, 2627 elements' EMPTY -- info "$fixtures/torch/legacy_format.pt"
 check "htsr table" 0 '^ +3  4 +256 +10 +1 +10 ' EMPTY -- htsr "$fixtures/torch/checkpoint.pt"
-check "htsr onnx csv" 0 '^1,4,dense,,256,10,' EMPTY -- htsr "$fixtures/onnx/cnn.onnx" --format csv
+check "htsr onnx csv" 0 '^1,4,dense,,,,256,10,' EMPTY -- htsr "$fixtures/onnx/cnn.onnx" --format csv
 check "htsr plots and spectra" 0 '^3 layers analysed' EMPTY -- htsr Examples/models/digits_mlp.safetensors --save-esd "$work/esd" --plot "$work/plots" --quiet
 for file in esd/1_0.npy esd/3_4.npy plots/esd_1_0.svg plots/alpha.svg; do
   [ -s "$work/$file" ] || { echo "CLI check failed: htsr did not write $file" >&2; failures=$((failures + 1)); }

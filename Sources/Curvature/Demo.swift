@@ -86,9 +86,10 @@ public struct Demo: Sendable {
                                                  eigenvalues: zip(top.eigenvalues, top.residuals).map { (value: $0.0, residual: $0.1) })
 
         progress("htsr: weight matrices")
+        // Our convolutions hold their kernels as PyTorch does, (out, in, kh, kw).
         let archive = InMemoryArchive(path: "demo CNN", tensors: zip(trained.parameters.names, trained.parameters.tensors).map {
             StoredTensor(name: $0.0, tensor: $0.1.converted(to: Float.self))
-        })
+        }, kernelLayout: .channelsFirst)
         let htsr = try await analyzeHTSR(archive)
 
         progress("landscape: \(gridPoints)x\(gridPoints) grid along the top two Hessian eigenvectors")

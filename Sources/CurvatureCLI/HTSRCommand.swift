@@ -42,6 +42,12 @@ struct HTSRCommand: AsyncParsableCommand {
     @Option(help: "Guard against outlying eigenvalues deciding the fit: clip-xmax (refit without the top 1-9; adds num_fingers, raw_alpha) or xmin-peak (xmin within [0.95, 1.5] x the ESD's peak).")
     var fixFingers: PowerLawFit.FingerFix?
 
+    @Option(help: "How a fit on fewer than 20 eigenvalues picks xmin: ks (the smallest KS distance, as WeightWatcher 0.7.7 reports) or penalised-ks (the smallest D - 0.868/sqrt(tail), the objective WeightWatcher documents).")
+    var smallSampleXmin: PowerLawFit.SmallSampleRule = .ksDistance
+
+    @Option(help: "Axis order of conv kernels: channels-first (out, in, k...: PyTorch, ONNX) or channels-last (k..., in, out: Keras, TensorFlow). Default: the file format's, and for .npy/.npz a guess from the extents; each row's conv_layout_from says which.")
+    var convLayout: KernelLayout?
+
     @Flag(help: "Fit a Marchenko-Pastur bulk per layer: num_spikes, sigma_mp, mp_q, W_scale, bulk_min, bulk_max, mp_softrank (docs/htsr.md).")
     var mpFit = false
 
@@ -90,6 +96,8 @@ struct HTSRCommand: AsyncParsableCommand {
         options.fixFingers = fixFingers
         options.mpFit = mpFit
         options.randomizeSeed = randomize
+        options.smallSampleXmin = smallSampleXmin
+        options.convLayout = convLayout
         return options
     }
 
@@ -244,6 +252,8 @@ extension PowerLawFit.Distribution: ExpressibleByArgument {
     public init?(argument: String) { self.init(rawValue: argument.uppercased().replacingOccurrences(of: "-", with: "_")) }
 }
 extension PowerLawFit.FingerFix: ExpressibleByArgument {}
+extension PowerLawFit.SmallSampleRule: ExpressibleByArgument {}
+extension KernelLayout: ExpressibleByArgument {}
 
 /// `--xmax none|force|-K`.
 struct UpperLimitArgument: ExpressibleByArgument {

@@ -54,8 +54,8 @@ public func analyzeHTSR(
     let discovered: (layers: [HTSRLayer], skipped: [SkippedLayer])
     do {
         try options.validated()
-        discovered = try LayerDiscovery.layers(of: archive.descriptors,
-                                               weightNames: (archive as? ONNXModel)?.weightInitializerNames, options: options)
+        discovered = try LayerDiscovery.layers(of: archive.descriptors, weightNames: (archive as? ONNXModel)?.weightInitializerNames,
+                                               formatLayout: archive.kernelLayout, options: options)
     } catch {
         throw .option(error)
     }
@@ -152,7 +152,8 @@ func analyzeLayer(_ layer: HTSRLayer, in archive: any TensorArchive, base: (any 
             }
         }
         let fit = PowerLawFit.fit(eigenvalues: esd.eigenvalues, threshold: options.fitThreshold, upperLimit: options.upperLimit,
-                                  distribution: options.fit, fixFingers: options.fixFingers)
+                                  distribution: options.fit, fixFingers: options.fixFingers,
+                                  smallSampleRule: options.smallSampleXmin)
         var row = LayerReport(layer: layer, esd: esd, fit: fit, options: options)
         if options.keepEigenvalues { row.eigenvalues = esd.eigenvalues }
         row.randomization = randomization

@@ -1,3 +1,5 @@
+import ModelFormats
+
 /// Settings of an HTSR analysis. Defaults are WeightWatcher 0.7.7's (`analyze()`).
 public struct HTSROptions: Sendable, Codable, Equatable {
     /// Conv layers: one row per layer with the eigenvalues of all kernel positions pooled (true), or one row per
@@ -13,6 +15,11 @@ public struct HTSROptions: Sendable, Codable, Equatable {
     public var layers: String?
     /// Skip layers whose name matches this regular expression.
     public var exclude: String?
+    /// The axis order of conv kernels; nil: the file format's (PyTorch and ONNX files: out, in, k...), and for
+    /// arrays of unknown origin (.npy, .npz) a guess from the extents. Each row records which it was.
+    public var convLayout: KernelLayout?
+    /// How a power-law fit on fewer than ``PowerLawFit/smallSampleCutoff`` eigenvalues chooses xmin.
+    public var smallSampleXmin: PowerLawFit.SmallSampleRule = .ksDistance
     /// Eigenvalues at or below this are left out of the power-law fit (WeightWatcher's EVALS_THRESH).
     public var fitThreshold = 1e-5
     /// WeightWatcher's `xmax`: none, force, or leave out the top k eigenvalues.

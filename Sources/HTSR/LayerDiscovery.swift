@@ -30,9 +30,22 @@ public struct HTSRLayer: Sendable, Equatable {
     public var slice: [Int]?
     /// A LoRA adapter's B factor: the layer is the product `B A`, with A the tensor `tensorName`.
     public var loraB: String?
+    /// A conv kernel's axis order and what decided it; nil for dense layers.
+    public var layout: KernelLayout?
+    public var layoutSource: LayoutSource?
 
     /// How many eigenvalues the ESD has.
     public var numEvals: Int { slice == nil ? m * rf : m }
+}
+
+/// What decided a conv kernel's axis order.
+public enum LayoutSource: String, Sendable, Codable {
+    /// The file format fixes it (PyTorch and ONNX files: out, in, k...).
+    case format
+    /// `--conv-layout` said so.
+    case option
+    /// Guessed from the extents, for arrays of unknown origin: the larger pair of axes holds the channels.
+    case shape
 }
 
 /// A tensor that is not analysed, and why.
@@ -55,8 +68,12 @@ enum LayerDiscovery {
     /// operands of its Conv/Gemm/MatMul nodes (`weightNames`), numbered from 1 in file order;
     /// 2-D floating-point tensors are dense (embedding when the name says so), 3-D conv1d, 4-D conv2d; the rest,
     /// and layers outside the size filters or the name patterns, are skipped with a reason.
+    ///
+    /// A conv kernel's axis order comes from `options.convLayout`, else from `formatLayout` (the file format's),
+    /// else from its extents.
     static func layers(
-        of descriptors: [TensorDescriptor], weightNames: Set<String>? = nil, options: HTSROptions
+        of descriptors: [TensorDescriptor], weightNames: Set<String>? = nil, formatLayout: KernelLayout? = nil,
+        options: HTSROptions
     ) throws(HTSROptionError) -> (layers: [HTSRLayer], skipped: [SkippedLayer]) {
         let include = try compile(options.layers, option: "--layers")
         let exclude = try compile(options.exclude, option: "--exclude")
@@ -78,26 +95,21 @@ enum LayerDiscovery {
             guard descriptor.dtype.isFloatingPoint else { skip("\(descriptor.dtype) tensor, not weights"); continue }
             let shape = descriptor.shape
             let kind: LayerKind
-            var n: Int, m: Int, rf: Int
+            var layout: (order: KernelLayout, source: LayoutSource)?
             switch shape.count {
-            case 2:
-                kind = name.lowercased().contains("embed") ? .embedding : .dense
-                (n, m, rf) = (max(shape[0], shape[1]), min(shape[0], shape[1]), 1)
-            case 3:
-                kind = .conv1d
-                (n, m, rf) = (max(shape[0], shape[1]), min(shape[0], shape[1]), shape[2])
-            case 4:
-                kind = .conv2d
-                let (a, b, c, d) = (shape[0], shape[1], shape[2], shape[3])
-                // PyTorch/ONNX put the kernel positions last, Keras first; the larger pair is the channels.
-                (n, m, rf) = a + b >= c + d ? (max(a, b), min(a, b), c * d) : (max(c, d), min(c, d), a * b)
+            case 2: kind = name.lowercased().contains("embed") ? .embedding : .dense
+            case 3, 4:
+                kind = shape.count == 3 ? .conv1d : .conv2d
+                layout = options.convLayout.map { ($0, .option) } ?? formatLayout.map { ($0, .format) }
+                    ?? (guessedLayout(shape), .shape)
             default:
                 skip("\(shape.count)-D tensor (norm scale, bias or buffer)")
                 continue
             }
-            guard m > 0 else { skip("empty tensor"); continue }
-            let slices: [[Int]?] = options.pool || kind == .dense || kind == .embedding
-                ? [nil] : kernelPositions(shape: shape, kind: kind)
+            let (channels, kernel) = split(shape, layout?.order)
+            let (n, m, rf) = (max(channels.0, channels.1), min(channels.0, channels.1), kernel.reduce(1, *))
+            guard m > 0, rf > 0 else { skip("empty tensor"); continue }
+            let slices: [[Int]?] = options.pool || layout == nil ? [nil] : kernelPositions(kernel)
             let evals = options.pool || slices == [nil] ? m * rf : m
             if evals < options.minEvals { skip("\(evals) eigenvalues, fewer than --min-evals \(options.minEvals)"); continue }
             if options.maxEvals > 0, evals > options.maxEvals {
@@ -107,7 +119,7 @@ enum LayerDiscovery {
             if n > options.maxN { skip("N = \(n), more than --max-n \(options.maxN)"); continue }
             for slice in slices {
                 layers.append(HTSRLayer(layerID: id, name: name, tensorName: descriptor.name, kind: kind,
-                                        n: n, m: m, rf: rf, slice: slice))
+                                        n: n, m: m, rf: rf, slice: slice, layout: layout?.order, layoutSource: layout?.source))
             }
         }
         return (layers, skipped)
@@ -144,11 +156,26 @@ enum LayerDiscovery {
         return (layers, skipped)
     }
 
-    private static func kernelPositions(shape: [Int], kind: LayerKind) -> [[Int]?] {
-        if kind == .conv1d { return (0..<shape[2]).map { [$0] } }
-        let channelsFirst = shape[0] + shape[1] >= shape[2] + shape[3]
-        let (rows, columns) = channelsFirst ? (shape[2], shape[3]) : (shape[0], shape[1])
-        return (0..<rows).flatMap { i in (0..<columns).map { j in [i, j] } }
+    /// The two channel extents and the kernel extents of a weight: a matrix's are its own, a conv kernel's
+    /// (out, in) and the trailing axes when channels come first, (in, out) and the leading axes otherwise.
+    static func split(_ shape: [Int], _ layout: KernelLayout?) -> (channels: (Int, Int), kernel: [Int]) {
+        switch layout {
+        case nil: ((shape[0], shape[1]), [])
+        case .channelsFirst: ((shape[0], shape[1]), Array(shape.dropFirst(2)))
+        case .channelsLast: ((shape[shape.count - 2], shape[shape.count - 1]), Array(shape.dropLast(2)))
+        }
+    }
+
+    /// For arrays of unknown origin: the pair of axes with the larger extents holds the channels (a kernel is
+    /// usually smaller than its channel counts).
+    static func guessedLayout(_ shape: [Int]) -> KernelLayout {
+        shape[0] + shape[1] >= shape[shape.count - 2] + shape[shape.count - 1] ? .channelsFirst : .channelsLast
+    }
+
+    /// Every kernel position: [i] for a 1-D kernel, [i, j] for a 2-D one.
+    private static func kernelPositions(_ kernel: [Int]) -> [[Int]?] {
+        kernel.count == 1 ? (0..<kernel[0]).map { [$0] }
+            : (0..<kernel[0]).flatMap { i in (0..<kernel[1]).map { j in [i, j] } }
     }
 
     private static func compile(_ pattern: String?, option: String) throws(HTSROptionError) -> NSRegularExpression? {

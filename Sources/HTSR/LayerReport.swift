@@ -1,4 +1,5 @@
 import Foundation
+import ModelFormats
 
 /// One row of the HTSR table, with WeightWatcher's column names (`layer_id`, `alpha_weighted`, `D`, ...).
 ///
@@ -15,6 +16,9 @@ public struct LayerReport: Sendable, Equatable, Encodable {
     public var kind: LayerKind
     /// Kernel position (i, j) of an unpooled conv layer.
     public var slice: [Int]?
+    /// A conv kernel's axis order, and what decided it (the file format, `--conv-layout`, or its extents).
+    public var convLayout: KernelLayout?
+    public var convLayoutSource: LayoutSource?
     public var n: Int
     public var m: Int
     public var q: Double
@@ -66,7 +70,7 @@ public struct LayerReport: Sendable, Equatable, Encodable {
 
     /// WeightWatcher's column names, in its order; JSON and CSV keys.
     public enum CodingKeys: String, CodingKey, CaseIterable {
-        case layerID = "layer_id", name, kind, slice, n = "N", m = "M", q = "Q", rf, numEvals = "num_evals", alpha
+        case layerID = "layer_id", name, kind, slice, convLayout = "conv_layout", convLayoutSource = "conv_layout_from", n = "N", m = "M", q = "Q", rf, numEvals = "num_evals", alpha
         case alphaWeighted = "alpha_weighted", xmin, xmax, d = "D", sigma, numPLSpikes = "num_pl_spikes"
         case lambdaMax = "lambda_max", spectralNorm = "spectral_norm", logSpectralNorm = "log_spectral_norm", norm
         case logNorm = "log_norm", logAlphaNorm = "log_alpha_norm", stableRank = "stable_rank"
@@ -104,6 +108,7 @@ public struct LayerReport: Sendable, Equatable, Encodable {
     /// Every column in WeightWatcher's order: the one list both the JSON encoding and the CSV rendering use.
     public var cells: [(key: CodingKeys, value: Cell)] {
         [(.layerID, .integer(layerID)), (.name, .text(name)), (.kind, .text(kind.rawValue)), (.slice, .integers(slice)),
+         (.convLayout, .text(convLayout?.rawValue)), (.convLayoutSource, .text(convLayoutSource?.rawValue)),
          (.n, .integer(n)), (.m, .integer(m)), (.q, .number(q)), (.rf, .integer(rf)), (.numEvals, .integer(numEvals)),
          (.alpha, .number(alpha)), (.alphaWeighted, .number(alphaWeighted)), (.xmin, .number(xmin)), (.xmax, .number(xmax)),
          (.d, .number(d)), (.sigma, .number(sigma)), (.numPLSpikes, .integer(numPLSpikes)), (.lambdaMax, .number(lambdaMax)),
@@ -145,6 +150,8 @@ public struct LayerReport: Sendable, Equatable, Encodable {
         name = layer.name
         kind = layer.kind
         slice = layer.slice
+        convLayout = layer.layout
+        convLayoutSource = layer.layoutSource
         n = layer.n
         m = layer.m
         q = Double(layer.n) / Double(layer.m)

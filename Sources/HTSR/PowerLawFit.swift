@@ -10,8 +10,10 @@ import Foundation
 /// - the first i with the smallest D wins; `sigma = (alpha - 1) / sqrt(m)`.
 ///
 /// For n < 20 WeightWatcher's small-sample rule applies: tails shorter than 8 are not candidates, alpha uses the
-/// bias-corrected `1 + (m - 1) / sum ln(x_j / x_i)`, and the winner minimises `D - 0.868 / sqrt(m)`. (WeightWatcher
-/// 0.7.7 computes that objective and then discards it, choosing by D alone: see docs/htsr.md.)
+/// bias-corrected `1 + (m - 1) / sum ln(x_j / x_i)`, and when no tail qualifies the whole sample is the tail. The
+/// winner is chosen by ``SmallSampleRule``: by default the smallest D, as WeightWatcher 0.7.7 does (its
+/// `fit_powerlaw_smallN` minimises `D - 0.868 / sqrt(m)`, then `WWFit.__init__` overwrites that choice with the argmin
+/// of D), or by the documented objective `D - 0.868 / sqrt(m)` (see docs/htsr.md).
 public struct PowerLawFit: Sendable, Equatable, Codable {
     public var alpha: Double
     public var xmin: Double
@@ -73,6 +75,15 @@ public struct PowerLawFit: Sendable, Equatable, Codable {
         case extendedTruncatedPowerLaw = "E_TPL"
     }
 
+    /// How a sample of fewer than ``smallSampleCutoff`` eigenvalues chooses xmin among its candidates.
+    public enum SmallSampleRule: String, Sendable, Codable, CaseIterable {
+        /// The smallest KS distance D, what WeightWatcher 0.7.7 reports.
+        case ksDistance = "ks"
+        /// The smallest `D - 0.868 / sqrt(m)`, the objective WeightWatcher's `fit_powerlaw_smallN` documents (and
+        /// then discards), which favours longer tails.
+        case penalisedKSDistance = "penalised-ks"
+    }
+
     /// WeightWatcher's `fix_fingers`: guards against a few outlying eigenvalues ("fingers") deciding the fit.
     public enum FingerFix: String, Sendable, Codable, CaseIterable {
         /// Refit without the top k = 1, 2, ... 9 eigenvalues; keep the first fit whose alpha is below the raw alpha
@@ -89,13 +100,15 @@ public struct PowerLawFit: Sendable, Equatable, Codable {
 
     /// Fits the eigenvalues above `threshold`; `eigenvalues` must be ascending.
     public static func fit(eigenvalues: [Double], threshold: Double = 1e-5, upperLimit: UpperLimit = .none,
-                           distribution: Distribution = .powerLaw, fixFingers: FingerFix? = nil) -> Result<PowerLawFit, Failure> {
+                           distribution: Distribution = .powerLaw, fixFingers: FingerFix? = nil,
+                           smallSampleRule: SmallSampleRule = .ksDistance) -> Result<PowerLawFit, Failure> {
         var data = eigenvalues.filter { $0 > threshold }
         if case .dropTop(let k) = upperLimit { data = Array(data.dropLast(min(max(0, k), data.count))) }
         let range = distribution == .extendedTruncatedPowerLaw || fixFingers == .xminPeak ? peakRange(data) : nil
         let truncated = distribution != .powerLaw
         func tail(_ data: ArraySlice<Double>) -> Result<PowerLawFit, Failure> {
-            truncated ? fitTruncated(data, range: range) : fitPowerLaw(data, upperLimit: upperLimit, range: range)
+            truncated ? fitTruncated(data, range: range)
+                : fitPowerLaw(data, upperLimit: upperLimit, range: range, smallSampleRule: smallSampleRule)
         }
         var result = tail(data[...])
         if fixFingers == .clipXmax, !truncated, case .success(let raw) = result {
@@ -158,7 +171,8 @@ public struct PowerLawFit: Sendable, Equatable, Codable {
     }
 
     /// The power-law scan over every candidate xmin (in `range`, when given).
-    static func fitPowerLaw(_ slice: ArraySlice<Double>, upperLimit: UpperLimit, range: ClosedRange<Double>?) -> Result<PowerLawFit, Failure> {
+    static func fitPowerLaw(_ slice: ArraySlice<Double>, upperLimit: UpperLimit, range: ClosedRange<Double>?,
+                            smallSampleRule: SmallSampleRule = .ksDistance) -> Result<PowerLawFit, Failure> {
         let data = Array(slice)
         let n = data.count
         guard n >= 2 else { return .failure(.tooFewEigenvalues(n)) }
@@ -168,7 +182,24 @@ public struct PowerLawFit: Sendable, Equatable, Codable {
         for i in stride(from: n - 1, through: 0, by: -1) { suffix[i] = suffix[i + 1] + logs[i] }
 
         let small = n < smallSampleCutoff
+        let penalised = small && smallSampleRule == .penalisedKSDistance
         var best: (index: Int, alpha: Double, d: Double, objective: Double)?
+        // The KS distance of the tail from i, abandoned once it reaches `bound` (it cannot win then).
+        func ksDistance(from i: Int, alpha: Double, bound: Double) -> Double {
+            var d = 0.0
+            let exponent = 1 - alpha
+            // Forced: the CDF renormalised to [xmin, xmax].
+            let normaliser = upperLimit == .force ? 1 - Foundation.exp(exponent * (logs[n - 1] - logs[i])) : 1
+            let m = n - i
+            for k in 0..<m {
+                let gap = Swift.abs((1 - Foundation.exp(exponent * (logs[i + k] - logs[i]))) / normaliser - Double(k) / Double(m))
+                if gap > d {
+                    d = gap
+                    if d >= bound { break }
+                }
+            }
+            return d
+        }
         for i in 0..<(n - 1) where range?.contains(data[i]) ?? true {
             let m = n - i
             // A tail whose values agree to rounding has no exponent (1 + m / ~0): not a candidate.
@@ -185,21 +216,15 @@ public struct PowerLawFit: Sendable, Equatable, Codable {
                 if !small, best == nil || 1 < best!.d { best = (i, alpha, 1, 1) }
                 continue
             }
-            // The KS distance, abandoned as soon as it cannot beat the best so far (ties keep the earlier xmin).
-            let bound = small ? Double.infinity : best?.d ?? .infinity
-            var d = 0.0
-            let exponent = 1 - alpha
-            // Forced: the CDF renormalised to [xmin, xmax].
-            let normaliser = upperLimit == .force ? 1 - Foundation.exp(exponent * (logs[n - 1] - logs[i])) : 1
-            for k in 0..<m {
-                let gap = Swift.abs((1 - Foundation.exp(exponent * (logs[i + k] - logs[i]))) / normaliser - Double(k) / Double(m))
-                if gap > d {
-                    d = gap
-                    if d >= bound { break }
-                }
-            }
-            let objective = small ? d - 0.868 / Double(m).squareRoot() : d
+            // Ties keep the earlier xmin.
+            let d = ksDistance(from: i, alpha: alpha, bound: penalised ? .infinity : best?.d ?? .infinity)
+            let objective = penalised ? d - 0.868 / Double(m).squareRoot() : d
             if best == nil || objective < best!.objective { best = (i, alpha, d, objective) }
+        }
+        // No small-sample tail qualified (fewer than 8 points above the threshold): WeightWatcher fits the whole sample.
+        if small, best == nil, range == nil, logs[n - 1] - logs[0] > flatTailLogRange {
+            let alpha = 1 + Double(n - 1) / (suffix[0] - Double(n) * logs[0])
+            if alpha > 1, alpha.isFinite { best = (0, alpha, ksDistance(from: 0, alpha: alpha, bound: .infinity), 0) }
         }
         guard let winner = best, winner.alpha.isFinite, winner.alpha > 1 else {
             return .failure(best == nil && range != nil ? .noCandidateNearPeak : .degenerate)

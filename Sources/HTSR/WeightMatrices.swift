@@ -17,11 +17,11 @@ struct LayerMatrices {
             matrices = [values]
             eigenvalueScale = 1
         case .conv1d, .conv2d:
-            // Kernel positions: (out, in, k) and (out, in, kh, kw) slice the trailing axes; Keras (kh, kw, in, out)
-            // the leading ones.
-            let shape4 = layer.kind == .conv1d ? [shape[0], shape[1], shape[2], 1] : shape
-            let channelsFirst = shape4[0] + shape4[1] >= shape4[2] + shape4[3]
-            let positions = layer.slice.map { [$0.count == 1 ? [$0[0], 0] : $0] }
+            // As four axes: (out, in, k, 1) or (out, in, kh, kw) slice the trailing pair, (1, k, in, out) or
+            // (kh, kw, in, out) the leading pair.
+            let channelsFirst = layer.layout != .channelsLast
+            let shape4 = shape.count == 4 ? shape : channelsFirst ? shape + [1] : [1] + shape
+            let positions = layer.slice.map { [$0.count == 1 ? (channelsFirst ? [$0[0], 0] : [0, $0[0]]) : $0] }
                 ?? (0..<(channelsFirst ? shape4[2] : shape4[0])).flatMap { i in
                     (0..<(channelsFirst ? shape4[3] : shape4[1])).map { j in [i, j] }
                 }

@@ -9,6 +9,11 @@ public struct CombinedArchive: TensorArchive {
     /// The files read, in order.
     public let parts: [any TensorArchive]
     private let partOfTensor: [String: Int]
+    /// The parts' layout when they all agree on one.
+    public var kernelLayout: KernelLayout? {
+        let layouts = parts.map(\.kernelLayout)
+        return layouts.allSatisfy { $0 == layouts.first } ? layouts.first ?? nil : nil
+    }
 
     public init(path: String, formatName: String, parts: [any TensorArchive]) throws(FormatError) {
         self.path = path

@@ -70,6 +70,12 @@ struct TorchUnpickler {
     private var stack: [PickleValue] = []
     private var markStack: [Int] = []
     private var memo: [Int: PickleValue] = [:]
+    /// Accepts the legacy format's persistent ids, which carry a sixth field (a storage view, which must be None).
+    private let legacy: Bool
+    /// Every storage a persistent id named, by key.
+    private(set) var storages: [String: TorchStorageReference] = [:]
+    /// The offset of the next unread byte.
+    var position: Int { reader.position }
 
     /// Globals a state dict needs; anything else is refused.
     static let allowedGlobals = Set([
@@ -89,9 +95,19 @@ struct TorchUnpickler {
         "ByteStorage": .uint8, "BoolStorage": .bool,
     ]
 
-    init(_ data: Data, file: String) {
+    init(_ data: Data, file: String, legacy: Bool = false) {
         self.file = file
+        self.legacy = legacy
         reader = ByteReader(data, file: file)
+    }
+
+    /// Decodes the next of several pickles written one after another (the legacy torch.save format), each with its
+    /// own memo as `pickle.load` gives it.
+    mutating func loadNext() throws(FormatError) -> PickleValue {
+        stack.removeAll()
+        markStack.removeAll()
+        memo.removeAll()
+        return try load()
     }
 
     private func refused(_ reason: String) -> FormatError {
@@ -162,15 +178,22 @@ struct TorchUnpickler {
     }
 
     /// Resolves `BINPERSID`: torch's persistent ids name storages.
-    private func persistentLoad(_ id: PickleValue) throws(FormatError) -> PickleValue {
-        guard case .tuple(let items) = id, items.count == 5, case .string("storage") = items[0],
+    /// `('storage', type, key, location, numel)`, and in the legacy format a sixth field, the storage view.
+    private mutating func persistentLoad(_ id: PickleValue) throws(FormatError) -> PickleValue {
+        guard case .tuple(let items) = id, items.count == (legacy ? 6 : 5), case .string("storage") = items[0],
               case .global(let module, let typeName) = items[1], module == "torch",
               let dtype = Self.storageTypes[typeName], case .string(let key) = items[2] else {
             throw refused("unexpected persistent id \(id.typeName)")
         }
+        if legacy, case .tuple = items[5] {
+            throw FormatError(.unsupportedFeature, file: file, "storage views (PyTorch before 0.4) are not supported; re-save the file " +
+                              "with a current PyTorch: torch.save(torch.load(path, weights_only=True), new_path)")
+        }
         let count = try integer(items[4], "a storage size")
         guard count >= 0 else { throw malformed("negative storage size") }
-        return .storage(TorchStorageReference(key: key, dtype: dtype, elementCount: count))
+        let storage = TorchStorageReference(key: key, dtype: dtype, elementCount: count)
+        storages[key] = storage
+        return .storage(storage)
     }
 
     /// Applies an allowed callable (REDUCE) to its argument tuple, symbolically.
@@ -300,7 +323,9 @@ struct TorchUnpickler {
                 case .dictionary, .tensor: break
                 default: throw refused("setting the state of a \(target.typeName) (state \(state.typeName))")
                 }
-            case 0x51: stack.append(try persistentLoad(try pop()))  // BINPERSID
+            case 0x51:  // BINPERSID
+                let id = try pop()
+                stack.append(try persistentLoad(id))
             case 0x30: _ = try pop()  // POP
             case 0x31: _ = try popToMark()  // POP_MARK
             case 0x32:  // DUP

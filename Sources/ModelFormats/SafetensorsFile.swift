@@ -11,6 +11,8 @@ import Foundation
 public struct SafetensorsFile: TensorArchive {
     public let path: String
     public var formatName: String { "safetensors" }
+    /// PyTorch's (out, in, k...): safetensors files hold PyTorch state dicts (a TensorFlow one would need --conv-layout).
+    public var kernelLayout: KernelLayout? { .channelsFirst }
     public let descriptors: [TensorDescriptor]
     /// The header's `__metadata__` entries.
     public let metadata: [String: String]

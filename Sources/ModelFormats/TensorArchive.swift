@@ -9,13 +9,27 @@ public protocol TensorArchive: Sendable {
     var formatName: String { get }
     /// Every tensor, in the file's order.
     var descriptors: [TensorDescriptor] { get }
+    /// How the format lays out convolution kernels, where the format fixes it; nil where only the tensor's origin
+    /// could tell (bare NumPy arrays).
+    var kernelLayout: KernelLayout? { get }
     /// Reads one tensor's data.
     func tensor(named name: String) throws(FormatError) -> StoredTensor
     /// Reads `range` of one tensor's row-major bytes, without the rest where the format allows.
     func tensorBytes(named name: String, range: Range<Int>) throws(FormatError) -> Data
 }
 
+/// The axis order of a convolution kernel.
+public enum KernelLayout: String, Sendable, Codable, CaseIterable {
+    /// (out, in, k...): PyTorch modules (torch.save, safetensors) and ONNX Conv.
+    case channelsFirst = "channels-first"
+    /// (k..., in, out): Keras and TensorFlow.
+    case channelsLast = "channels-last"
+}
+
 extension TensorArchive {
+    /// Unknown unless the format says otherwise.
+    public var kernelLayout: KernelLayout? { nil }
+
     /// Reads the whole tensor and slices it; formats with random access override this.
     public func tensorBytes(named name: String, range: Range<Int>) throws(FormatError) -> Data {
         let data = try tensor(named: name).data
@@ -55,11 +69,15 @@ public struct InMemoryArchive: TensorArchive {
     public var formatName: String { "memory" }
     public var tensors: [StoredTensor]
     public var descriptors: [TensorDescriptor] { tensors.map(\.descriptor) }
+    public var kernelLayout: KernelLayout?
 
-    /// - Parameter path: a label for reports (no file is read or written).
-    public init(path: String, tensors: [StoredTensor]) {
+    /// - Parameters:
+    ///   - path: a label for reports (no file is read or written).
+    ///   - kernelLayout: how the tensors' convolution kernels are laid out, when the caller knows.
+    public init(path: String, tensors: [StoredTensor], kernelLayout: KernelLayout? = nil) {
         self.path = path
         self.tensors = tensors
+        self.kernelLayout = kernelLayout
     }
 
     public func tensor(named name: String) throws(FormatError) -> StoredTensor {

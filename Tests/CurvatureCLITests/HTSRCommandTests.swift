@@ -117,7 +117,7 @@ let onnxPath = repositoryRoot.appendingPathComponent("Tests/ModelFormatsTests/Fi
     @Test func csvCarriesEveryColumnAndJSONKeepsCapitalisedKeys() async throws {
         let csv = try await run([checkpointPath, "--format", "csv"])
         let header = csv.split(separator: "\n")[0]
-        #expect(header.hasPrefix("layer_id,name,kind,slice,N,M,Q,rf,num_evals,alpha,alpha_weighted,xmin,xmax,D,sigma,num_pl_spikes,"))
+        #expect(header.hasPrefix("layer_id,name,kind,slice,conv_layout,conv_layout_from,N,M,Q,rf,num_evals,alpha,alpha_weighted,xmin,xmax,D,sigma,num_pl_spikes,"))
         let json = try await run([checkpointPath, "--format", "json"])
         let object = try JSONSerialization.jsonObject(with: Data(json.utf8)) as! [String: Any]
         let first = (object["layers"] as! [[String: Any]])[0]

@@ -104,9 +104,11 @@ func gaussian(_ shape: [Int], seed: UInt64) -> Tensor<Double> {
     }
 
     @Test func kerasLayoutSlicesTheLeadingAxes() async throws {
-        // (kh, kw, in, out) = (3, 3, 8, 16): 3 + 3 < 8 + 16, so channels come last.
+        // (kh, kw, in, out) = (3, 3, 8, 16) in arrays of unknown origin: 3 + 3 < 8 + 16, so channels come last.
         let kernel = gaussian([3, 3, 8, 16], seed: 2)
-        let row = try #require(try await analyzeHTSR(archive([("k.weight", kernel)])).layers.first)
+        let memory = InMemoryArchive(path: "arrays", tensors: [StoredTensor(name: "k.weight", tensor: kernel)])
+        let row = try #require(try await analyzeHTSR(memory).layers.first)
+        #expect(row.convLayout == .channelsLast && row.convLayoutSource == .shape)
         var norm = 0.0
         for i in 0..<3 {
             for j in 0..<3 {
@@ -116,6 +118,52 @@ func gaussian(_ shape: [Int], seed: UInt64) -> Tensor<Double> {
             }
         }
         #expect(row.n == 16 && row.m == 8 && row.rf == 9 && abs(row.norm - norm) < 1e-9)
+    }
+
+    /// The sum of squared singular values of W[:, :, i, j] over every kernel position (out, in, kh, kw), halved:
+    /// the pooled ESD's norm when the channels come first.
+    func channelsFirstNorm(_ kernel: Tensor<Double>) throws -> Double {
+        let shape = kernel.shape.count == 3 ? kernel.shape + [1] : kernel.shape
+        var norm = 0.0
+        for i in 0..<shape[2] {
+            for j in 0..<shape[3] {
+                var slice = Tensor<Double>(zeros: [shape[0], shape[1]])
+                for o in 0..<shape[0] {
+                    for c in 0..<shape[1] { slice[o, c] = kernel.scalars[((o * shape[1] + c) * shape[2] + i) * shape[3] + j] }
+                }
+                norm += try singularValues(slice).reduce(0) { $0 + $1 * $1 * 0.5 }
+            }
+        }
+        return norm
+    }
+
+    /// Long kernels (CREPE's Conv2d(1, 64, (512, 1)), a Conv1d over 50 taps) have kernel extents larger than their
+    /// channels, so the extents would say Keras; a PyTorch file says (out, in, k...), and the file decides.
+    @Test(arguments: [[8, 1, 64, 1], [12, 2, 50], [16, 8, 3, 3], [3, 2, 9, 7]])
+    func pyTorchFilesSliceConvKernelsChannelsFirstWhateverTheirExtents(shape: [Int]) async throws {
+        let kernel = gaussian(shape, seed: 7)
+        let row = try #require(try await analyzeHTSR(archive([("conv.weight", kernel)]), options: {
+            var options = HTSROptions()
+            options.minEvals = 1
+            return options
+        }()).layers.first)
+        #expect(row.convLayout == .channelsFirst && row.convLayoutSource == .format)
+        #expect(row.n == max(shape[0], shape[1]) && row.m == min(shape[0], shape[1]) && row.rf == shape.dropFirst(2).reduce(1, *))
+        #expect(abs(row.norm - (try channelsFirstNorm(kernel))) < 1e-9 * row.norm)
+
+        // The same array without a format to say so is guessed from its extents, and --conv-layout overrides both.
+        let memory = InMemoryArchive(path: "arrays", tensors: [StoredTensor(name: "conv.weight", tensor: kernel)])
+        var options = HTSROptions()
+        options.minEvals = 1
+        let guessed = try #require(try await analyzeHTSR(memory, options: options).layers.first)
+        #expect(guessed.convLayoutSource == .shape)
+        #expect(guessed.convLayout == (shape[0] + shape[1] >= shape[shape.count - 2] + shape[shape.count - 1] ? .channelsFirst : .channelsLast))
+        options.convLayout = .channelsFirst
+        let forced = try #require(try await analyzeHTSR(memory, options: options).layers.first)
+        #expect(forced.convLayoutSource == .option && abs(forced.norm - row.norm) < 1e-12 * row.norm)
+        options.pool = false
+        let slices = try await analyzeHTSR(memory, options: options).layers
+        #expect(slices.count == row.rf && slices.allSatisfy { $0.m == row.m })
     }
 
     @Test func aFailedFitIsFailedNeverOverTrainedAndLeavesTheSummary() async throws {

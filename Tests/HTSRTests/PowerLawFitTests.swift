@@ -43,10 +43,26 @@ import Testing
         }
     }
 
-    @Test func smallSamplesUseTheBiasCorrectedObjective() throws {
+    /// WeightWatcher 0.7.7's WWFit on the same samples (its numbers, printed by weightwatcher.WW_powerlaw.WWFit):
+    /// below 20 points xmin is the argmin of the KS distance over tails of at least 8, with the bias-corrected alpha;
+    /// with fewer than 8 points the whole sample is the tail.
+    @Test(arguments: [
+        ([1.0, 1.1, 1.3, 1.6, 2.0, 2.6, 3.5, 4.8, 7.0, 11.0, 19.0, 40.0], 1.0, 1.6758899244514995, 0.07118507703140908),
+        ([0.5, 0.9, 1.2, 1.25, 1.3, 1.4, 1.6, 1.9, 2.5, 3.2, 4.4, 6.0, 9.0, 15.0, 31.0], 1.25, 1.8495400811047151, 0.07487883645662954),
+        ([1.0, 1.5, 2.2, 3.9, 8.0], 1.0, 1.8631217204206, 0.09528776843827608),
+    ])
+    func smallSamplesMatchWeightWatcher(values: [Double], xmin: Double, alpha: Double, d: Double) throws {
+        let fit = try PowerLawFit.fit(eigenvalues: values).get()
+        #expect(fit.xmin == xmin)
+        #expect(abs(fit.alpha - alpha) < 1e-12 && abs(fit.d - d) < 1e-12, "alpha \(fit.alpha), D \(fit.d)")
+        #expect(fit.numPLSpikes == values.filter { $0 >= xmin }.count)
+    }
+
+    @Test func smallSamplesCanUseThePenalisedObjective() throws {
         // Twelve points: tails shorter than 8 are no candidates, so xmin is one of the five smallest.
         let values = [1.0, 1.1, 1.3, 1.6, 2.0, 2.6, 3.5, 4.8, 7.0, 11.0, 19.0, 40.0]
-        let fit = try PowerLawFit.fit(eigenvalues: values).get()
+        let fit = try PowerLawFit.fit(eigenvalues: values, smallSampleRule: .penalisedKSDistance).get()
+        #expect(fit.xmin == 2.0, "the penalised objective prefers a longer tail than the smallest D's 1.0")
         let index = try #require(values.firstIndex(of: fit.xmin))
         #expect(index <= values.count - 8)
         // Its alpha is the bias-corrected MLE of its tail, and it minimises D - 0.868 / sqrt(m).

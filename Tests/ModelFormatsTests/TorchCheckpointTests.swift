@@ -96,9 +96,29 @@ func torchZip(pickle: Data, storages: [String: Data], in directory: URL, name: S
         #expect(!FileManager.default.fileExists(atPath: marker))
     }
 
-    @Test func legacyAndTorchScriptFilesSayWhatToDo() {
-        let legacy = expectFormatError(.unsupportedFeature) { _ = try WeightFile.open(fixture("torch/legacy_format.pt")) }
-        #expect(legacy?.reason.contains("re-save") == true)
+    /// The same state dict saved in the legacy (pre-1.6) format and in the zip format reads the same, shared and
+    /// strided views included.
+    @Test func legacyFilesReadAsTheirZipTwins() throws {
+        let legacy = try WeightFile.open(fixture("torch/legacy_format.pt"))
+        let zip = try WeightFile.open(fixture("torch/pytorch_model.bin"))
+        #expect(legacy.formatName == "torch.save" && !legacy.descriptors.isEmpty)
+        #expect(legacy.descriptors == zip.descriptors)
+        for descriptor in zip.descriptors {
+            #expect(try legacy.tensor(named: descriptor.name).data == zip.tensor(named: descriptor.name).data, "\(descriptor.name)")
+        }
+    }
+
+    @Test func truncatedLegacyFilesAreRefused() throws {
+        let data = try Data(contentsOf: fixture("torch/legacy_format.pt"))
+        let directory = temporaryDirectory()
+        for cut in [20, data.count / 2, data.count - 3] {
+            let url = directory.appendingPathComponent("cut\(cut).pt")
+            try data.prefix(cut).write(to: url)
+            #expect(throws: FormatError.self) { _ = try WeightFile.open(url).allTensors() }
+        }
+    }
+
+    @Test func torchScriptFilesSayWhatToDo() {
         let script = expectFormatError(.unsupportedFeature) { _ = try WeightFile.open(fixture("torch/torchscript.pt")) }
         #expect(script?.reason.contains("TorchScript") == true)
     }

@@ -9,6 +9,8 @@ import SwiftProtobuf
 public struct ONNXModel: TensorArchive {
     public let path: String
     public var formatName: String { "onnx" }
+    /// ONNX Conv takes its kernel (out, in, k...).
+    public var kernelLayout: KernelLayout? { .channelsFirst }
     public let descriptors: [TensorDescriptor]
     /// The decoded model, graph included.
     public let model: Onnx_ModelProto
