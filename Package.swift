@@ -24,6 +24,9 @@ let package = Package(
                        providers: [.apt(["liblapacke-dev"])]),
         .systemLibrary(name: "CFFTW3", pkgConfig: "fftw3",
                        providers: [.apt(["libfftw3-dev"])]),
+        // Debian's libopenmpi-dev (Open MPI): data-parallel runs under mpirun or srun.
+        .systemLibrary(name: "CMPI", pkgConfig: "ompi-c",
+                       providers: [.apt(["libopenmpi-dev"])]),
 
         .target(name: "LinearAlgebra", dependencies: ["CBLAS", "CLAPACKE", "CFFTW3"], swiftSettings: optimized),
         .target(name: "ModelFormats", dependencies: [
@@ -36,10 +39,11 @@ let package = Package(
         .target(name: "NeuralNetworks", dependencies: ["LinearAlgebra", "Autodiff"], swiftSettings: optimized),
         .target(name: "Spectra", dependencies: ["LinearAlgebra", "NeuralNetworks"], swiftSettings: optimized),
         .target(name: "Plotting"),
+        .target(name: "Distributed", dependencies: ["CMPI", "NeuralNetworks", "ModelImport", "HTSR"]),
         .target(name: "Landscape", dependencies: ["LinearAlgebra", "NeuralNetworks", "Spectra"], swiftSettings: optimized),
         .target(name: "ModelImport", dependencies: ["LinearAlgebra", "ModelFormats", "Autodiff", "NeuralNetworks"],
                 resources: [.copy("Resources/digits.npz")]),
-        .target(name: "Curvature", dependencies: ["LinearAlgebra", "ModelFormats", "HTSR", "Autodiff", "NeuralNetworks", "ModelImport", "Spectra", "Plotting", "Landscape"]),
+        .target(name: "Curvature", dependencies: ["LinearAlgebra", "ModelFormats", "HTSR", "Autodiff", "NeuralNetworks", "ModelImport", "Spectra", "Plotting", "Landscape", "Distributed"]),
         .executableTarget(name: "CurvatureCLI", dependencies: [
             "Curvature",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),

@@ -8,3 +8,4 @@
 @_exported import Spectra
 @_exported import Plotting
 @_exported import Landscape
+@_exported import Distributed

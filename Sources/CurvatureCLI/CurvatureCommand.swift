@@ -1,5 +1,6 @@
 import ArgumentParser
 import Curvature
+import Foundation
 
 @main
 struct CurvatureCommand: AsyncParsableCommand {
@@ -18,15 +19,61 @@ struct CurvatureCommand: AsyncParsableCommand {
 
     static func main() async {
         MemoryReuse.keepFreedBlocks()  // tensors' large arrays stay in the heap between passes
+        let group = ProcessGroup.world
+        // Under mpirun every rank computes, rank 0 alone prints and writes.
+        if !group.isRoot { dup2(open("/dev/null", O_WRONLY), STDOUT_FILENO) }
+        var command: any ParsableCommand
         do {
-            var command = try parseAsRoot()
+            command = try parseAsRoot()
+        } catch {
+            // Every rank parsed the same arguments and failed alike: rank 0 says so once.
+            group.finish()
+            if group.isRoot { exit(withError: error) }
+            Foundation.exit(exitCode(for: error).rawValue)
+        }
+        do {
             if var asynchronous = command as? any AsyncParsableCommand {
                 try await asynchronous.run()
             } else {
                 try command.run()
             }
+            group.finish()
+        } catch let failure as AgreedFailure {
+            // Every rank knows a rank failed (ModelOptions checks after loading): the failing one says why.
+            group.finish()
+            if let error = failure.error { exit(withError: group.size > 1 ? RankError(rank: group.rank, size: group.size, error: error) : error) }
+            Foundation.exit(1)
         } catch {
-            exit(withError: error)
+            guard group.size > 1 else { exit(withError: error) }
+            // The other ranks may be waiting in a collective: print and end them all.
+            FileHandle.standardError.write(Data("Error: \(RankError(rank: group.rank, size: group.size, error: error))\n".utf8))
+            group.abort(status: exitCode(for: error).rawValue)
         }
     }
+}
+
+/// A failure that every rank of an MPI run has agreed on; `error` is set on the rank that failed.
+struct AgreedFailure: Error {
+    var error: (any Error)?
+}
+
+extension ProcessGroup {
+    /// `body`'s result on every rank, or, when it fails on any rank, an ``AgreedFailure`` on every rank (one message,
+    /// from the lowest failing rank, and no rank left waiting). Every rank calls it at the same point.
+    func agreeing<T>(_ body: () throws -> T) throws -> T {
+        var result: T?
+        var failure: (any Error)?
+        do { result = try body() } catch { failure = error }
+        if size > 1, let first = firstFailure(failure) { throw AgreedFailure(error: first.error) }
+        if let failure { throw failure }
+        return result!
+    }
+}
+
+/// An error on one rank of several, named by its rank.
+struct RankError: Error, CustomStringConvertible {
+    var rank: Int
+    var size: Int
+    var error: any Error
+    var description: String { "rank \(rank) of \(size): \(CurvatureCommand.message(for: error))" }
 }

@@ -39,7 +39,7 @@ struct EvalCommand: ParsableCommand {
     }
 
     func evaluate<Scalar: TensorScalar>(_: Scalar.Type) throws -> EvalReport {
-        let (objective, loaded) = try modelOptions.objective(Scalar.self)
+        let (objective, loaded) = try modelOptions.objective(Scalar.self, sharded: true)
         let (loss, accuracy) = objective.evaluate()
         return EvalReport(model: modelOptions.model, data: modelOptions.data, weights: loaded.weightsFile, nSamples: objective.sampleCount,
                           nParameters: objective.dimension, loss: Double(loss), accuracy: accuracy, bnMode: objective.batchNormMode,

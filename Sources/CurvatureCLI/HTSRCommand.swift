@@ -102,11 +102,14 @@ struct HTSRCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let archive = try WeightFile.open(URL(fileURLWithPath: file))
+        let group = ProcessGroup.world
+        let (archive, base) = try group.agreeing {
+            (try WeightFile.open(URL(fileURLWithPath: file)), try baseModel.map { try WeightFile.open(URL(fileURLWithPath: $0)) })
+        }
         let progress = Progress.reporter(enabled: !quiet)
-        let base = try baseModel.map { try WeightFile.open(URL(fileURLWithPath: $0)) }
-        let report = try await analyzeHTSR(archive, options: options, base: base, progress: progress)
+        let report = try await analyzeHTSR(archive, options: options, base: base, share: group.htsrShare, progress: progress)
         Progress.finish(enabled: !quiet)
+        guard group.isRoot else { return }
         if let saveEsd { try Self.saveSpectra(report, to: saveEsd) }
         if let plot { try Self.plotSpectra(report, to: plot) }
         print(try Self.render(report, as: output.format, summaryOnly: summary), terminator: "")
@@ -225,16 +228,16 @@ struct HTSRCommand: AsyncParsableCommand {
     }
 }
 
-/// Progress lines on stderr, only when stderr is a terminal and not silenced.
+/// Progress lines on stderr, only when stderr is a terminal and not silenced, and only from rank 0 of an MPI run.
 enum Progress {
     /// One line, when enabled and stderr is a terminal.
     static func line(_ message: String, enabled: Bool) {
-        guard enabled, isatty(STDERR_FILENO) != 0 else { return }
+        guard enabled, ProcessGroup.world.isRoot, isatty(STDERR_FILENO) != 0 else { return }
         FileHandle.standardError.write(Data((message + "\n").utf8))
     }
 
     static func reporter(enabled: Bool) -> (@Sendable (HTSRProgress) -> Void)? {
-        guard enabled, isatty(STDERR_FILENO) != 0 else { return nil }
+        guard enabled, ProcessGroup.world.isRoot, isatty(STDERR_FILENO) != 0 else { return nil }
         return { progress in
             let line = "\r[\(progress.completed)/\(progress.total)] \(progress.layer)"
             FileHandle.standardError.write(Data((line.padding(toLength: max(line.count, 72), withPad: " ", startingAt: 0)).utf8))
@@ -242,7 +245,7 @@ enum Progress {
     }
 
     static func finish(enabled: Bool) {
-        guard enabled, isatty(STDERR_FILENO) != 0 else { return }
+        guard enabled, ProcessGroup.world.isRoot, isatty(STDERR_FILENO) != 0 else { return }
         FileHandle.standardError.write(Data(("\r" + String(repeating: " ", count: 72) + "\r").utf8))
     }
 }

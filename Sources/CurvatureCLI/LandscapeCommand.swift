@@ -216,7 +216,10 @@ struct LandscapeSliceCommand: ParsableCommand {
         let weights = LandscapeAxes.namedTensors(objective.parameters, outputAxes: loaded.model.outputAxes)
         progress("landscape: \(axes.rawValue) axes over \(objective.dimension) parameters, \(objective.sampleCount) samples")
         let built = try buildAxes(objective, loaded: loaded, weights: weights)
-        if let saveDirections {
+        if ProcessGroup.world.size > 1, shard != nil {
+            throw CommandError("--shard splits a grid over separate runs; under mpirun the ranks share the grid already (drop --shard)")
+        }
+        if let saveDirections, ProcessGroup.world.isRoot {
             do { try NumPyArchive.write(built.directionTensors.map { StoredTensor(name: $0.name, tensor: $0.tensor) }, to: URL(fileURLWithPath: saveDirections)) }
             catch { throw CommandError("cannot write --save-directions \(saveDirections): \(error)") }
         }
@@ -264,6 +267,28 @@ struct LandscapeSliceCommand: ParsableCommand {
             lastWrite = Date()
         }
         var grid = record.grid
+        let group = ProcessGroup.world
+        if group.size > 1 {
+            // Under mpirun: rounds of points dealt over the ranks; after each, rank 0 gathers them and checkpoints.
+            let missing = grid.missing
+            let round = group.size * workerCount * 4
+            try BLASThreads.with(workerCount > 1 ? 1 : BLASThreads.count) {
+                for start in stride(from: 0, to: missing.count, by: round) {
+                    let indices = Array(missing[start..<min(start + round, missing.count)])
+                    let mine = Set(indices.enumerated().filter { $0.offset % group.size == group.rank }.map(\.element))
+                    var local = grid
+                    try local.fill(points: mine, workers: workerCount, evaluate: slice.evaluate)
+                    let gathered = group.gather(local.packed(indices.filter(mine.contains)).withUnsafeBytes { Data($0) })
+                    for part in gathered {
+                        grid.unpack(part.withUnsafeBytes { Array($0.bindMemory(to: Double.self)) })
+                    }
+                    done += indices.count
+                    if group.isRoot, Date().timeIntervalSince(lastWrite) > 1 { try save(grid) }
+                }
+            }
+            if group.isRoot { try save(grid) }
+            return record
+        }
         // One BLAS thread per worker: OpenBLAS threads inside parallel points only fight over the cores.
         try BLASThreads.with(workerCount > 1 ? 1 : BLASThreads.count) {
             try grid.fill(shard: shard.map { ($0.index, $0.count) }, workers: workerCount, evaluate: slice.evaluate) { partial in

@@ -107,13 +107,28 @@ struct ModelOptions: ParsableArguments {
     }
 
     /// Loads model, weights (one file at most, or `checkpoint`) and data, checks they fit, and builds the objective.
-    func objective<Scalar: TensorScalar>(_: Scalar.Type, checkpoint: String? = nil) throws -> (Objective<Scalar>, LoadedModel<Scalar>) {
+    /// With `sharded` under MPI, each rank loads its contiguous part of the data and the objective adds the ranks'
+    /// partial sums (``DataShare``); a failure on any rank ends every rank (``AgreedFailure``).
+    func objective<Scalar: TensorScalar>(_: Scalar.Type, checkpoint: String? = nil, sharded: Bool = false) throws -> (Objective<Scalar>, LoadedModel<Scalar>) {
+        let group = ProcessGroup.world
+        let parts = sharded ? group.size : 1
+        var (objective, model) = try group.agreeing { try load(Scalar.self, checkpoint: checkpoint, part: parts > 1 ? group.dataPart : nil) }
+        if parts > 1 { objective.share = DataShare(sums: group, localSamples: objective.data.count) }
+        return (objective, model)
+    }
+
+    private func load<Scalar: TensorScalar>(_: Scalar.Type, checkpoint: String?, part: DataPart?) throws -> (Objective<Scalar>, LoadedModel<Scalar>) {
         let files = weightFiles
         guard checkpoint != nil || files.count <= 1 else {
             throw CommandError("this command takes one --weights file, got \(files.count)")
         }
+        if part != nil, batchIndex != nil {
+            throw CommandError("--batch-index analyses one batch of one process; under mpirun each process holds a share of the data (drop --batch-index, or run one process)")
+        }
         let loaded: LoadedModel<Scalar> = try ModelLoader.load(model, weights: checkpoint ?? files.first)
-        let dataset: Dataset<Scalar> = try DataLoader.load(data, options: dataOptions)
+        var options = dataOptions
+        options.part = part
+        let dataset: Dataset<Scalar> = try DataLoader.load(data, options: options)
         try ModelLoader.checkCompatibility(loaded, dataset, source: data)
         let batches = (dataset.count + batchSize - 1) / batchSize
         if let batchIndex, batchIndex >= batches {

@@ -224,7 +224,7 @@ struct SpectrumCommand: ParsableCommand {
         var first: (Objective<Scalar>, LoadedModel<Scalar>)?
         var resumeState = try resume.map { try SpectrumResumeFile.open($0, settings: resumeSettings) }
         for checkpoint in checkpoints {
-            let (objective, loaded) = try modelOptions.objective(Scalar.self, checkpoint: checkpoint)
+            let (objective, loaded) = try modelOptions.objective(Scalar.self, checkpoint: checkpoint, sharded: true)
             if first == nil { first = (objective, loaded) }
             let selected = try parameters.map { pattern -> [String] in
                 let names = try objective.parameters.names(matching: pattern)
@@ -266,7 +266,9 @@ struct SpectrumCommand: ParsableCommand {
         case .dense:
             (top, bottom) = try DenseSpectrum.extremes(op, top: topK, bottom: bottomK)
         }
-        if let save {
+        // Under MPI every rank computes the same results; rank 0 writes them.
+        let writes = ProcessGroup.world.isRoot
+        if let save, writes {
             var tensors: [StoredTensor] = []
             for (prefix, result) in [("top", top), ("bottom", bottom)] {
                 for (index, vector) in (result?.eigenvectors ?? []).enumerated() { tensors.append(StoredTensor(name: "\(prefix)_\(index)", tensor: vector)) }
@@ -276,7 +278,7 @@ struct SpectrumCommand: ParsableCommand {
         let key = "\(checkpoint ?? "")|\(label)"
         var saved = resumeState?.rows[key] ?? .init()
         func checkpointNow() throws {
-            guard let resume, resumeState != nil else { return }
+            guard let resume, resumeState != nil, writes else { return }
             resumeState!.rows[key] = saved
             try resumeState!.write(to: resume)
         }
@@ -295,7 +297,7 @@ struct SpectrumCommand: ParsableCommand {
             let estimate = try runEstimate("diagonal") {
                 try DiagonalEstimator(method: diagonalMethod, matvecs: matvecs, seed: seed, blockSize: probeBlock).estimate(op)
             }
-            try writeDiagonal(estimate, objective: objective, to: diagonal)
+            if writes { try writeDiagonal(estimate, objective: objective, to: diagonal) }
         }
         var densityEstimate: DensityEstimate?
         var criteria: CurvatureCriteria?
@@ -316,7 +318,7 @@ struct SpectrumCommand: ParsableCommand {
                 }
                 criteria = CurvatureCriteria.compute(rules: estimate.rules, dimension: objective.dimension, eigenvalues: known)
             }
-            if let plot {
+            if let plot, writes {
                 let outliers = criteria?.outlierEigenvalues(in: estimate.rules) ?? []
                 let name = URL(fileURLWithPath: modelOptions.model).lastPathComponent
                 let svg = LinePlot.spectralDensity(estimate.density, method: density.rawValue, outliers: outliers, logY: logY,

@@ -3,7 +3,7 @@ import LinearAlgebra
 
 /// The eigenvalues of `W^T W` (the squared singular values of W, no 1/N normalisation) for the matrices of one layer,
 /// pooled and sorted, with the singular-value facts WeightWatcher reports beside them.
-public struct EmpiricalSpectralDensity: Sendable, Equatable {
+public struct EmpiricalSpectralDensity: Sendable, Equatable, Codable {
     /// Ascending.
     public var eigenvalues: [Double]
     public var svMax: Double

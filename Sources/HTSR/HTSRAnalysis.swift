@@ -47,9 +47,13 @@ public enum HTSRError: Error, CustomStringConvertible {
 ///
 /// With `base`, every layer is the difference `W - W_base` with the same-named tensor of `base` (a fine-tuning
 /// delta); the base must hold every analysed tensor in the same shape.
+///
+/// With `share`, several processes divide the layers: this one computes the spectra of every `share.count`-th layer
+/// in order of size (largest first, from its `share.index`), `share.exchange` hands every process all of them, and
+/// every process returns the same report, rows in file order.
 public func analyzeHTSR(
     _ archive: any TensorArchive, options: HTSROptions = HTSROptions(), base: (any TensorArchive)? = nil,
-    progress: (@Sendable (HTSRProgress) -> Void)? = nil
+    share: HTSRWorkShare? = nil, progress: (@Sendable (HTSRProgress) -> Void)? = nil
 ) async throws(HTSRError) -> HTSRReport {
     let discovered: (layers: [HTSRLayer], skipped: [SkippedLayer])
     do {
@@ -70,95 +74,122 @@ public func analyzeHTSR(
         }
         if !problems.isEmpty { throw .baseMismatch(file: base.path, problems.joined(separator: "; ")) }
     }
-    let order = layers.indices.sorted { layers[$0].n * layers[$0].m * layers[$0].rf > layers[$1].n * layers[$1].m * layers[$1].rf }
+    let bySize = layers.indices.sorted { layers[$0].n * layers[$0].m * layers[$0].rf > layers[$1].n * layers[$1].m * layers[$1].rf }
+    let order = share.map { share in bySize.enumerated().filter { $0.offset % share.count == share.index }.map(\.element) } ?? bySize
     let workers = options.workers > 0 ? options.workers : ProcessInfo.processInfo.activeProcessorCount
     let previousThreads = BLASThreads.count
     BLASThreads.set(1)
     defer { BLASThreads.set(previousThreads) }
 
-    var rows = [LayerReport?](repeating: nil, count: layers.count)
-    var unusable: [SkippedLayer] = []
-    let result: Result<Void, HTSRError> = await withTaskGroup(of: (Int, Result<LayerOutcome, HTSRError>).self) { group in
+    var spectra: [Int: LayerSpectrum] = [:]
+    let result: Result<Void, HTSRError> = await withTaskGroup(of: (Int, Result<LayerSpectrum, HTSRError>).self) { group in
         var next = 0
         func startNext() {
             guard next < order.count else { return }
             let index = order[next]
             next += 1
-            group.addTask { (index, analyzeLayer(layers[index], in: archive, base: base, options: options)) }
+            group.addTask { (index, layerSpectrum(layers[index], in: archive, base: base, options: options)) }
         }
         for _ in 0..<min(workers, order.count) { startNext() }
         var completed = 0
         for await (index, outcome) in group {
             switch outcome {
-            case .success(.analysed(let row)): rows[index] = row
-            case .success(.unusable(let reason)):
-                unusable.append(SkippedLayer(layerID: layers[index].layerID, name: layers[index].name, reason: reason))
+            case .success(let spectrum): spectra[index] = spectrum
             case .failure(let error):
                 group.cancelAll()
                 return .failure(error)
             }
             completed += 1
-            progress?(HTSRProgress(completed: completed, total: layers.count, layer: layers[index].name))
+            progress?(HTSRProgress(completed: completed, total: order.count, layer: layers[index].name))
             startNext()
         }
         return .success(())
     }
     if case .failure(let error) = result { throw error }
-    let reports = rows.compactMap { $0 }
+    if let share { spectra = share.exchange(spectra) }
+    var rows: [LayerReport] = []
+    var unusable: [SkippedLayer] = []
+    for (index, layer) in layers.enumerated() {
+        switch spectra[index] {
+        case .computed(let esd, let randomization)?: rows.append(layerReport(layer, esd: esd, randomization: randomization, options: options))
+        case .unusable(let reason)?: unusable.append(SkippedLayer(layerID: layer.layerID, name: layer.name, reason: reason))
+        case nil: unusable.append(SkippedLayer(layerID: layer.layerID, name: layer.name, reason: "no process computed its spectrum"))
+        }
+    }
+    let reports = rows
     let skipped = (discovered.skipped + unusable).sorted { $0.layerID < $1.layerID }
     return HTSRReport(file: archive.path, format: archive.formatName, baseModel: base?.path, options: options, layers: reports,
                       skipped: skipped, summary: HTSRSummary(layers: reports, skipped: skipped.count))
 }
 
-/// A layer's result: a row, or a reason it has none (weights that are not finite).
-enum LayerOutcome {
-    case analysed(LayerReport)
+/// How several processes divide an HTSR analysis's layers (``analyzeHTSR(_:options:base:share:progress:)``).
+public struct HTSRWorkShare: Sendable {
+    /// This process's index, from 0, and the number of processes.
+    public var index: Int
+    public var count: Int
+    /// Given this process's spectra (by layer position), every process's; every process calls it once.
+    public var exchange: @Sendable ([Int: LayerSpectrum]) -> [Int: LayerSpectrum]
+
+    public init(index: Int, count: Int, exchange: @escaping @Sendable ([Int: LayerSpectrum]) -> [Int: LayerSpectrum]) {
+        self.index = index
+        self.count = count
+        self.exchange = exchange
+    }
+}
+
+/// A layer's spectrum (and its randomised twin's), the costly part of its analysis; or why it has none (weights that
+/// are not finite).
+public enum LayerSpectrum: Sendable, Codable, Equatable {
+    case computed(EmpiricalSpectralDensity, Randomization?)
     case unusable(String)
 }
 
-/// Reads one layer's tensor, computes its ESD, fits the power law and the norm metrics.
-func analyzeLayer(_ layer: HTSRLayer, in archive: any TensorArchive, base: (any TensorArchive)? = nil,
-                  options: HTSROptions) -> Result<LayerOutcome, HTSRError> {
-    Result { () throws(HTSRError) -> LayerOutcome in
-        let esd: EmpiricalSpectralDensity
+/// Reads one layer's tensor and computes its ESD (and the randomisation test's).
+func layerSpectrum(_ layer: HTSRLayer, in archive: any TensorArchive, base: (any TensorArchive)? = nil,
+                   options: HTSROptions) -> Result<LayerSpectrum, HTSRError> {
+    Result { () throws(HTSRError) -> LayerSpectrum in
         var randomization: Randomization?
         if options.randomizeSeed == nil, base == nil, layer.loraB == nil, let streamed = try streamedGramESD(layer, in: archive) {
             guard let value = streamed else { return .unusable(nonFiniteReason) }
-            esd = value
-        } else {
-            var tensor: StoredTensor
-            do throws(FormatError) {
-                tensor = try archive.tensor(named: layer.tensorName)
-                if let loraB = layer.loraB {
-                    // The adapter's update B A, the matrix a merged model adds to the base weight.
-                    let product = matmul(try archive.tensor(named: loraB).tensor(Double.self), tensor.tensor(Double.self))
-                    tensor = StoredTensor(name: tensor.name, tensor: product)
-                }
-            } catch { throw .format(error) }
-            if let base { tensor = try delta(tensor, base: base) }
-            let matrices = LayerMatrices(layer: layer, tensor: tensor)
-            // LAPACK's behaviour on NaN is undefined; such a layer has no spectrum to report.
-            guard matrices.matrices.allSatisfy(\.isFinite) else { return .unusable(nonFiniteReason) }
-            do throws(LAPACKError) {
-                esd = try EmpiricalSpectralDensity(matrices: matrices.matrices, scale: matrices.eigenvalueScale)
-                if let seed = options.randomizeSeed {
-                    var random = SeededRandom(seed: seed ^ (UInt64(layer.layerID) &* 0x9E37_79B9_7F4A_7C15))
-                    let shuffled = Randomization.shuffled(matrices.matrices, using: &random)
-                    let randomized = try EmpiricalSpectralDensity(matrices: shuffled, scale: matrices.eigenvalueScale)
-                    randomization = Randomization(eigenvalues: esd.eigenvalues, randomized: randomized.eigenvalues)
-                }
-            } catch {
-                throw .lapack(layer: layer.name, error)
-            }
+            return .computed(value, nil)
         }
-        let fit = PowerLawFit.fit(eigenvalues: esd.eigenvalues, threshold: options.fitThreshold, upperLimit: options.upperLimit,
-                                  distribution: options.fit, fixFingers: options.fixFingers,
-                                  smallSampleRule: options.smallSampleXmin)
-        var row = LayerReport(layer: layer, esd: esd, fit: fit, options: options)
-        if options.keepEigenvalues { row.eigenvalues = esd.eigenvalues }
-        row.randomization = randomization
-        return .analysed(row)
+        var tensor: StoredTensor
+        do throws(FormatError) {
+            tensor = try archive.tensor(named: layer.tensorName)
+            if let loraB = layer.loraB {
+                // The adapter's update B A, the matrix a merged model adds to the base weight.
+                let product = matmul(try archive.tensor(named: loraB).tensor(Double.self), tensor.tensor(Double.self))
+                tensor = StoredTensor(name: tensor.name, tensor: product)
+            }
+        } catch { throw .format(error) }
+        if let base { tensor = try delta(tensor, base: base) }
+        let matrices = LayerMatrices(layer: layer, tensor: tensor)
+        // LAPACK's behaviour on NaN is undefined; such a layer has no spectrum to report.
+        guard matrices.matrices.allSatisfy(\.isFinite) else { return .unusable(nonFiniteReason) }
+        do throws(LAPACKError) {
+            let esd = try EmpiricalSpectralDensity(matrices: matrices.matrices, scale: matrices.eigenvalueScale)
+            if let seed = options.randomizeSeed {
+                var random = SeededRandom(seed: seed ^ (UInt64(layer.layerID) &* 0x9E37_79B9_7F4A_7C15))
+                let shuffled = Randomization.shuffled(matrices.matrices, using: &random)
+                let randomized = try EmpiricalSpectralDensity(matrices: shuffled, scale: matrices.eigenvalueScale)
+                randomization = Randomization(eigenvalues: esd.eigenvalues, randomized: randomized.eigenvalues)
+            }
+            return .computed(esd, randomization)
+        } catch {
+            throw .lapack(layer: layer.name, error)
+        }
     }
+}
+
+/// A layer's row from its spectrum: the power-law fit and the norm metrics.
+func layerReport(_ layer: HTSRLayer, esd: EmpiricalSpectralDensity, randomization: Randomization?, options: HTSROptions) -> LayerReport {
+    let fit = PowerLawFit.fit(eigenvalues: esd.eigenvalues, threshold: options.fitThreshold, upperLimit: options.upperLimit,
+                              distribution: options.fit, fixFingers: options.fixFingers,
+                              smallSampleRule: options.smallSampleXmin)
+    var row = LayerReport(layer: layer, esd: esd, fit: fit, options: options)
+    if options.keepEigenvalues { row.eigenvalues = esd.eigenvalues }
+    row.randomization = randomization
+    return row
 }
 
 private let nonFiniteReason = "weights contain NaN or infinite values"

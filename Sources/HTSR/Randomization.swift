@@ -4,7 +4,7 @@ import LinearAlgebra
 /// WeightWatcher's randomisation test: the layer's entries shuffled (which keeps their distribution but destroys
 /// their correlations), its ESD computed again, and the two compared. Seeded per layer here (WeightWatcher's
 /// shuffle is not): layer `id` shuffles with `SeededRandom(seed: seed ^ (id * 0x9E3779B97F4A7C15))`.
-public struct Randomization: Sendable, Equatable, Encodable {
+public struct Randomization: Sendable, Equatable, Codable {
     /// `rand_distance`: the Jensen-Shannon distance (square root of the divergence, natural logarithm) between the
     /// sorted eigenvalues of W and of shuffled W, each normalised to sum 1.
     public var distance: Double

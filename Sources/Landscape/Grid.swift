@@ -57,17 +57,18 @@ public struct LandscapeGrid: Sendable, Codable {
             && values.map(bits) == other.values.map(bits)
     }
 
-    /// Fills the missing points (all of them with `shard` nil, else those with `index % count == shard.index`),
-    /// `workers` points at a time in parallel, each from `evaluate(a, b)` (one value per quantity). `record` sees the
-    /// grid after each round of points; an error it throws stops the run with every finished point kept.
+    /// Fills the missing points (all of them with `shard` nil, else those with `index % count == shard.index`; only
+    /// those in `points` when given), `workers` points at a time in parallel, each from `evaluate(a, b)` (one value per
+    /// quantity). `record` sees the grid after each round of points; an error it throws stops the run with every
+    /// finished point kept.
     ///
     /// Each point is computed independently of the others, so the result does not depend on `workers`, on the
     /// shard, or on where a run was interrupted.
     public mutating func fill(
-        shard: (index: Int, count: Int)? = nil, workers: Int = 1, evaluate: @escaping @Sendable (Double, Double) -> [Double],
-        record: (LandscapeGrid) throws -> Void = { _ in }
+        shard: (index: Int, count: Int)? = nil, points: Set<Int>? = nil, workers: Int = 1,
+        evaluate: @escaping @Sendable (Double, Double) -> [Double], record: (LandscapeGrid) throws -> Void = { _ in }
     ) throws {
-        let todo = missing.filter { index in shard.map { index % $0.count == $0.index } ?? true }
+        let todo = missing.filter { index in (shard.map { index % $0.count == $0.index } ?? true) && (points?.contains(index) ?? true) }
         let width = max(1, workers)
         for start in stride(from: 0, to: todo.count, by: width) {
             let round = Array(todo[start..<min(start + width, todo.count)])
@@ -86,6 +87,20 @@ public struct LandscapeGrid: Sendable, Codable {
                 for q in quantities.indices { values[q][index] = row[q] }
             }
             try record(self)
+        }
+    }
+
+    /// The computed points among `indices`, flattened: for each, its index then one value per quantity.
+    public func packed(_ indices: [Int]) -> [Double] {
+        indices.filter { !values[0][$0].isNaN }.flatMap { index in [Double(index)] + quantities.indices.map { values[$0][index] } }
+    }
+
+    /// Sets the points that ``packed(_:)`` flattened.
+    public mutating func unpack(_ packed: [Double]) {
+        let width = quantities.count + 1
+        for start in stride(from: 0, to: packed.count - width + 1, by: width) {
+            let index = Int(packed[start])
+            for q in quantities.indices { values[q][index] = packed[start + 1 + q] }
         }
     }
 

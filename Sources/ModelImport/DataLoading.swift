@@ -30,6 +30,9 @@ public struct DataOptions: Sendable, Equatable {
     public var standardDeviation: [Double]?
     /// Use only the first `limit` samples.
     public var limit: Int?
+    /// Keep only part `index` of `count` contiguous, nearly equal parts of the samples (after `limit`): one process's
+    /// share of a data-parallel run.
+    public var part: DataPart?
 
     public init() {}
 }
@@ -47,6 +50,14 @@ public enum DataLoader {
             let count = min(limit, labels.count)
             inputs = inputs.rows(0..<count)
             labels = Array(labels.prefix(count))
+        }
+        if let part = options.part {
+            let rows = part.rows(of: labels.count)
+            guard !rows.isEmpty else {
+                throw DataError(spec, "\(labels.count) samples cannot be shared by \(part.count) processes: process \(part.index) would hold none")
+            }
+            inputs = inputs.rows(rows)
+            labels = Array(labels[rows])
         }
         guard inputs.scalars.allSatisfy(\.isFinite) else {
             let index = inputs.scalars.firstIndex { !$0.isFinite }!

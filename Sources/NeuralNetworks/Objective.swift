@@ -11,6 +11,12 @@ import LinearAlgebra
 /// parameters are held fixed. Over the whole data set every quantity is the sample-weighted mean of the batch
 /// quantities, `sum_b (n_b / N) q_b`, which is exactly the full-data loss, gradient, Hessian, GGN or Fisher, whatever
 /// the batch size (the batch size only trades memory for speed). Over one batch it is that batch's.
+///
+/// With a ``DataShare`` the data set is this process's share of one split over several processes: every full-data
+/// quantity is this share's part, `sum_b (n_b / N) q_b` over its own batches with N the total over all processes,
+/// added over the processes in one message per call (a block of products in one message). The result is the
+/// single-process one to rounding, for any number of processes. BatchNorm in train mode then normalises over each
+/// process's own batches.
 public struct Objective<Scalar: TensorScalar>: Sendable {
     public var model: any Layer
     /// All parameter values; those in `parameterNames` are replaced by the point `theta` of each call.
@@ -26,6 +32,10 @@ public struct Objective<Scalar: TensorScalar>: Sendable {
     public var scope: Scope
     /// How Hessian-vector products are formed, single or in blocks.
     public var hessianProductMode: HessianProductMode = .forwardOverReverse
+    /// The data set's split over processes, when `data` is one process's share; nil for a single process.
+    public var share: DataShare? {
+        didSet { precondition(share == nil || scope == .fullData, "a data share covers the full data scope only") }
+    }
 
     /// Which samples a quantity is taken over.
     public enum Scope: Sendable, Equatable {
@@ -52,8 +62,8 @@ public struct Objective<Scalar: TensorScalar>: Sendable {
     /// The number of coordinates.
     public var dimension: Int { parameters.dimension(of: parameterNames) }
 
-    /// The number of samples the scope covers: the whole data set, or the one batch.
-    public var sampleCount: Int { weightedBatches.reduce(0) { $0 + $1.data.count } }
+    /// The number of samples the scope covers: the whole data set (every process's share), or the one batch.
+    public var sampleCount: Int { share?.totalSamples ?? weightedBatches.reduce(0) { $0 + $1.data.count } }
 
     /// The current point: the subset's parameters flattened.
     public var point: Tensor<Scalar> { parameters.flattened(parameterNames) }
@@ -64,7 +74,7 @@ public struct Objective<Scalar: TensorScalar>: Sendable {
     var weightedBatches: [(weight: Scalar, data: Dataset<Scalar>)] {
         let batches = data.batches(of: batchSize)
         switch scope {
-        case .fullData: return batches.map { (Scalar($0.count) / Scalar(data.count), $0) }
+        case .fullData: return batches.map { (Scalar($0.count) / Scalar(share?.totalSamples ?? data.count), $0) }
         case .batch(let index):
             precondition(index >= 0 && index < batches.count, "batch \(index) of \(batches.count)")
             return [(1, batches[index])]
@@ -99,11 +109,22 @@ public struct Objective<Scalar: TensorScalar>: Sendable {
         return ParameterScope(values, context: ForwardContext(batchNormMode: batchNormMode))
     }
 
-    /// Sums per-batch vectors with weights.
+    /// Sums per-batch vectors with weights, over every process's share.
     func accumulate(_ parts: [(Scalar, Tensor<Scalar>)]) -> Tensor<Scalar> {
         var total = Tensor<Scalar>(zeros: [dimension])
         for (weight, part) in parts { total.addScaled(part, by: weight) }
-        return total
+        return combined([total])[0]
+    }
+
+    /// This process's partial sums added over every process's share, in one message; themselves without a share.
+    func combined(_ pieces: [Tensor<Scalar>]) -> [Tensor<Scalar>] {
+        guard let share else { return pieces }
+        let total = share.sums.sum(pieces.flatMap { $0.scalars.map { Double($0) } })
+        var offset = 0
+        return pieces.map { piece in
+            defer { offset += piece.count }
+            return Tensor(shape: piece.shape, scalars: total[offset..<(offset + piece.count)].map { Scalar($0) })
+        }
     }
 
     static func flatten(_ pieces: [Variable<Scalar>]) -> Tensor<Scalar> { Tensor(pieces.flatMap(\.value.scalars)) }
@@ -121,10 +142,11 @@ public struct Objective<Scalar: TensorScalar>: Sendable {
 
     /// The loss at `theta`.
     public func lossValue(at theta: Tensor<Scalar>) -> Scalar {
-        weightedBatches.reduce(0) { total, batch in
+        let local: Scalar = weightedBatches.reduce(0) { total, batch in
             let (_, scope) = leaves(theta)
             return total + batch.weight * loss(model(Variable(batch.data.inputs), scope), batch.data.targets).value.scalars[0]
         }
+        return combined([Tensor(shape: [1], scalars: [local])])[0].scalars[0]
     }
 
     /// The loss and its gradient at `theta`.
@@ -137,7 +159,10 @@ public struct Objective<Scalar: TensorScalar>: Sendable {
             value += batch.weight * batchLoss.value.scalars[0]
             parts.append((batch.weight, Self.flatten(gradients(of: batchLoss, withRespectTo: variables))))
         }
-        return (value, accumulate(parts))
+        var gradient = Tensor<Scalar>(zeros: [dimension])
+        for (weight, part) in parts { gradient.addScaled(part, by: weight) }
+        let total = combined([Tensor(shape: [1], scalars: [value]), gradient])
+        return (total[0].scalars[0], total[1])
     }
 
     /// The Hessian times `v`, formed as ``hessianProductMode`` says (Pearlmutter 1994: `H v = d/dr grad L(theta + r v)`
@@ -164,7 +189,16 @@ public struct Objective<Scalar: TensorScalar>: Sendable {
                 parts[index].append((batch.weight, Self.flatten(gradients(of: inner, withRespectTo: variables))))
             }
         }
-        return parts.map(accumulate)
+        return accumulateBlock(parts)
+    }
+
+    /// ``accumulate(_:)`` for each vector of a block, over every process's share in one message.
+    func accumulateBlock(_ parts: [[(Scalar, Tensor<Scalar>)]]) -> [Tensor<Scalar>] {
+        combined(parts.map { vectorParts in
+            var total = Tensor<Scalar>(zeros: [dimension])
+            for (weight, part) in vectorParts { total.addScaled(part, by: weight) }
+            return total
+        })
     }
 
     /// `H v` as the tangent of the gradient: the forward pass carries `v` as the parameters' tangent, and the backward
@@ -197,7 +231,7 @@ public struct Objective<Scalar: TensorScalar>: Sendable {
                 parts[index].append((batch.weight, Tensor(product.flatMap(\.scalars))))
             }
         }
-        return parts.map(accumulate)
+        return accumulateBlock(parts)
     }
 
     // MARK: Jacobian products of the model's outputs
@@ -310,6 +344,8 @@ extension Objective {
                 counted += labels.count
             }
         }
-        return (total, counted > 0 ? Double(correct) / Double(counted) : nil)
+        guard let share else { return (total, counted > 0 ? Double(correct) / Double(counted) : nil) }
+        let sums = share.sums.sum([Double(total), Double(correct), Double(counted)])
+        return (Scalar(sums[0]), sums[2] > 0 ? sums[1] / sums[2] : nil)
     }
 }

@@ -5,6 +5,7 @@
 //        CurvatureBenchmarks read-once FILE      (reads every tensor once; reports peak resident memory)
 //        CurvatureBenchmarks hvp MODEL.onnx DATA.npz [--repeats N] [--only hvp|hvps]  (forward, gradient, HVP, block HVP;
 //        hvp: one HVP and the peak memory; hvps: REPEATS HVPs, to profile)
+//        mpirun -np N CurvatureBenchmarks allreduce [--repeats N]   (one sum of P doubles over the ranks)
 import Curvature
 import Foundation
 
@@ -157,6 +158,21 @@ func hvpBenchmark(model: String, data: String, repeats: Int, only: String?, mode
     report("block_8") { _ = objective.hessianBlockProduct(at: theta, vectors) }
 }
 
+/// One sum over every rank of P doubles (what every Hessian product of a data-parallel run sends), timed on rank 0.
+/// Run under mpirun.
+func allreduceBenchmark(repeats: Int) {
+    let group = ProcessGroup.world
+    for count in [1_000, 6_570, 100_000, 1_000_000, 11_181_642] {
+        let values = [Double](repeating: 1, count: count)
+        group.barrier()
+        let (median, best) = measure(repeats: repeats) { _ = group.sum(values) }
+        if group.isRoot {
+            print(String(format: "swift allreduce ranks=%d doubles=%d median_ms=%.3f best_ms=%.3f gb_per_s=%.2f",
+                         group.size, count, 1000 * median, 1000 * best, Double(8 * count) / median / 1e9))
+        }
+    }
+}
+
 MemoryReuse.keepFreedBlocks()
 let arguments = CommandLine.arguments.dropFirst()
 let repeats = arguments.firstIndex(of: "--repeats").flatMap { Int(arguments[$0 + 1]) } ?? 10
@@ -177,6 +193,9 @@ case "hvp":
     let only = arguments.firstIndex(of: "--only").map { arguments[$0 + 1] }
     let mode = arguments.firstIndex(of: "--mode").flatMap { HessianProductMode(rawValue: arguments[$0 + 1]) }
     try hvpBenchmark(model: files[0], data: files[1], repeats: repeats, only: only, mode: mode)
+case "allreduce":
+    allreduceBenchmark(repeats: repeats)
+    ProcessGroup.world.finish()
 case "read":
     try readBenchmark(path: arguments.dropFirst().first ?? "", repeats: repeats)
 default:
