@@ -1,14 +1,19 @@
 // swift-tools-version: 6.1
 import PackageDescription
 
-// The numerical libraries are optimised in debug builds too: unoptimised generic tensor loops run 10-50x slower,
-// which would make the test suite and the documented commands (scripts/docs-check.sh) crawl.
-let optimized: [SwiftSetting] = [.unsafeFlags(["-O"], .when(configuration: .debug))]
-
+// No unsafe flags: SwiftPM refuses them in a package used as a versioned dependency. The project's scripts build
+// and test in release mode instead (`-c release -Xswiftc -enable-testing`), since unoptimised generic tensor loops
+// run 10-50x slower.
 let package = Package(
     name: "Curvature",
     products: [
+        // Everything, or only the part a user needs: weight files, HTSR (no data, no autodiff), spectra of any
+        // linear operator, or models and their curvature.
         .library(name: "Curvature", targets: ["Curvature"]),
+        .library(name: "CurvatureWeightFiles", targets: ["ModelFormats"]),
+        .library(name: "CurvatureHTSR", targets: ["HTSR"]),
+        .library(name: "CurvatureSpectra", targets: ["Spectra"]),
+        .library(name: "CurvatureModels", targets: ["ModelImport", "Landscape"]),
         .executable(name: "curvature", targets: ["CurvatureCLI"]),
     ],
     dependencies: [
@@ -28,22 +33,23 @@ let package = Package(
         .systemLibrary(name: "CMPI", pkgConfig: "ompi-c",
                        providers: [.apt(["libopenmpi-dev"])]),
 
-        .target(name: "LinearAlgebra", dependencies: ["CBLAS", "CLAPACKE", "CFFTW3"], swiftSettings: optimized),
+        .target(name: "LinearAlgebra", dependencies: ["CBLAS", "CLAPACKE", "CFFTW3"]),
         .target(name: "ModelFormats", dependencies: [
             "LinearAlgebra",
             .product(name: "ZIPFoundation", package: "ZIPFoundation"),
             .product(name: "SwiftProtobuf", package: "swift-protobuf"),
         ]),
-        .target(name: "HTSR", dependencies: ["LinearAlgebra", "ModelFormats"], swiftSettings: optimized),
-        .target(name: "Autodiff", dependencies: ["LinearAlgebra"], swiftSettings: optimized),
-        .target(name: "NeuralNetworks", dependencies: ["LinearAlgebra", "Autodiff"], swiftSettings: optimized),
-        .target(name: "Spectra", dependencies: ["LinearAlgebra", "NeuralNetworks"], swiftSettings: optimized),
+        .target(name: "HTSR", dependencies: ["LinearAlgebra", "ModelFormats"]),
+        .target(name: "Autodiff", dependencies: ["LinearAlgebra"]),
+        .target(name: "NeuralNetworks", dependencies: ["LinearAlgebra", "Autodiff"]),
+        .target(name: "Spectra", dependencies: ["LinearAlgebra", "NeuralNetworks"]),
         .target(name: "Plotting"),
-        .target(name: "Distributed", dependencies: ["CMPI", "NeuralNetworks", "ModelImport", "HTSR"]),
-        .target(name: "Landscape", dependencies: ["LinearAlgebra", "NeuralNetworks", "Spectra"], swiftSettings: optimized),
+        .target(name: "Reporting"),
+        .target(name: "Distributed", dependencies: ["CMPI", "NeuralNetworks", "ModelImport", "HTSR", "Landscape"]),
+        .target(name: "Landscape", dependencies: ["LinearAlgebra", "ModelFormats", "NeuralNetworks", "ModelImport", "Spectra", "Plotting", "Reporting"]),
         .target(name: "ModelImport", dependencies: ["LinearAlgebra", "ModelFormats", "Autodiff", "NeuralNetworks"],
                 resources: [.copy("Resources/digits.npz")]),
-        .target(name: "Curvature", dependencies: ["LinearAlgebra", "ModelFormats", "HTSR", "Autodiff", "NeuralNetworks", "ModelImport", "Spectra", "Plotting", "Landscape", "Distributed"]),
+        .target(name: "Curvature", dependencies: ["LinearAlgebra", "ModelFormats", "HTSR", "Autodiff", "NeuralNetworks", "ModelImport", "Spectra", "Plotting", "Reporting", "Landscape", "Distributed"]),
         .executableTarget(name: "CurvatureCLI", dependencies: [
             "Curvature",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),

@@ -7,5 +7,6 @@
 @_exported import ModelImport
 @_exported import Spectra
 @_exported import Plotting
+@_exported import Reporting
 @_exported import Landscape
 @_exported import Distributed

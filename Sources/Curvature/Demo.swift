@@ -57,9 +57,8 @@ public struct Demo: Sendable {
     /// Trains and analyses. `digits` is the shipped set: 1797 flattened 8x8 images with values in [0, 1].
     public func run(digits: Dataset<Double>, progress: Progress = { _ in }) async throws -> Result {
         // The matrices here are tiny (at most 1500 x 144): OpenBLAS's threads would only spin.
-        let previousThreads = BLASThreads.count
-        BLASThreads.set(1)
-        defer { BLASThreads.set(previousThreads) }
+        let singleThreaded = BLASThreads.begin(1)
+        defer { singleThreaded.end() }
         let images = Dataset(inputs: digits.inputs.reshaped([digits.count, 1, 8, 8]), targets: digits.targets)
         let trainCount = images.count - testSamples
         let train = images.rows(Array(0..<trainCount)), test = images.rows(Array(trainCount..<images.count))

@@ -80,7 +80,7 @@ struct LandscapeOutputOptions: ParsableArguments {
 
     func validate() throws {
         for path in out {
-            do { _ = try LandscapeRecord.FileKind(path: path) } catch { throw ValidationError("\(error)") }
+            do { _ = try LandscapeRecord.FileKind(path: path) } catch { throw ValidationError("--out \(error)") }
         }
     }
 
@@ -187,8 +187,6 @@ struct LandscapeSliceCommand: ParsableCommand {
         return axes == .interpolate ? 1 : 2
     }
 
-    var normalization: DirectionNormalization { norm ?? (axes == .random ? .filter : .none) }
-
     func run() throws {
         let record = switch modelOptions.precision {
         case .double: try compute(Double.self)
@@ -197,167 +195,71 @@ struct LandscapeSliceCommand: ParsableCommand {
         print(try LandscapeSummary.render(record, files: files.out, format: output.format), terminator: "")
     }
 
-    func progress(_ message: String) { Progress.line(message, enabled: !quiet) }
-
-    var settings: LandscapeSettings {
-        LandscapeSettings(model: modelOptions.model, weights: modelOptions.weightFiles.first, data: modelOptions.data, testData: testData,
-                          axes: axes, normalization: normalization, biasBn: biasBn, orthogonalize: orthogonalize,
-                          hessianPair: axes == .hessian ? hessianPair : nil, to: to, trajectory: trajectoryFiles, directions: directions,
-                          seed: seed, bnMode: modelOptions.bnMode, precision: modelOptions.precision, batchSize: modelOptions.batchSize,
-                          limit: modelOptions.limit, eigenvalueMap: eigenvalues ? eigenvalueMap : nil)
+    func settings() throws -> LandscapeSettings {
+        var settings = LandscapeSettings(objective: try modelOptions.settings(), axes: axes, normalization: norm, seed: seed)
+        settings.testData = testData
+        settings.biasBn = biasBn
+        settings.orthogonalize = orthogonalize
+        settings.hessianPair = axes == .hessian ? hessianPair : nil
+        settings.to = to
+        settings.trajectory = expandingGlobs(trajectory)
+        settings.directions = directions
+        settings.eigenvalueMap = eigenvalues ? EigenvalueMap(maxMatvecs: eigenvalueMatvecs, seed: seed) : nil
+        return settings
     }
 
-    var eigenvalueMap: EigenvalueMap { EigenvalueMap(maxMatvecs: eigenvalueMatvecs, seed: seed) }
-
-    var trajectoryFiles: [String] { ModelOptions.expandingGlobs(trajectory) }
+    /// --range (and its counts), else --grid or --points counts over the axes' default ranges.
+    var gridRequest: [GridAxisRequest] {
+        let counts = grid.map { [$0.nx, $0.ny] } ?? [points ?? 51, 51]
+        return (0..<dimensions).map { k in
+            let axis = range?.axes[k]
+            return GridAxisRequest(count: axis?.count ?? counts[k], range: axis.map { $0.lower...$0.upper })
+        }
+    }
 
     func compute<Scalar: TensorScalar>(_: Scalar.Type) throws -> LandscapeRecord {
-        let (objective, loaded) = try modelOptions.objective(Scalar.self)
-        let weights = LandscapeAxes.namedTensors(objective.parameters, outputAxes: loaded.model.outputAxes)
-        progress("landscape: \(axes.rawValue) axes over \(objective.dimension) parameters, \(objective.sampleCount) samples")
-        let built = try buildAxes(objective, loaded: loaded, weights: weights)
-        if ProcessGroup.world.size > 1, shard != nil {
+        let group = ProcessGroup.world
+        if group.size > 1, shard != nil {
             throw CommandError("--shard splits a grid over separate runs; under mpirun the ranks share the grid already (drop --shard)")
         }
-        if let saveDirections, ProcessGroup.world.isRoot {
-            do { try NumPyArchive.write(built.directionTensors.map { StoredTensor(name: $0.name, tensor: $0.tensor) }, to: URL(fileURLWithPath: saveDirections)) }
+        let quiet = self.quiet
+        let settings = try settings()
+        let run = try group.agreeing {
+            try LandscapeRun<Scalar>(settings, grid: gridRequest, shard: shard.map { ($0.index, $0.count) }, resume: resume) { event in
+                Self.report(event, quiet: quiet)
+            }
+        }
+        if let saveDirections, group.isRoot {
+            do { try NumPyArchive.write(run.directionTensors.map { StoredTensor(name: $0.name, tensor: $0.tensor) }, to: URL(fileURLWithPath: saveDirections)) }
             catch { throw CommandError("cannot write --save-directions \(saveDirections): \(error)") }
         }
-        var testObjective: Objective<Scalar>?
-        if let testData {
-            let dataset: Dataset<Scalar> = try DataLoader.load(testData, options: modelOptions.dataOptions)
-            try ModelLoader.checkCompatibility(loaded, dataset, source: testData)
-            var test = objective
-            test.data = dataset
-            testObjective = test
-        }
-        let slice = LandscapeSlice(objective: objective, testObjective: testObjective, directions: built.directions,
-                                   eigenvalueMap: eigenvalues ? eigenvalueMap : nil)
-        let axesRanges = gridAxes(landmarks: built.landmarks)
-        var record = LandscapeRecord(settings: settings, directionNorms: built.norms, axisEigenvalues: built.eigenvalues,
-                                     explainedVariance: built.explainedVariance, landmarks: built.landmarks, shard: shard?.description,
-                                     grid: LandscapeGrid(x: axesRanges[0], y: axesRanges.count > 1 ? axesRanges[1] : [], quantities: slice.quantities))
-        if let resume, FileManager.default.fileExists(atPath: resume) {
-            let saved = try LandscapeRecord.read(resume)
-            guard saved.settings == record.settings, saved.grid.x == record.grid.x, saved.grid.y == record.grid.y,
-                  saved.grid.quantities == record.grid.quantities else {
-                throw CommandError("--resume \(resume) was written with other settings or another grid; remove it or change --resume")
-            }
-            record.grid = saved.grid
-            progress("landscape: resuming \(resume) with \(record.grid.pointCount - record.grid.missing.count) of \(record.grid.pointCount) points done")
-        }
-        try files.checkQuantity(record.grid)
-        return try writeGrid(record, slice: slice)
-    }
-
-    /// Runs the grid, checkpointing the resume file and the outputs at most once a second, and at the end.
-    func writeGrid<Scalar>(_ record: LandscapeRecord, slice: LandscapeSlice<Scalar>) throws -> LandscapeRecord {
-        var record = record
-        let title = "\(record.grid.quantities.contains(files.plotQuantity) ? files.plotQuantity : "loss") of " +
+        try files.checkQuantity(run.record.grid)
+        let title = "\(run.record.grid.quantities.contains(files.plotQuantity) ? files.plotQuantity : "loss") of " +
             "\(URL(fileURLWithPath: modelOptions.model).lastPathComponent) on \(modelOptions.data), \(axes.rawValue) axes"
         let appearance = files.appearance(title: title)
         let targets = (resume.map { [$0] } ?? []) + files.out
-        let todo = record.grid.missing.filter { index in shard.map { index % $0.count == $0.index } ?? true }.count
         let workerCount = workers ?? ProcessInfo.processInfo.activeProcessorCount
-        let start = Date()
-        var lastWrite = Date.distantPast, lastReport = Date.distantPast, done = 0
-        func save(_ grid: LandscapeGrid) throws {
-            record.grid = grid
+        return try run.fill(workers: workerCount, share: group.landscapeShare, save: { record in
             for path in targets { try record.write(to: path, appearance: appearance) }
-            lastWrite = Date()
-        }
-        var grid = record.grid
-        let group = ProcessGroup.world
-        if group.size > 1 {
-            // Under mpirun: rounds of points dealt over the ranks; after each, rank 0 gathers them and checkpoints.
-            let missing = grid.missing
-            let round = group.size * workerCount * 4
-            try BLASThreads.with(workerCount > 1 ? 1 : BLASThreads.count) {
-                for start in stride(from: 0, to: missing.count, by: round) {
-                    let indices = Array(missing[start..<min(start + round, missing.count)])
-                    let mine = Set(indices.enumerated().filter { $0.offset % group.size == group.rank }.map(\.element))
-                    var local = grid
-                    try local.fill(points: mine, workers: workerCount, evaluate: slice.evaluate)
-                    let gathered = group.gather(local.packed(indices.filter(mine.contains)).withUnsafeBytes { Data($0) })
-                    for part in gathered {
-                        grid.unpack(part.withUnsafeBytes { Array($0.bindMemory(to: Double.self)) })
-                    }
-                    done += indices.count
-                    if group.isRoot, Date().timeIntervalSince(lastWrite) > 1 { try save(grid) }
-                }
-            }
-            if group.isRoot { try save(grid) }
-            return record
-        }
-        // One BLAS thread per worker: OpenBLAS threads inside parallel points only fight over the cores.
-        try BLASThreads.with(workerCount > 1 ? 1 : BLASThreads.count) {
-            try grid.fill(shard: shard.map { ($0.index, $0.count) }, workers: workerCount, evaluate: slice.evaluate) { partial in
-                done = min(todo, done + workerCount)  // each round is workerCount points, the last one fewer
-                if Date().timeIntervalSince(lastReport) > 0.5 {
-                    let elapsed = Date().timeIntervalSince(start)
-                    progress(String(format: "landscape: %d/%d points, %.2f ms per point, %.0f s left", done, todo,
-                                    1000 * elapsed / Double(done), elapsed / Double(done) * Double(todo - done)))
-                    lastReport = Date()
-                }
-                if Date().timeIntervalSince(lastWrite) > 1 { try save(partial) }
-            }
-        }
-        try save(grid)
-        let elapsed = Date().timeIntervalSince(start)
-        if todo > 0 { progress(String(format: "landscape: %d points in %.2f s (%.2f ms per point, %d workers)", todo, elapsed, 1000 * elapsed / Double(todo), workerCount)) }
-        return record
+        }, progress: { event in Self.report(event, quiet: quiet, workers: workerCount) })
     }
 
-    /// The grid's coordinates: --range (and its counts), else the axes' defaults, with --grid or --points counts.
-    func gridAxes(landmarks: [Landmark]) -> [[Double]] {
-        let counts = grid.map { [$0.nx, $0.ny] } ?? [points ?? 51, 51]
-        return (0..<dimensions).map { k in
-            if let axis = range?.axes[k] { return linspace(axis.lower, axis.upper, count: axis.count ?? counts[k]) }
-            switch axes {
-            case .interpolate: return linspace(-0.5, 1.5, count: counts[k])
-            case .plane:
-                let values = landmarks.map { k == 0 ? $0.a : $0.b }
-                return linspace(values.min()! - 0.5, values.max()! + 0.5, count: counts[k])
-            case .pca:
-                let values = landmarks.map { k == 0 ? $0.a : $0.b }
-                let (low, high) = (values.min()!, values.max()!)
-                let pad = max(0.25 * (high - low), 1e-3)
-                return linspace(low - pad, high + pad, count: counts[k])
-            default: return linspace(-1, 1, count: counts[k])
-            }
+    /// Progress lines on stderr.
+    static func report(_ event: LandscapeProgress, quiet: Bool, workers: Int = 1) {
+        let message: String
+        switch event {
+        case .buildingAxes(let kind, let parameters, let samples):
+            message = "landscape: \(kind.rawValue) axes over \(parameters) parameters, \(samples) samples" +
+                (kind == .hessian ? "\nlandscape: Lanczos for the Hessian axes" : "")
+        case .resumed(let path, let done, let total):
+            message = "landscape: resuming \(path) with \(done) of \(total) points done"
+        case .points(let done, let total, let seconds) where done == total:
+            message = String(format: "landscape: %d points in %.2f s (%.2f ms per point, %d workers)", total, seconds, 1000 * seconds / Double(max(1, total)), workers)
+        case .points(let done, let total, let seconds):
+            message = String(format: "landscape: %d/%d points, %.2f ms per point, %.0f s left", done, total,
+                             1000 * seconds / Double(max(1, done)), seconds / Double(max(1, done)) * Double(total - done))
         }
-    }
-
-    func buildAxes<Scalar: TensorScalar>(_ objective: Objective<Scalar>, loaded: LoadedModel<Scalar>, weights: [NamedTensor]) throws -> LandscapeAxes {
-        let count = dimensions
-        func checkpoint(_ file: String) throws -> (parameters: [NamedTensor], buffers: [NamedTensor]) {
-            let other = try ModelLoader.replacingWeights(loaded, from: file)
-            return (LandscapeAxes.namedTensors(other.parameters, outputAxes: loaded.model.outputAxes), LandscapeAxes.namedTensors(other.buffers))
-        }
-        let centre = (parameters: weights, buffers: LandscapeAxes.namedTensors(objective.buffers))
-        do {
-            switch axes {
-            case .random:
-                return LandscapeAxes.random(weights: weights, count: count, seed: seed, normalization: normalization, lowRank: biasBn, orthogonalize: orthogonalize)
-            case .hessian:
-                progress("landscape: Lanczos for the Hessian axes")
-                return LandscapeAxes.hessian(objective, weights: weights, count: count, pair: hessianPair, seed: seed, normalization: normalization, lowRank: biasBn)
-            case .gradient:
-                return try LandscapeAxes.gradient(objective, weights: weights, count: count, seed: seed, normalization: normalization, lowRank: biasBn)
-            case .interpolate:
-                return try LandscapeAxes.interpolation(from: centre, to: try checkpoint(to[0]))
-            case .plane:
-                return try LandscapeAxes.plane(through: centre, try checkpoint(to[0]), try checkpoint(to[1]))
-            case .pca:
-                return try LandscapeAxes.pca(trajectory: try trajectoryFiles.map { try checkpoint($0).parameters }, centre: weights, count: count)
-            case .file:
-                let archive = try WeightFile.open(URL(fileURLWithPath: directions!))
-                let tensors = try Dictionary(archive.descriptors.map { ($0.name, try archive.tensor(named: $0.name).tensor(Double.self)) }, uniquingKeysWith: { a, _ in a })
-                return try LandscapeAxes.file(tensors, weights: weights, count: count, normalization: normalization, lowRank: biasBn)
-            }
-        } catch let error as AxesError {
-            throw CommandError(axes == .file ? "--directions \(directions!): \(error)" : "\(error)")
-        }
+        Progress.line(message, enabled: !quiet)
     }
 }
 
@@ -376,17 +278,10 @@ struct LandscapeMergeCommand: ParsableCommand {
     }
 
     func run() throws {
-        let records = try inputs.map(LandscapeRecord.read)
-        var merged = records[0]
-        for (path, record) in zip(inputs, records).dropFirst() where record.settings != merged.settings {
-            throw CommandError("\(path) was computed with other settings than \(inputs[0]): they are not shards of one grid")
-        }
-        do { merged.grid = try LandscapeGrid.merged(records.map(\.grid)) } catch let error as LandscapeError {
-            throw CommandError("\(error)")
-        }
-        merged.shard = nil
+        let merged = try LandscapeRecord.merged(try inputs.map { (path: $0, record: try LandscapeRecord.read($0)) })
         try files.checkQuantity(merged.grid)
-        let title = "\(files.plotQuantity) of \(URL(fileURLWithPath: merged.settings.model).lastPathComponent) on \(merged.settings.data), \(merged.settings.axes.rawValue) axes"
+        let settings = merged.settings
+        let title = "\(files.plotQuantity) of \(URL(fileURLWithPath: settings.objective.model).lastPathComponent) on \(settings.objective.data), \(settings.axes.rawValue) axes"
         for path in files.out { try merged.write(to: path, appearance: files.appearance(title: title)) }
         print(try LandscapeSummary.render(merged, files: files.out, format: output.format), terminator: "")
     }
@@ -402,8 +297,8 @@ enum LandscapeSummary {
         }
         let s = record.settings, grid = record.grid
         let number = { (v: Double) in String(format: "%.6g", v) }
-        var lines = ["\(s.model) on \(s.data): \(s.axes.rawValue) axes, normalization \(s.normalization.rawValue) (bias-bn \(s.biasBn.rawValue)), " +
-                     "seed \(s.seed), bn_mode \(s.bnMode.rawValue), \(s.precision.rawValue)"]
+        var lines = ["\(s.objective.model) on \(s.objective.data): \(s.axes.rawValue) axes, normalization \(s.normalization.rawValue) (bias-bn \(s.biasBn.rawValue)), " +
+                     "seed \(s.seed), bn_mode \(s.objective.bnMode.rawValue), \(s.objective.precision.rawValue)"]
         let axesText = grid.y.isEmpty ? "\(grid.x.count) points, a in [\(number(grid.x.first!)), \(number(grid.x.last!))]"
             : "\(grid.x.count) x \(grid.y.count) grid (values [ny, nx]), a in [\(number(grid.x.first!)), \(number(grid.x.last!))], " +
               "b in [\(number(grid.y.first!)), \(number(grid.y.last!))]"

@@ -4,10 +4,7 @@ import Foundation
 
 extension BatchNormMode: ExpressibleByArgument {}
 
-/// The floating-point precision of an analysis.
-enum Precision: String, ExpressibleByArgument, CaseIterable, Codable {
-    case float, double
-}
+extension Precision: ExpressibleByArgument {}
 
 enum Layout: String, ExpressibleByArgument, CaseIterable {
     case nchw, nhwc
@@ -93,17 +90,21 @@ struct ModelOptions: ParsableArguments {
     }
 
     /// The weight files, globs expanded, in order.
-    var weightFiles: [String] { Self.expandingGlobs(weights) }
+    var weightFiles: [String] { expandingGlobs(weights) }
 
-    /// Each pattern that holds * or ? and names no existing file, replaced by its matches, sorted.
-    static func expandingGlobs(_ patterns: [String]) -> [String] {
-        patterns.flatMap { pattern -> [String] in
-            guard pattern.contains("*") || pattern.contains("?"), !FileManager.default.fileExists(atPath: pattern) else { return [pattern] }
-            var matches = glob_t()
-            defer { globfree(&matches) }
-            guard glob(pattern, 0, nil, &matches) == 0 else { return [pattern] }
-            return (0..<Int(matches.gl_pathc)).compactMap { matches.gl_pathv[$0].map { String(cString: $0) } }.sorted()
+    /// The objective these options describe, with `checkpoint` (or the one --weights file) as its weights.
+    func settings(checkpoint: String? = nil) throws -> ObjectiveSettings {
+        let files = weightFiles
+        guard checkpoint != nil || files.count <= 1 else {
+            throw CommandError("this command takes one --weights file, got \(files.count)")
         }
+        var settings = ObjectiveSettings(model: model, weights: checkpoint ?? files.first, data: data)
+        settings.dataOptions = dataOptions
+        settings.batchSize = batchSize
+        settings.batchIndex = batchIndex
+        settings.bnMode = bnMode
+        settings.precision = precision
+        return settings
     }
 
     /// Loads model, weights (one file at most, or `checkpoint`) and data, checks they fit, and builds the objective.
@@ -112,30 +113,9 @@ struct ModelOptions: ParsableArguments {
     func objective<Scalar: TensorScalar>(_: Scalar.Type, checkpoint: String? = nil, sharded: Bool = false) throws -> (Objective<Scalar>, LoadedModel<Scalar>) {
         let group = ProcessGroup.world
         let parts = sharded ? group.size : 1
-        var (objective, model) = try group.agreeing { try load(Scalar.self, checkpoint: checkpoint, part: parts > 1 ? group.dataPart : nil) }
+        let settings = try settings(checkpoint: checkpoint)
+        var (objective, model) = try group.agreeing { try settings.load(Scalar.self, part: parts > 1 ? group.dataPart : nil) }
         if parts > 1 { objective.share = DataShare(sums: group, localSamples: objective.data.count) }
         return (objective, model)
-    }
-
-    private func load<Scalar: TensorScalar>(_: Scalar.Type, checkpoint: String?, part: DataPart?) throws -> (Objective<Scalar>, LoadedModel<Scalar>) {
-        let files = weightFiles
-        guard checkpoint != nil || files.count <= 1 else {
-            throw CommandError("this command takes one --weights file, got \(files.count)")
-        }
-        if part != nil, batchIndex != nil {
-            throw CommandError("--batch-index analyses one batch of one process; under mpirun each process holds a share of the data (drop --batch-index, or run one process)")
-        }
-        let loaded: LoadedModel<Scalar> = try ModelLoader.load(model, weights: checkpoint ?? files.first)
-        var options = dataOptions
-        options.part = part
-        let dataset: Dataset<Scalar> = try DataLoader.load(data, options: options)
-        try ModelLoader.checkCompatibility(loaded, dataset, source: data)
-        let batches = (dataset.count + batchSize - 1) / batchSize
-        if let batchIndex, batchIndex >= batches {
-            throw CommandError("--batch-index \(batchIndex) is past the last batch (\(dataset.count) samples make \(batches) batches of \(batchSize))")
-        }
-        let objective = Objective(model: loaded.model, parameters: loaded.parameters, buffers: loaded.buffers, loss: .crossEntropy,
-                                  data: dataset, batchSize: batchSize, scope: batchIndex.map { .batch($0) } ?? .fullData, batchNormMode: bnMode)
-        return (objective, loaded)
     }
 }

@@ -1,6 +1,7 @@
 import CMPI
 import Foundation
 import HTSR
+import Landscape
 import ModelImport
 import NeuralNetworks
 
@@ -153,6 +154,17 @@ extension ProcessGroup {
             }
             let merged = broadcast(isRoot ? ((try? encoder.encode(all)) ?? Data()) : Data())
             return (try? JSONDecoder().decode([Int: LayerSpectrum].self, from: merged)) ?? [:]
+        }
+    }
+}
+
+extension ProcessGroup {
+    /// A landscape's points dealt over the ranks (``LandscapeWorkShare``): each round, every rank's packed points go
+    /// to rank 0. Nil for a single process.
+    public var landscapeShare: LandscapeWorkShare? {
+        guard size > 1 else { return nil }
+        return LandscapeWorkShare(index: rank, count: size) { [self] packed in
+            gather(packed.withUnsafeBytes { Data($0) }).map { part in part.withUnsafeBytes { Array($0.bindMemory(to: Double.self)) } }
         }
     }
 }

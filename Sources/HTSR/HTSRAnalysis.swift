@@ -77,9 +77,8 @@ public func analyzeHTSR(
     let bySize = layers.indices.sorted { layers[$0].n * layers[$0].m * layers[$0].rf > layers[$1].n * layers[$1].m * layers[$1].rf }
     let order = share.map { share in bySize.enumerated().filter { $0.offset % share.count == share.index }.map(\.element) } ?? bySize
     let workers = options.workers > 0 ? options.workers : ProcessInfo.processInfo.activeProcessorCount
-    let previousThreads = BLASThreads.count
-    BLASThreads.set(1)
-    defer { BLASThreads.set(previousThreads) }
+    let singleThreaded = BLASThreads.begin(1)
+    defer { singleThreaded.end() }
 
     var spectra: [Int: LayerSpectrum] = [:]
     let result: Result<Void, HTSRError> = await withTaskGroup(of: (Int, Result<LayerSpectrum, HTSRError>).self) { group in

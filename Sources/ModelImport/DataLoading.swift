@@ -15,7 +15,7 @@ public struct DataError: Error, CustomStringConvertible, Equatable {
 }
 
 /// How to read inputs and labels.
-public struct DataOptions: Sendable, Equatable {
+public struct DataOptions: Sendable, Codable, Equatable {
     /// Array names in an .npz file.
     public var inputKey = "x"
     public var labelKey = "y"
@@ -35,6 +35,11 @@ public struct DataOptions: Sendable, Equatable {
     public var part: DataPart?
 
     public init() {}
+
+    enum CodingKeys: String, CodingKey {
+        case inputKey = "x_key", labelKey = "y_key", labelColumn = "label_column", inputShape = "input_shape"
+        case channelsLast = "channels_last", mean, standardDeviation = "std", limit
+    }
 }
 
 /// Loads the data sets the analysis commands take.

@@ -59,11 +59,20 @@ import Testing
     }
 }
 
-@Suite(.serialized) struct BLASThreadsTests {
-    @Test func setAndRestore() {
-        let original = BLASThreads.count
-        BLASThreads.with(1) { #expect(BLASThreads.count == 1) }
-        #expect(BLASThreads.count == original)
+/// The override bookkeeping as a value (the process-wide pool is shared by every test running concurrently, so its
+/// count at any moment is not this test's to check).
+@Suite struct BLASThreadsTests {
+    @Test func theNewestOverrideWinsAndTheBaseReturnsWhenAllEnd() {
+        var overrides = BLASThreadOverrides(base: 2)
+        let a = overrides.push(1)
+        #expect(overrides.effective == 1)
+        let b = overrides.push(3)
+        #expect(overrides.effective == 3)
+        overrides.pop(a)  // ends out of order, as concurrent overrides do
+        #expect(overrides.effective == 3)
+        overrides.pop(b)
+        #expect(overrides.effective == 2)
+        #expect(overrides == BLASThreadOverrides(base: 2))
     }
 }
 

@@ -1,4 +1,5 @@
 import Foundation
+import Plotting
 
 extension LandscapeGrid {
     /// The SVG `curvature landscape --plot` writes: for a 1-D slice, the quantity's curve (and its test-set twin);

@@ -1,0 +1,225 @@
+import Foundation
+import LinearAlgebra
+import ModelFormats
+import ModelImport
+import NeuralNetworks
+
+/// The coordinates asked for along one axis: `count` points over `range`, or over the axis kind's default range
+/// (-1...1; interpolate -0.5...1.5; plane and pca around their landmarks) when `range` is nil.
+public struct GridAxisRequest: Sendable, Codable, Equatable {
+    public var range: ClosedRange<Double>?
+    public var count: Int
+
+    public init(count: Int = 51, range: ClosedRange<Double>? = nil) {
+        self.count = count
+        self.range = range
+    }
+}
+
+/// Several processes dividing a grid's points: this one is `index` of `count`, and `exchange` hands rank 0 every
+/// process's packed points (``LandscapeGrid/packed(_:)``), in rank order, and the others nothing.
+public struct LandscapeWorkShare: Sendable {
+    public var index: Int
+    public var count: Int
+    public var exchange: @Sendable ([Double]) -> [[Double]]
+
+    public init(index: Int, count: Int, exchange: @escaping @Sendable ([Double]) -> [[Double]]) {
+        self.index = index
+        self.count = count
+        self.exchange = exchange
+    }
+}
+
+/// What a landscape run reports while it works.
+public enum LandscapeProgress: Sendable {
+    /// Building the axes over `parameters` parameters and `samples` samples (Lanczos first for Hessian axes).
+    case buildingAxes(AxisKind, parameters: Int, samples: Int)
+    /// A checkpoint supplied `done` of the grid's `total` points.
+    case resumed(path: String, done: Int, total: Int)
+    /// `done` of the `total` points this process computes are finished after `seconds`.
+    case points(done: Int, total: Int, seconds: Double)
+}
+
+/// A loss-landscape run as a library call: the settings' objective loaded, the axes built, the grid laid out and,
+/// with a checkpoint, resumed; ``fill(workers:shard:share:save:progress:)`` then computes the missing points.
+///
+/// ```swift
+/// var settings = LandscapeSettings(objective: ObjectiveSettings(model: "model.onnx", data: "digits"), axes: .hessian)
+/// let run = try LandscapeRun<Double>(settings, grid: [GridAxisRequest(count: 21), GridAxisRequest(count: 21)], resume: "grid.npz")
+/// let record = try run.fill { try $0.write(to: "grid.npz") }
+/// ```
+///
+/// Every point is the loss over the whole data set at `theta_0 + a d_1 + b d_2` and independent of the others, so
+/// the grid does not depend on the number of workers, shards or processes, or on where a run was interrupted.
+public struct LandscapeRun<Scalar: TensorScalar>: Sendable {
+    /// The settings, the axes' norms, eigenvalues and landmarks, and the grid (NaN where not yet computed).
+    public private(set) var record: LandscapeRecord
+    /// The function the grid samples.
+    public let slice: LandscapeSlice<Scalar>
+    /// The directions as named tensors, `x/NAME` and `y/NAME` (what `--save-directions` writes).
+    public let directionTensors: [(name: String, tensor: Tensor<Double>)]
+
+    /// - Parameters:
+    ///   - grid: one request per axis (1-D or 2-D).
+    ///   - shard: `(index, count)` when this run computes only the points with `flat index % count == index`.
+    ///   - resume: a landscape file of the same settings and grid whose finished points are kept; ignored when absent.
+    public init(
+        _ settings: LandscapeSettings, grid: [GridAxisRequest], shard: (index: Int, count: Int)? = nil, resume: String? = nil,
+        progress: @Sendable (LandscapeProgress) -> Void = { _ in }
+    ) throws {
+        guard (1...2).contains(grid.count), grid.allSatisfy({ $0.count >= 2 }) else {
+            throw LandscapeFileError("a landscape has one or two axes of at least 2 points")
+        }
+        let (objective, loaded) = try settings.objective.load(Scalar.self)
+        let weights = LandscapeAxes.namedTensors(objective.parameters, outputAxes: loaded.model.outputAxes)
+        progress(.buildingAxes(settings.axes, parameters: objective.dimension, samples: objective.sampleCount))
+        let axes = try Self.axes(settings, count: grid.count, objective: objective, loaded: loaded, weights: weights)
+        var testObjective: Objective<Scalar>?
+        if let testData = settings.testData {
+            var test = objective
+            test.data = try settings.objective.dataset(testData, for: loaded)
+            testObjective = test
+        }
+        slice = LandscapeSlice(objective: objective, testObjective: testObjective, directions: axes.directions,
+                               eigenvalueMap: settings.eigenvalueMap)
+        directionTensors = axes.directionTensors
+        let coordinates = grid.enumerated().map { k, request in
+            Self.coordinates(request, axis: k, kind: settings.axes, landmarks: axes.landmarks)
+        }
+        record = LandscapeRecord(settings: settings, directionNorms: axes.norms, axisEigenvalues: axes.eigenvalues,
+                                 explainedVariance: axes.explainedVariance, landmarks: axes.landmarks,
+                                 shard: shard.map { "\($0.index)/\($0.count)" },
+                                 grid: LandscapeGrid(x: coordinates[0], y: coordinates.count > 1 ? coordinates[1] : [], quantities: slice.quantities))
+        if let resume, FileManager.default.fileExists(atPath: resume) {
+            let saved = try LandscapeRecord.read(resume)
+            guard saved.settings == record.settings, saved.grid.x == record.grid.x, saved.grid.y == record.grid.y,
+                  saved.grid.quantities == record.grid.quantities else {
+                throw LandscapeFileError("--resume \(resume) was written with other settings or another grid; remove it or change --resume")
+            }
+            record.grid = saved.grid
+            progress(.resumed(path: resume, done: record.grid.pointCount - record.grid.missing.count, total: record.grid.pointCount))
+        }
+        self.shard = shard
+    }
+
+    private let shard: (index: Int, count: Int)?
+
+    /// How many points this run still has to compute (its shard's, or all).
+    public var pointsToDo: Int {
+        record.grid.missing.filter { index in shard.map { index % $0.count == $0.index } ?? true }.count
+    }
+
+    /// Computes the missing points, `workers` at a time, and returns the record. `save` sees the record at most once a
+    /// second and at the end (rank 0 only under a `share`): a checkpoint written there lets an interrupted run resume.
+    ///
+    /// With `share`, the processes deal the points in rounds of `4 x count x workers`; after each round rank 0 gathers
+    /// them. Every process must call this with the same record.
+    public func fill(
+        workers: Int = 1, share: LandscapeWorkShare? = nil, save: (LandscapeRecord) throws -> Void = { _ in },
+        progress: (LandscapeProgress) -> Void = { _ in }
+    ) throws -> LandscapeRecord {
+        var record = self.record
+        let start = Date()
+        var lastSave = Date.distantPast, lastReport = Date.distantPast
+        let todo = pointsToDo
+        var done = 0
+        func checkpoint(_ grid: LandscapeGrid, force: Bool) throws {
+            guard share.map({ $0.index == 0 }) ?? true, force || Date().timeIntervalSince(lastSave) > 1 else { return }
+            record.grid = grid
+            try save(record)
+            lastSave = Date()
+        }
+        func report() {
+            guard Date().timeIntervalSince(lastReport) > 0.5 else { return }
+            progress(.points(done: done, total: todo, seconds: Date().timeIntervalSince(start)))
+            lastReport = Date()
+        }
+        var grid = record.grid
+        // One BLAS thread per worker: OpenBLAS threads inside parallel points only fight over the cores.
+        try BLASThreads.with(workers > 1 ? 1 : BLASThreads.count) {
+            if let share, share.count > 1 {
+                let missing = grid.missing
+                let round = share.count * workers * 4
+                for first in stride(from: 0, to: missing.count, by: round) {
+                    let indices = Array(missing[first..<min(first + round, missing.count)])
+                    let mine = Set(indices.enumerated().filter { $0.offset % share.count == share.index }.map(\.element))
+                    var local = grid
+                    try local.fill(points: mine, workers: workers, evaluate: slice.evaluate)
+                    for part in share.exchange(local.packed(indices.filter(mine.contains))) { grid.unpack(part) }
+                    done += indices.count
+                    report()
+                    try checkpoint(grid, force: false)
+                }
+            } else {
+                try grid.fill(shard: shard, workers: workers, evaluate: slice.evaluate) { partial in
+                    done = min(todo, done + workers)  // each round is `workers` points, the last one fewer
+                    report()
+                    try checkpoint(partial, force: false)
+                }
+            }
+        }
+        try checkpoint(grid, force: true)
+        record.grid = grid
+        if todo > 0 { progress(.points(done: todo, total: todo, seconds: Date().timeIntervalSince(start))) }
+        return record
+    }
+
+    /// The coordinates of axis `k`: the request's range, else the kind's default.
+    static func coordinates(_ request: GridAxisRequest, axis k: Int, kind: AxisKind, landmarks: [Landmark]) -> [Double] {
+        if let range = request.range { return linspace(range.lowerBound, range.upperBound, count: request.count) }
+        let values = landmarks.map { k == 0 ? $0.a : $0.b }
+        switch kind {
+        case .interpolate: return linspace(-0.5, 1.5, count: request.count)
+        case .plane: return linspace(values.min()! - 0.5, values.max()! + 0.5, count: request.count)
+        case .pca:
+            let (low, high) = (values.min()!, values.max()!)
+            let pad = max(0.25 * (high - low), 1e-3)
+            return linspace(low - pad, high + pad, count: request.count)
+        default: return linspace(-1, 1, count: request.count)
+        }
+    }
+
+    /// The settings' axes at the objective's centre.
+    static func axes(
+        _ settings: LandscapeSettings, count: Int, objective: Objective<Scalar>, loaded: LoadedModel<Scalar>, weights: [NamedTensor]
+    ) throws -> LandscapeAxes {
+        func checkpoint(_ file: String) throws -> (parameters: [NamedTensor], buffers: [NamedTensor]) {
+            let other = try ModelLoader.replacingWeights(loaded, from: file)
+            return (LandscapeAxes.namedTensors(other.parameters, outputAxes: loaded.model.outputAxes), LandscapeAxes.namedTensors(other.buffers))
+        }
+        let centre = (parameters: weights, buffers: LandscapeAxes.namedTensors(objective.buffers))
+        let (seed, normalization, lowRank) = (settings.seed, settings.normalization, settings.biasBn)
+        do {
+            switch settings.axes {
+            case .random:
+                return LandscapeAxes.random(weights: weights, count: count, seed: seed, normalization: normalization, lowRank: lowRank,
+                                            orthogonalize: settings.orthogonalize)
+            case .hessian:
+                return LandscapeAxes.hessian(objective, weights: weights, count: count, pair: settings.hessianPair ?? .top, seed: seed,
+                                             normalization: normalization, lowRank: lowRank)
+            case .gradient:
+                return try LandscapeAxes.gradient(objective, weights: weights, count: count, seed: seed, normalization: normalization, lowRank: lowRank)
+            case .interpolate:
+                guard settings.to.count == 1 else { throw LandscapeFileError("interpolate axes take one checkpoint to move to, got \(settings.to.count)") }
+                return try LandscapeAxes.interpolation(from: centre, to: try checkpoint(settings.to[0]))
+            case .plane:
+                guard settings.to.count == 2 else { throw LandscapeFileError("a plane takes two more checkpoints, got \(settings.to.count)") }
+                return try LandscapeAxes.plane(through: centre, try checkpoint(settings.to[0]), try checkpoint(settings.to[1]))
+            case .pca:
+                return try LandscapeAxes.pca(trajectory: try settings.trajectory.map { try checkpoint($0).parameters }, centre: weights, count: count)
+            case .file:
+                guard let path = settings.directions else { throw LandscapeFileError("file axes need a directions file") }
+                do {
+                    let archive = try WeightFile.open(URL(fileURLWithPath: path))
+                    let tensors = try Dictionary(archive.descriptors.map { ($0.name, try archive.tensor(named: $0.name).tensor(Double.self)) },
+                                                 uniquingKeysWith: { a, _ in a })
+                    return try LandscapeAxes.file(tensors, weights: weights, count: count, normalization: normalization, lowRank: lowRank)
+                } catch let error as AxesError {
+                    throw LandscapeFileError("--directions \(path): \(error)")
+                }
+            }
+        } catch let error as AxesError {
+            throw LandscapeFileError("\(error)")
+        }
+    }
+}

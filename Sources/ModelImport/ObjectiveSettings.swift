@@ -1,0 +1,80 @@
+import Foundation
+import LinearAlgebra
+import NeuralNetworks
+
+/// The floating-point precision of an analysis.
+public enum Precision: String, Sendable, Codable, CaseIterable {
+    case float, double
+}
+
+/// Everything that fixes an empirical risk: the model file, the weights that replace its own, the data and how it is
+/// read, batched and normalised (BatchNorm mode), and the precision. Codable, so a checkpoint or a record can say
+/// which objective produced it and a resume can refuse a different one.
+public struct ObjectiveSettings: Sendable, Codable, Equatable {
+    /// The ONNX model.
+    public var model: String
+    /// A weight file (safetensors, .pt, .npz) whose tensors replace the model's by name; nil keeps the model's own.
+    public var weights: String?
+    /// The data: a file, "digits" or "synthetic[:...]" (``DataLoader/load(_:options:as:)``).
+    public var data: String
+    public var dataOptions = DataOptions()
+    /// Samples per batch: memory only in eval mode; in train mode BatchNorm normalises each batch by its own statistics.
+    public var batchSize = 256
+    /// One fixed batch (0-based) instead of the whole data set.
+    public var batchIndex: Int?
+    public var bnMode: BatchNormMode = .eval
+    public var precision: Precision = .double
+
+    public init(model: String, weights: String? = nil, data: String) {
+        self.model = model
+        self.weights = weights
+        self.data = data
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case model, weights, data, dataOptions = "data_options", batchSize = "batch_size", batchIndex = "batch_index"
+        case bnMode = "bn_mode", precision
+    }
+
+    /// The model with `checkpoint` (or ``weights``) loaded, the data (only `part` of it when given: one process's
+    /// share of a data-parallel run), checked against each other, and the objective over them: mean cross-entropy.
+    public func load<Scalar: TensorScalar>(
+        _: Scalar.Type = Scalar.self, checkpoint: String? = nil, part: DataPart? = nil
+    ) throws -> (objective: Objective<Scalar>, model: LoadedModel<Scalar>) {
+        guard batchSize >= 1 else { throw DataError(data, "the batch size must be at least 1, got \(batchSize)") }
+        if part != nil, batchIndex != nil {
+            throw DataError(data, "--batch-index analyses one batch of one process; under mpirun each process holds a share of the data (drop --batch-index, or run one process)")
+        }
+        let loaded: LoadedModel<Scalar> = try ModelLoader.load(model, weights: checkpoint ?? weights)
+        var options = dataOptions
+        options.part = part
+        let dataset: Dataset<Scalar> = try DataLoader.load(data, options: options)
+        try ModelLoader.checkCompatibility(loaded, dataset, source: data)
+        let batches = (dataset.count + batchSize - 1) / batchSize
+        if let batchIndex, !(0..<batches).contains(batchIndex) {
+            throw DataError(data, "--batch-index \(batchIndex) is past the last batch (\(dataset.count) samples make \(batches) batches of \(batchSize))")
+        }
+        let objective = Objective(model: loaded.model, parameters: loaded.parameters, buffers: loaded.buffers, loss: .crossEntropy,
+                                  data: dataset, batchSize: batchSize, scope: batchIndex.map { .batch($0) } ?? .fullData, batchNormMode: bnMode)
+        return (objective, loaded)
+    }
+
+    /// A second data set (a test set) read as ``data`` is, checked against `loaded`.
+    public func dataset<Scalar: TensorScalar>(_ spec: String, for loaded: LoadedModel<Scalar>) throws -> Dataset<Scalar> {
+        let dataset: Dataset<Scalar> = try DataLoader.load(spec, options: dataOptions)
+        try ModelLoader.checkCompatibility(loaded, dataset, source: spec)
+        return dataset
+    }
+}
+
+/// Weight-file arguments with globs: each pattern that holds * or ? and names no existing file is replaced by its
+/// matches, sorted; the rest are kept in order.
+public func expandingGlobs(_ patterns: [String]) -> [String] {
+    patterns.flatMap { pattern -> [String] in
+        guard pattern.contains("*") || pattern.contains("?"), !FileManager.default.fileExists(atPath: pattern) else { return [pattern] }
+        var matches = glob_t()
+        defer { globfree(&matches) }
+        guard glob(pattern, 0, nil, &matches) == 0 else { return [pattern] }
+        return (0..<Int(matches.gl_pathc)).compactMap { matches.gl_pathv[$0].map { String(cString: $0) } }.sorted()
+    }
+}
