@@ -7,12 +7,16 @@ import Spectra
 
 // Lanczos on diag(1, 2, ..., 50): the top three eigenvalues are 50, 49, 48.
 let n = 50
-let diagonal = Tensor<Double>(shape: [n, n], scalars: (0..<n * n).map { $0 % (n + 1) == 0 ? Double($0 / (n + 1) + 1) : 0 })
+var entries = [Double](repeating: 0, count: n * n)
+for i in 0..<n { entries[i * n + i] = Double(i + 1) }
+let diagonal = Tensor<Double>(shape: [n, n], scalars: entries)
 let top = LanczosSolver(count: 3, end: .largest, tolerance: 1e-10, maxMatvecs: 200, seed: 0).solve(DenseOperator(diagonal))
 guard zip(top.eigenvalues, [50.0, 49, 48]).allSatisfy({ abs($0 - $1) < 1e-8 }) else { fatalError("Lanczos: \(top.eigenvalues)") }
 
 // HTSR of a 60x30 layer with singular values 1, 2, ..., 30: lambda_max of W^T W is 900.
-let layer = Tensor<Double>(shape: [60, 30], scalars: (0..<1800).map { $0 / 30 == $0 % 30 ? Double($0 % 30 + 1) : 0 })
+var weights = [Double](repeating: 0, count: 60 * 30)
+for i in 0..<30 { weights[i * 30 + i] = Double(i + 1) }
+let layer = Tensor<Double>(shape: [60, 30], scalars: weights)
 let archive = InMemoryArchive(path: "consumer", tensors: [StoredTensor(name: "layer.weight", tensor: layer)])
 let report = try await analyzeHTSR(archive)
 guard let row = report.layers.first, abs(row.lambdaMax - 900) < 1e-9 else { fatalError("HTSR: \(report.layers)") }
