@@ -11,6 +11,8 @@ let package = Package(
         .executableTarget(name: "Consumer", dependencies: [
             .product(name: "CurvatureSpectra", package: "Curvature"),
             .product(name: "CurvatureHTSR", package: "Curvature"),
+            // The umbrella too: it holds every library target, so an unsafe flag anywhere is caught.
+            .product(name: "Curvature", package: "Curvature"),
         ]),
     ],
     swiftLanguageModes: [.v6]

@@ -1,4 +1,5 @@
-// Uses two of Curvature's partial products, each checked against a closed form.
+// Uses two of Curvature's partial products and the umbrella, each checked against a closed form or a known value.
+import Curvature
 import Foundation
 import HTSR
 import LinearAlgebra
@@ -21,3 +22,8 @@ let archive = InMemoryArchive(path: "consumer", tensors: [StoredTensor(name: "la
 let report = try await analyzeHTSR(archive)
 guard let row = report.layers.first, abs(row.lambdaMax - 900) < 1e-9 else { fatalError("HTSR: \(report.layers)") }
 print("consumer: Lanczos top 3 \(top.eigenvalues.map { String(format: "%.6f", $0) }), HTSR lambda_max \(row.lambdaMax)")
+
+// The shipped digits through the umbrella's model loading: 1797 samples, ten classes.
+let (objective, _) = try ObjectiveSettings(model: "MODEL_PATH", data: "digits").load(Double.self)
+guard objective.sampleCount == 1797 else { fatalError("digits: \(objective.sampleCount) samples") }
+print("consumer: digits MLP loss \(String(format: "%.6f", Double(objective.evaluate().loss))) over \(objective.sampleCount) samples")
