@@ -26,7 +26,7 @@ timed() {  # timed LABEL COMMAND...: median wall time of REPEATS runs, and the r
 }
 for data in digits "synthetic:samples=20000,features=64,classes=10,seed=1"; do
   run=(spectrum Examples/models/digits_mlp.onnx --data "$data" --top-k 3 --trace --matvecs 20 --quiet)
-  echo "# data $data: $("$curvature" "${run[@]}" --format json | grep -m 2 -E '"(iterations|n_samples)"' | tr -d ' \n')"
+  echo "# data $data: $("$curvature" "${run[@]}" --format json | grep -m 2 -E '"(matvecs|n_samples)"' | tr -d ' \n')"
   timed "np=1 blas_threads=2" env OPENBLAS_NUM_THREADS=2 "$curvature" "${run[@]}"
   timed "np=1 blas_threads=1" env OPENBLAS_NUM_THREADS=1 mpirun -q -np 1 "$curvature" "${run[@]}"
   timed "np=2 blas_threads=1" mpirun -q -np 2 -x OPENBLAS_NUM_THREADS=1 "$curvature" "${run[@]}"

@@ -6,6 +6,7 @@
 @_exported import NeuralNetworks
 @_exported import ModelImport
 @_exported import Spectra
+@_exported import SpectrumAnalysis
 @_exported import Plotting
 @_exported import Reporting
 @_exported import Landscape

@@ -76,7 +76,7 @@ public struct Demo: Sendable {
         let op = CurvatureOperator(hessianObjective)
 
         progress("spectrum: top \(topEigenvalues) eigenvalues by Lanczos")
-        let top = LanczosSolver(count: topEigenvalues, end: .largest, tolerance: 1e-5, maxMatvecs: 500, seed: seed).solve(op)
+        let top = LanczosSolver(count: topEigenvalues, end: .largest, tolerance: 1e-5, seed: seed).solve(op)
         progress("spectrum: trace by Hutchinson, \(traceProbes) probes")
         let trace = try TraceEstimator(method: .hutchinson, matvecs: traceProbes, seed: seed).estimate(op)
         progress("spectrum: density by SLQ, \(densityProbes) probes of \(densitySteps) steps")

@@ -111,9 +111,13 @@ struct ModelOptions: ParsableArguments {
     /// With `sharded` under MPI, each rank loads its contiguous part of the data and the objective adds the ranks'
     /// partial sums (``DataShare``); a failure on any rank ends every rank (``AgreedFailure``).
     func objective<Scalar: TensorScalar>(_: Scalar.Type, checkpoint: String? = nil, sharded: Bool = false) throws -> (Objective<Scalar>, LoadedModel<Scalar>) {
+        try objective(Scalar.self, settings: try settings(checkpoint: checkpoint), sharded: sharded)
+    }
+
+    /// The objective `settings` describe, shared over the ranks of an MPI run when `sharded`.
+    func objective<Scalar: TensorScalar>(_: Scalar.Type, settings: ObjectiveSettings, sharded: Bool) throws -> (Objective<Scalar>, LoadedModel<Scalar>) {
         let group = ProcessGroup.world
         let parts = sharded ? group.size : 1
-        let settings = try settings(checkpoint: checkpoint)
         var (objective, model) = try group.agreeing { try settings.load(Scalar.self, part: parts > 1 ? group.dataPart : nil) }
         if parts > 1 { objective.share = DataShare(sums: group, localSamples: objective.data.count) }
         return (objective, model)

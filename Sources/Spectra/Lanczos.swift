@@ -44,8 +44,12 @@ public struct LanczosSolver: Sendable {
     public var maxMatvecs: Int
     public var seed: UInt64
 
+    /// The cap when none is given: far more than a well-separated end needs (tens to a few hundred products), enough
+    /// for clustered ones. The CLI, the library analyses and the demo all use it.
+    public static let defaultMaxMatvecs = 5000
+
     public init(count: Int, end: SpectrumEnd = .largest, tolerance: Double = 1e-8, basisSize: Int = 40,
-                maxMatvecs: Int = 20000, seed: UInt64 = 0) {
+                maxMatvecs: Int = defaultMaxMatvecs, seed: UInt64 = 0) {
         precondition(count >= 1, "ask for at least one eigenpair")
         self.count = count
         self.end = end

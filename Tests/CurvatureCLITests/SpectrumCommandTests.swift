@@ -37,7 +37,7 @@ let mlpPath = repositoryRoot.appendingPathComponent("Tests/ModelImportTests/Fixt
         let checkpointed = try report(arguments + ["--resume", file])
         #expect(checkpointed.rows == oneShot.rows)
         // An interruption after the first block: keep only what had been saved by then.
-        var state = try JSONDecoder().decode(SpectrumResumeFile.self, from: Data(contentsOf: URL(fileURLWithPath: file)))
+        var state = try JSONDecoder().decode(SpectrumResumeState.self, from: Data(contentsOf: URL(fileURLWithPath: file)))
         let key = try #require(state.rows.keys.first)
         #expect(state.rows[key]!.density.rules.count == 5 && state.rows[key]!.trace.count == 9)
         state.rows[key]!.density.rules = Array(state.rows[key]!.density.rules.prefix(2))
@@ -45,7 +45,7 @@ let mlpPath = repositoryRoot.appendingPathComponent("Tests/ModelImportTests/Fixt
         try state.write(to: file)
         #expect(try report(arguments + ["--resume", file]).rows == oneShot.rows)
         // Different settings are refused, naming what differs.
-        #expect(throws: CommandError.self) { try report(arguments.map { $0 == "8" ? "9" : $0 } + ["--resume", file]) }
+        #expect(throws: SpectrumError.self) { try report(arguments.map { $0 == "8" ? "9" : $0 } + ["--resume", file]) }
     }
 
     @Test func diagonalIsWrittenPerParameterTensor() throws {

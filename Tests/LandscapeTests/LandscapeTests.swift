@@ -3,6 +3,7 @@ import Foundation
 import FoundationXML
 #endif
 import LinearAlgebra
+import ModelImport
 import NeuralNetworks
 import Testing
 @testable import Landscape
@@ -313,5 +314,38 @@ func quadraticObjective() -> Objective<Double> {
         #expect(lines.first == "x,y,loss,accuracy" && lines.count == 9)
         #expect(lines[2] == "-0.33333333333333337,-1.0,nan,0.5")
         #expect(try grid(ny: 0).csv().hasPrefix("x,loss,accuracy\n-1.0,1.0,0.5\n"))
+    }
+}
+
+@Suite struct LandscapeRunTests {
+    let mlp = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .appendingPathComponent("ModelImportTests/Fixtures/mlp.onnx").path
+
+    @Test func anInterruptedRunResumesToTheOneShotGridAndOtherSettingsAreRefused() throws {
+        var objective = ObjectiveSettings(model: mlp, data: "digits")
+        objective.dataOptions.limit = 60
+        let settings = LandscapeSettings(objective: objective, axes: .random, seed: 3)
+        let axes = [GridAxisRequest(count: 5), GridAxisRequest(count: 4, range: -0.5...0.5)]
+        let oneShot = try LandscapeRun<Double>(settings, grid: axes).fill(workers: 2)
+        #expect(oneShot.grid.missing.isEmpty && oneShot.grid.y.first == -0.5)
+
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("landscape-run-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let path = folder.appendingPathComponent("grid.npz").path
+        struct Interrupted: Error {}
+        #expect(throws: Interrupted.self) {
+            try LandscapeRun<Double>(settings, grid: axes, resume: path).fill { record in
+                try record.write(to: path)
+                throw Interrupted()
+            }
+        }
+        let resumed = try LandscapeRun<Double>(settings, grid: axes, resume: path)
+        #expect(resumed.pointsToDo > 0 && resumed.pointsToDo < 20)
+        #expect(try resumed.fill().grid.isIdentical(to: oneShot.grid))
+
+        var other = settings
+        other.seed = 4
+        #expect(throws: LandscapeFileError.self) { try LandscapeRun<Double>(other, grid: axes, resume: path) }
     }
 }

@@ -1,4 +1,6 @@
 import Foundation
+import Plotting
+import Spectra
 
 extension LinePlot {
     /// The spectral density as a curve, with resolved outlier eigenvalues marked: the plot `curvature spectrum

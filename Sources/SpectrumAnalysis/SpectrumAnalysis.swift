@@ -1,0 +1,214 @@
+import Foundation
+import LinearAlgebra
+import ModelFormats
+import ModelImport
+import NeuralNetworks
+import Spectra
+
+/// What a spectrum analysis reports while it works.
+public enum SpectrumProgress: Sendable {
+    /// A row starts: its checkpoint (nil for the model's own weights), parameter group, solver and dimension.
+    case row(checkpoint: String?, parameters: String, method: SpectrumMethod, dimension: Int)
+    /// Trace probes finished so far.
+    case trace(done: Int, total: Int)
+    /// Density probes finished so far.
+    case density(method: DensityMethod, done: Int, total: Int)
+}
+
+/// Everything a spectrum analysis produced besides its report: the first row's eigenvectors and every first-checkpoint
+/// row's diagonal, per parameter tensor.
+public struct SpectrumOutputs: Sendable {
+    /// `top_0`, `top_1`, ..., `bottom_0`, ...: the first row's eigenvectors (when ``SpectrumAnalysis/keepEigenvectors``).
+    public var eigenvectors: [StoredTensor] = []
+    /// Each parameter tensor's diagonal estimate under its own name and its standard errors under `NAME.stderr`.
+    public var diagonal: [StoredTensor] = []
+    /// The density estimate of each row, for plots.
+    public var densities: [DensityEstimate] = []
+}
+
+/// The eigenvalue spectrum of a model's curvature as a library call: what `curvature spectrum` computes.
+///
+/// For each checkpoint (or the model's own weights) and parameter group (all selected parameters, or one per tensor),
+/// the Hessian, GGN or empirical Fisher of the mean loss over the whole data set (``CurvatureOperator``) is handed to
+/// the eigensolver (``LanczosSolver``: thick-restart Lanczos with full reorthogonalisation, converged when every
+/// Ritz residual `||H v - theta v|| <= tolerance ||H||`; ``PowerIteration`` as PyHessian's `eigenvalues()`; or
+/// ``DenseSpectrum``), then optionally to the trace (Hutchinson `tr(H) ~ (1/m) sum z^T H z`, Hutch++, XTrace) and
+/// diagonal estimators and the SLQ or KPM density with its curvature criteria (Ghorbani et al. 2019; Yao et al. 2020).
+///
+/// ```swift
+/// var settings = SpectrumSettings()
+/// settings.topK = 3
+/// settings.trace = ProbeBudget(method: .hutchinson, matvecs: 50)
+/// let analysis = SpectrumAnalysis(objective: ObjectiveSettings(model: "model.onnx", data: "digits"), settings: settings)
+/// let (report, _) = try analysis.run(Double.self, resume: "spectrum-resume.json")
+/// ```
+public struct SpectrumAnalysis: Sendable {
+    public var objective: ObjectiveSettings
+    public var settings: SpectrumSettings
+    /// Weight files, one set of rows each; empty analyses the objective's own weights.
+    public var checkpoints: [String]
+    /// Whether to return the first row's eigenvectors.
+    public var keepEigenvectors = false
+
+    public init(objective: ObjectiveSettings, settings: SpectrumSettings, checkpoints: [String] = []) {
+        self.objective = objective
+        self.settings = settings
+        self.checkpoints = checkpoints
+    }
+
+    /// Loads an objective for a checkpoint (nil: the objective's own weights). The default reads everything in this
+    /// process; a data-parallel caller loads its part of the data and shares the sums (``DataShare``).
+    public typealias Loader<Scalar: TensorScalar> = (ObjectiveSettings) throws -> (objective: Objective<Scalar>, model: LoadedModel<Scalar>)
+
+    /// Runs every row. `progress` hears each row start and each finished block of probes; an error it throws stops the
+    /// run there (with `resume`, every finished block is saved first). With `resume`, finished trace and density probes are saved there after each block (when
+    /// `writesResumeState`, rank 0 of a data-parallel run) and a rerun with the same settings continues from them.
+    public func run<Scalar: TensorScalar>(
+        _: Scalar.Type, resume: String? = nil, writesResumeState: Bool = true,
+        load: Loader<Scalar> = { try $0.load(Scalar.self) }, progress: (SpectrumProgress) throws -> Void = { _ in }
+    ) throws -> (report: SpectrumReport, outputs: SpectrumOutputs) {
+        try settings.validated()
+        var resumeState = try resume.map { path throws(SpectrumError) in try SpectrumResumeState.open(path, objective: self.objective, settings: self.settings) }
+        var rows: [SpectrumRow] = []
+        var outputs = SpectrumOutputs()
+        var first: (Objective<Scalar>, LoadedModel<Scalar>)?
+        for weights in checkpoints.isEmpty ? [nil] : checkpoints.map(Optional.some) {
+            var settings = objective
+            if let weights { settings.weights = weights }
+            let (objective, loaded) = try load(settings)
+            if first == nil { first = (objective, loaded) }
+            for (label, names) in try groups(objective.parameters) {
+                var subset = objective
+                subset.parameterNames = names
+                try progress(.row(checkpoint: weights, parameters: label, method: self.settings.method, dimension: subset.dimension))
+                let key = "\(weights ?? "")|\(label)"
+                var saved = resumeState?.rows[key] ?? .init()
+                let row = try self.row(subset, checkpoint: weights, label: label, saved: &saved, outputs: &outputs, isFirst: rows.isEmpty,
+                                       firstCheckpoint: weights == checkpoints.first, progress: progress) { state throws(SpectrumError) in
+                    guard let resume, writesResumeState, resumeState != nil else { return }
+                    resumeState!.rows[key] = state
+                    try resumeState!.write(to: resume)
+                }
+                rows.append(row)
+            }
+        }
+        let (objective, loaded) = first!
+        let report = SpectrumReport(model: self.objective.model, data: self.objective.data, nSamples: objective.sampleCount, method: settings.method,
+                                    operator: settings.matrix, seed: settings.seed, bnMode: objective.batchNormMode, precision: self.objective.precision,
+                                    tolerance: settings.effectiveTolerance, batchNormFolded: loaded.model.batchNormFolded,
+                                    untiedTensors: loaded.model.untiedTensors, rows: rows)
+        return (report, outputs)
+    }
+
+    /// The parameter groups: (label, names), one for all selected parameters or one per tensor.
+    func groups<Scalar>(_ parameters: ParameterSet<Scalar>) throws(SpectrumError) -> [(String, [String])] {
+        var selected = parameters.names
+        if let pattern = settings.parameters {
+            do { selected = try parameters.names(matching: pattern) } catch {
+                throw .parameters("--parameters '\(pattern)' is not a regular expression")
+            }
+            guard !selected.isEmpty else {
+                throw .parameters("--parameters '\(pattern)' matches none of: \(parameters.names.joined(separator: ", "))")
+            }
+        }
+        return settings.perLayer ? selected.map { ($0, [$0]) } : [(settings.parameters ?? "all", selected)]
+    }
+
+    func row<Scalar: TensorScalar>(
+        _ objective: Objective<Scalar>, checkpoint: String?, label: String, saved: inout SpectrumResumeState.Row,
+        outputs: inout SpectrumOutputs, isFirst: Bool, firstCheckpoint: Bool, progress: (SpectrumProgress) throws -> Void,
+        save: (SpectrumResumeState.Row) throws(SpectrumError) -> Void
+    ) throws -> SpectrumRow {
+        let op = CurvatureOperator(objective, matrix: settings.matrix)
+        let loss = Double(objective.evaluate().loss)
+        let (tolerance, seed) = (settings.effectiveTolerance, settings.seed)
+        var top: EigenResult?, bottom: EigenResult?
+        switch settings.method {
+        case .lanczos:
+            let budget = settings.maxMatvecs ?? SpectrumSettings.defaultLanczosBudget
+            if settings.topK > 0 {
+                top = LanczosSolver(count: settings.topK, end: .largest, tolerance: tolerance, maxMatvecs: budget, seed: seed).solve(op)
+            }
+            if settings.bottomK > 0 {
+                bottom = LanczosSolver(count: settings.bottomK, end: .smallest, tolerance: tolerance, maxMatvecs: budget, seed: seed &+ 1).solve(op)
+            }
+        case .power:
+            top = PowerIteration(count: settings.topK, maxIterations: settings.maxMatvecs ?? SpectrumSettings.defaultPowerIterations,
+                                 tolerance: tolerance, seed: seed).solve(op)
+        case .dense:
+            (top, bottom) = try DenseSpectrum.extremes(op, top: settings.topK, bottom: settings.bottomK)
+        }
+        if isFirst, keepEigenvectors {
+            for (prefix, result) in [("top", top), ("bottom", bottom)] {
+                for (index, vector) in (result?.eigenvectors ?? []).enumerated() {
+                    outputs.eigenvectors.append(StoredTensor(name: "\(prefix)_\(index)", tensor: vector))
+                }
+            }
+        }
+        var traceEstimate: TraceEstimate?
+        if let trace = settings.trace {
+            let estimator = TraceEstimator(method: trace.method, matvecs: trace.matvecs, seed: seed, blockSize: settings.probeBlock)
+            traceEstimate = try estimate("trace") {
+                try estimator.estimate(op, completed: saved.trace) { samples in
+                    saved.trace = samples
+                    try save(saved)
+                    try progress(.trace(done: samples.count, total: trace.matvecs))
+                }
+            }
+        }
+        if let diagonal = settings.diagonal, firstCheckpoint {
+            let estimate = try estimate("diagonal") {
+                try DiagonalEstimator(method: diagonal.method, matvecs: diagonal.matvecs, seed: seed, blockSize: settings.probeBlock).estimate(op)
+            }
+            outputs.diagonal += Self.perTensor(estimate, objective: objective)
+        }
+        var densityEstimate: DensityEstimate?
+        var criteria: CurvatureCriteria?
+        if let density = settings.density {
+            let estimator = DensityEstimator(method: density.method, probes: density.probes, steps: density.steps, seed: seed,
+                                             blockSize: settings.probeBlock, points: density.gridPoints, logSpectrum: density.logSpectrum)
+            let estimate = try estimate("density") {
+                try estimator.estimate(op, progress: saved.density) { state in
+                    saved.density = state
+                    try save(saved)
+                    try progress(.density(method: density.method, done: max(state.rules.count, state.moments.count), total: density.probes))
+                }
+            }
+            densityEstimate = estimate
+            outputs.densities.append(estimate)
+            if density.method == .slq {
+                let known = [top, bottom].compactMap { $0 }.flatMap { result in
+                    zip(result.eigenvalues, result.residuals).map { (value: $0.0, residual: $0.1) }
+                }
+                criteria = CurvatureCriteria.compute(rules: estimate.rules, dimension: objective.dimension, eigenvalues: known)
+            }
+        }
+        return SpectrumRow(checkpoint: checkpoint, parameters: label, nParameters: objective.dimension, loss: loss,
+                           topEigenvalues: top?.eigenvalues ?? [], bottomEigenvalues: bottom?.eigenvalues ?? [],
+                           residuals: .init(top: top?.residuals ?? [], bottom: bottom?.residuals ?? []),
+                           matvecs: (top?.matvecs ?? 0) + (bottom?.matvecs ?? 0), restarts: (top?.restarts ?? 0) + (bottom?.restarts ?? 0),
+                           converged: (top?.converged ?? true) && (bottom?.converged ?? true),
+                           trace: traceEstimate, density: densityEstimate.map(DensityResult.init), criteria: criteria)
+    }
+
+    /// Estimator errors (a budget too small, a rank-deficient sketch) as one-line errors naming the estimate.
+    func estimate<T>(_ what: String, _ body: () throws -> T) throws -> T {
+        do { return try body() } catch let error as TraceError { throw SpectrumError.estimate("\(what): \(error.description)") }
+    }
+
+    /// The diagonal split into the selected parameter tensors, each under its own name, its standard errors under
+    /// NAME.stderr.
+    static func perTensor<Scalar: TensorScalar>(_ estimate: DiagonalEstimate, objective: Objective<Scalar>) -> [StoredTensor] {
+        var tensors: [StoredTensor] = []
+        var offset = 0
+        for name in objective.parameterNames {
+            let shape = objective.parameters[name]!.shape
+            let count = Tensor<Double>.elementCount(shape)
+            for (suffix, values) in [("", estimate.diagonal), (".stderr", estimate.stderr)] {
+                tensors.append(StoredTensor(name: name + suffix, tensor: Tensor(shape: shape, scalars: Array(values.scalars[offset..<offset + count]))))
+            }
+            offset += count
+        }
+        return tensors
+    }
+}

@@ -1,0 +1,131 @@
+import Foundation
+import Spectra
+
+/// The eigensolver for the extreme eigenvalues.
+public enum SpectrumMethod: String, Sendable, Codable, CaseIterable {
+    /// Lanczos with thick restarts and full reorthogonalisation, converged on the Ritz residual.
+    case lanczos
+    /// Power iteration with deflation, as PyHessian's `eigenvalues()`.
+    case power
+    /// The whole matrix formed and diagonalised (small models only): ground truth.
+    case dense
+}
+
+/// A trace or diagonal estimate: which estimator and how many operator applications.
+public struct ProbeBudget<Method: Sendable & Codable & Equatable>: Sendable, Codable, Equatable {
+    public var method: Method
+    public var matvecs: Int
+
+    public init(method: Method, matvecs: Int = 100) {
+        self.method = method
+        self.matvecs = matvecs
+    }
+}
+
+/// A spectral density estimate: SLQ (Ghorbani et al. 2019, PyHessian's density) or KPM (Lin, Saad and Yang 2016).
+public struct DensitySettings: Sendable, Codable, Equatable {
+    public var method: DensityMethod
+    /// Random probes (PyHessian's n_v).
+    public var probes: Int
+    /// Lanczos steps per probe (SLQ, PyHessian's iter) or Chebyshev moments (KPM).
+    public var steps: Int
+    /// Points of the density's grid.
+    public var gridPoints: Int
+    /// The density of log10(|eigenvalue| + 1e-6 |eigenvalue|_max) instead of the eigenvalue.
+    public var logSpectrum: Bool
+
+    public init(method: DensityMethod = .slq, probes: Int = 1, steps: Int = 100, gridPoints: Int = 10000, logSpectrum: Bool = false) {
+        self.method = method
+        self.probes = probes
+        self.steps = steps
+        self.gridPoints = gridPoints
+        self.logSpectrum = logSpectrum
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case method, probes, steps, gridPoints = "grid_points", logSpectrum = "log_spectrum"
+    }
+}
+
+/// What `curvature spectrum` computes for each (checkpoint, parameter group): extreme eigenvalues, and optionally
+/// the trace, the diagonal and the spectral density with its curvature criteria.
+public struct SpectrumSettings: Sendable, Codable, Equatable {
+    /// Lanczos's operator-application budget per end when none is given (``LanczosSolver/defaultMaxMatvecs``).
+    public static let defaultLanczosBudget = LanczosSolver.defaultMaxMatvecs
+    /// Power iteration's iterations per eigenvalue when none are given (PyHessian's maxIter).
+    public static let defaultPowerIterations = 100
+
+    /// How many of the largest eigenvalues.
+    public var topK = 5
+    /// How many of the smallest eigenvalues (Lanczos and dense).
+    public var bottomK = 0
+    public var method = SpectrumMethod.lanczos
+    /// Lanczos: at most this many operator applications per end; power: iterations per eigenvalue.
+    public var maxMatvecs: Int?
+    /// Lanczos: residual tolerance relative to ||H||; power: relative change (PyHessian's tol).
+    public var tolerance: Double?
+    public var matrix = CurvatureMatrix.hessian
+    /// Only parameters whose names match this regular expression.
+    public var parameters: String?
+    /// One row per parameter tensor (of those selected).
+    public var perLayer = false
+    /// Seed of every random start vector and probe.
+    public var seed: UInt64 = 0
+    public var trace: ProbeBudget<TraceMethod>?
+    public var diagonal: ProbeBudget<DiagonalMethod>?
+    public var density: DensitySettings?
+    /// Probes (and trace vectors) computed together, sharing each forward pass.
+    public var probeBlock = 8
+
+    public init() {}
+
+    /// The tolerance in effect: the given one, else 1e-8 of ||H|| for Lanczos and dense, 1e-3 for power iteration.
+    public var effectiveTolerance: Double { tolerance ?? (method == .power ? 1e-3 : 1e-8) }
+
+    /// Whether the settings ask for anything and every count is in range; the message names the setting.
+    public func validated() throws(SpectrumError) {
+        guard topK >= 0, bottomK >= 0 else { throw .setting("--top-k and --bottom-k cannot be negative") }
+        guard topK + bottomK > 0 || trace != nil || density != nil || diagonal != nil else {
+            throw .setting("nothing to compute: ask for --top-k, --bottom-k, --trace, --diagonal or --density")
+        }
+        for budget in [trace?.matvecs, diagonal?.matvecs].compactMap({ $0 }) where budget < 1 {
+            throw .setting("--matvecs must be at least 1")
+        }
+        if let density {
+            guard density.probes >= 1 else { throw .setting("--probes must be at least 1") }
+            guard density.steps >= 2 else { throw .setting("--steps must be at least 2") }
+            guard density.gridPoints >= 2 else { throw .setting("--grid-points must be at least 2") }
+        }
+        guard probeBlock >= 1 else { throw .setting("--probe-block must be at least 1") }
+        if method == .power && bottomK > 0 {
+            throw .setting("--method power finds the largest-magnitude eigenvalues only; use lanczos or dense for --bottom-k")
+        }
+        if let maxMatvecs, maxMatvecs < 1 { throw .setting("--max-iterations must be at least 1") }
+        if let tolerance, !(tolerance > 0) { throw .setting("--tolerance must be positive") }
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case topK = "top_k", bottomK = "bottom_k", method, maxMatvecs = "max_matvecs", tolerance, matrix = "operator", parameters
+        case perLayer = "per_layer", seed, trace, diagonal, density, probeBlock = "probe_block"
+    }
+}
+
+/// Why a spectrum analysis cannot run or finish.
+public enum SpectrumError: Error, CustomStringConvertible, Equatable {
+    /// A setting out of range or a combination that means nothing.
+    case setting(String)
+    /// The parameter pattern matches nothing, or is not a regular expression.
+    case parameters(String)
+    /// An estimator failed (a budget too small for its sketch, a rank-deficient sketch).
+    case estimate(String)
+    /// The checkpoint cannot be read, belongs to other settings, or cannot be written.
+    case checkpoint(String)
+    /// An output file cannot be written.
+    case output(String)
+
+    public var description: String {
+        switch self {
+        case .setting(let message), .parameters(let message), .estimate(let message), .checkpoint(let message), .output(let message): message
+        }
+    }
+}

@@ -1,0 +1,76 @@
+import Foundation
+import ModelImport
+import SpectrumAnalysis
+import Spectra
+import Testing
+
+private let mlp = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+    .appendingPathComponent("ModelImportTests/Fixtures/mlp.onnx").path
+
+@Suite struct SpectrumAnalysisTests {
+    var objective: ObjectiveSettings {
+        var settings = ObjectiveSettings(model: mlp, data: "digits")
+        settings.dataOptions.limit = 60
+        return settings
+    }
+
+    func temporaryFile(_ name: String) throws -> (folder: URL, path: String) {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("spectrum-analysis-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        return (folder, folder.appendingPathComponent(name).path)
+    }
+
+    @Test func lanczosEqualsTheDenseEigenvaluesAtBothEnds() throws {
+        var settings = SpectrumSettings()
+        (settings.topK, settings.bottomK) = (3, 2)
+        let lanczos = try SpectrumAnalysis(objective: objective, settings: settings).run(Double.self).report
+        settings.method = .dense
+        let dense = try SpectrumAnalysis(objective: objective, settings: settings).run(Double.self).report
+        let (l, d) = (try #require(lanczos.rows.first), try #require(dense.rows.first))
+        let scale = abs(d.topEigenvalues[0])
+        for (a, b) in zip(l.topEigenvalues + l.bottomEigenvalues, d.topEigenvalues + d.bottomEigenvalues) {
+            #expect(abs(a - b) <= 1e-8 * scale, "\(a) vs \(b)")
+        }
+        #expect(l.converged && l.matvecs > 0 && d.nParameters == l.nParameters)
+    }
+
+    @Test func anInterruptedRunResumesToTheOneShotResultAndOtherSettingsAreRefused() throws {
+        var settings = SpectrumSettings()
+        settings.topK = 0
+        settings.trace = ProbeBudget(method: .hutchinson, matvecs: 9)
+        settings.density = DensitySettings(method: .slq, probes: 5, steps: 8, gridPoints: 50)
+        settings.probeBlock = 2
+        let analysis = SpectrumAnalysis(objective: objective, settings: settings)
+        let oneShot = try analysis.run(Double.self).report
+        let (folder, path) = try temporaryFile("resume.json")
+        defer { try? FileManager.default.removeItem(at: folder) }
+        // Interrupted after the first density block: the progress callback stops the run, as a kill would.
+        struct Interrupted: Error {}
+        var blocks = 0
+        #expect(throws: Interrupted.self) {
+            try analysis.run(Double.self, resume: path, progress: { event in
+                if case .density = event { blocks += 1; if blocks == 1 { throw Interrupted() } }
+            })
+        }
+        let saved = try JSONDecoder().decode(SpectrumResumeState.self, from: Data(contentsOf: URL(fileURLWithPath: path)))
+        #expect(saved.rows.values.first?.density.rules.count == 2 && saved.rows.values.first?.trace.count == 9)
+        #expect(try analysis.run(Double.self, resume: path).report.rows == oneShot.rows)
+
+        var other = settings
+        other.seed = 1
+        #expect(throws: SpectrumError.checkpoint("--resume \(path) was written with different settings (seed); use the same options or another file")) {
+            try SpectrumAnalysis(objective: objective, settings: other).run(Double.self, resume: path)
+        }
+    }
+
+    @Test func settingsThatMeanNothingAreRefusedByName() {
+        var settings = SpectrumSettings()
+        settings.topK = 0
+        #expect(throws: SpectrumError.setting("nothing to compute: ask for --top-k, --bottom-k, --trace, --diagonal or --density")) {
+            try settings.validated()
+        }
+        settings.bottomK = 1
+        settings.method = .power
+        #expect(throws: SpectrumError.self) { try settings.validated() }
+    }
+}
