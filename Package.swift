@@ -35,11 +35,11 @@ let package = Package(
 
         .target(name: "LinearAlgebra", dependencies: ["CBLAS", "CLAPACKE", "CFFTW3"]),
         .target(name: "ModelFormats", dependencies: [
-            "LinearAlgebra",
+            "LinearAlgebra", "Reporting",
             .product(name: "ZIPFoundation", package: "ZIPFoundation"),
             .product(name: "SwiftProtobuf", package: "swift-protobuf"),
         ]),
-        .target(name: "HTSR", dependencies: ["LinearAlgebra", "ModelFormats"]),
+        .target(name: "HTSR", dependencies: ["LinearAlgebra", "ModelFormats", "Plotting", "Reporting"]),
         .target(name: "Autodiff", dependencies: ["LinearAlgebra"]),
         .target(name: "NeuralNetworks", dependencies: ["LinearAlgebra", "Autodiff"]),
         .target(name: "Spectra", dependencies: ["LinearAlgebra", "NeuralNetworks"]),
@@ -48,7 +48,7 @@ let package = Package(
         .target(name: "Reporting"),
         .target(name: "Distributed", dependencies: ["CMPI", "NeuralNetworks", "ModelImport", "HTSR", "Landscape"]),
         .target(name: "Landscape", dependencies: ["LinearAlgebra", "ModelFormats", "NeuralNetworks", "ModelImport", "Spectra", "Plotting", "Reporting"]),
-        .target(name: "ModelImport", dependencies: ["LinearAlgebra", "ModelFormats", "Autodiff", "NeuralNetworks"],
+        .target(name: "ModelImport", dependencies: ["LinearAlgebra", "ModelFormats", "Autodiff", "NeuralNetworks", "Reporting"],
                 resources: [.copy("Resources/digits.npz")]),
         .target(name: "Curvature", dependencies: ["LinearAlgebra", "ModelFormats", "HTSR", "Autodiff", "NeuralNetworks", "ModelImport", "Spectra", "Plotting", "Reporting", "SpectrumAnalysis", "Landscape", "Distributed"]),
         .executableTarget(name: "CurvatureCLI", dependencies: [

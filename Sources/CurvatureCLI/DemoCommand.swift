@@ -40,7 +40,10 @@ struct DemoCommand: AsyncParsableCommand {
 
     /// The files, each with what it is, named under `path` as the user gave it (relative stays relative).
     static func write(_ result: Demo.Result, demo: Demo, to path: String) throws -> [(String, String)] {
-        let folder = try HTSRCommand.directory(path, option: "--out")
+        do { try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true) } catch {
+            throw CommandError("--out \(path): cannot create the directory: \(error.localizedDescription)")
+        }
+        let folder = URL(fileURLWithPath: path)
         func shown(_ name: String) -> String { path.hasSuffix("/") ? path + name : path + "/" + name }
         var written: [(String, String)] = []
         func save(_ name: String, _ text: String, _ what: String) throws {
@@ -86,7 +89,7 @@ struct DemoCommand: AsyncParsableCommand {
         text += String(format: "density (SLQ, %d probes x %d steps): %d outliers above the bulk edge %.4g\n\n",
                        result.density.probes, result.density.steps, c.outliers, c.bulkEdge)
         text += "HTSR of the trained weights\n"
-        text += (try? HTSRCommand.render(result.htsr, as: .table, summaryOnly: false)) ?? ""
+        text += result.htsr.table()
         let losses = result.landscape.loss
         let centre = losses[losses.count / 2]
         text += String(format: "\nLoss landscape: %dx%d grid over [-%.1f, %.1f]^2 along the top two Hessian eigenvectors; " +

@@ -88,6 +88,11 @@ struct LandscapeOutputOptions: ParsableArguments {
         .init(height: SurfaceHeight(quantity: plotQuantity, logarithmic: logScale, maximum: zmax), plotQuantity: plotQuantity, title: title)
     }
 
+    /// The record in `format`; the table adds the files written.
+    func rendered(_ record: LandscapeRecord, as format: ReportFormat) throws -> String {
+        try record.rendered(as: format) + (format == .table && !out.isEmpty ? "wrote " + out.joined(separator: ", ") + "\n" : "")
+    }
+
     func checkQuantity(_ grid: LandscapeGrid) throws {
         guard grid.quantities.contains(plotQuantity) else {
             throw CommandError("--plot-quantity \(plotQuantity): the grid has \(grid.quantities.joined(separator: ", "))")
@@ -192,7 +197,7 @@ struct LandscapeSliceCommand: ParsableCommand {
         case .double: try compute(Double.self)
         case .float: try compute(Float.self)
         }
-        print(try LandscapeSummary.render(record, files: files.out, format: output.format), terminator: "")
+        print(try files.rendered(record, as: output.format), terminator: "")
     }
 
     func settings() throws -> LandscapeSettings {
@@ -283,46 +288,6 @@ struct LandscapeMergeCommand: ParsableCommand {
         let settings = merged.settings
         let title = "\(files.plotQuantity) of \(URL(fileURLWithPath: settings.objective.model).lastPathComponent) on \(settings.objective.data), \(settings.axes.rawValue) axes"
         for path in files.out { try merged.write(to: path, appearance: files.appearance(title: title)) }
-        print(try LandscapeSummary.render(merged, files: files.out, format: output.format), terminator: "")
-    }
-}
-
-/// What a landscape run prints: a few lines for people, the record as JSON, or the long-form CSV.
-enum LandscapeSummary {
-    static func render(_ record: LandscapeRecord, files: [String], format: OutputFormat) throws -> String {
-        switch format {
-        case .json: return try Rendering.json(record) + "\n"
-        case .csv: return record.grid.csv()
-        case .table: break
-        }
-        let s = record.settings, grid = record.grid
-        let number = { (v: Double) in String(format: "%.6g", v) }
-        var lines = ["\(s.objective.model) on \(s.objective.data): \(s.axes.rawValue) axes, normalization \(s.normalization.rawValue) (bias-bn \(s.biasBn.rawValue)), " +
-                     "seed \(s.seed), bn_mode \(s.objective.bnMode.rawValue), \(s.objective.precision.rawValue)"]
-        let axesText = grid.y.isEmpty ? "\(grid.x.count) points, a in [\(number(grid.x.first!)), \(number(grid.x.last!))]"
-            : "\(grid.x.count) x \(grid.y.count) grid (values [ny, nx]), a in [\(number(grid.x.first!)), \(number(grid.x.last!))], " +
-              "b in [\(number(grid.y.first!)), \(number(grid.y.last!))]"
-        let computed = grid.pointCount - grid.missing.count
-        lines.append(axesText + "; \(computed) of \(grid.pointCount) points computed" + (record.shard.map { " (shard \($0))" } ?? ""))
-        lines.append("direction norms: " + record.directionNorms.map(number).joined(separator: ", ") +
-                     (record.axisEigenvalues.isEmpty ? "" : "; axis eigenvalues: " + record.axisEigenvalues.map(number).joined(separator: ", ")) +
-                     (record.explainedVariance.isEmpty ? "" : "; explained variance: " + record.explainedVariance.map { String(format: "%.4f", $0) }.joined(separator: ", ")))
-        if computed > 0 {
-            let centre = (0..<grid.pointCount).min { a, b in
-                let (p, q) = (grid.coordinates(a), grid.coordinates(b))
-                return p.a * p.a + p.b * p.b < q.a * q.a + q.b * q.b
-            }!
-            let describe = { (index: Int) -> String in
-                let (a, b) = grid.coordinates(index)
-                let values = zip(grid.quantities, grid.values).map { "\($0) \(number($1[index]))" }.joined(separator: ", ")
-                return "(\(number(a))\(grid.y.isEmpty ? "" : ", \(number(b))")): \(values)"
-            }
-            let finite = grid.loss.indices.filter { grid.loss[$0].isFinite }
-            lines.append("centre " + describe(centre))
-            if let low = finite.min(by: { grid.loss[$0] < grid.loss[$1] }) { lines.append("lowest loss at " + describe(low)) }
-            if let high = finite.max(by: { grid.loss[$0] < grid.loss[$1] }) { lines.append("highest loss at " + describe(high)) }
-        }
-        if !files.isEmpty { lines.append("wrote " + files.joined(separator: ", ")) }
-        return lines.joined(separator: "\n") + "\n"
+        print(try files.rendered(merged, as: output.format), terminator: "")
     }
 }

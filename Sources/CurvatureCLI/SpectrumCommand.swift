@@ -113,7 +113,7 @@ struct SpectrumCommand: ParsableCommand {
         case .double: try compute(Double.self)
         case .float: try compute(Float.self)
         }
-        print(try Self.render(report, as: output.format), terminator: "")
+        print(try report.rendered(as: output.format), terminator: "")
     }
 
     func compute<Scalar: TensorScalar>(_: Scalar.Type) throws -> SpectrumReport {
@@ -140,70 +140,11 @@ struct SpectrumCommand: ParsableCommand {
                 throw CommandError("cannot write \(option) \(path): \(error)")
             }
         }
-        if let plot, let estimate = outputs.densities.first, let row = report.rows.first {
-            let outliers = row.criteria?.outlierEigenvalues(in: estimate.rules) ?? []
-            let name = URL(fileURLWithPath: modelOptions.model).lastPathComponent
-            let svg = LinePlot.spectralDensity(estimate.density, method: estimate.method.rawValue, outliers: outliers, logY: logY,
-                                               title: "\(matrix.rawValue) spectral density of \(name) (\(row.parameters))").svg()
+        if let plot, let svg = outputs.densityPlot(of: report, logY: logY) {
             do { try svg.write(toFile: plot, atomically: true, encoding: .utf8) } catch {
                 throw CommandError("cannot write --plot \(plot): \(error.localizedDescription)")
             }
         }
         return report
-    }
-
-    /// The trace, density and criteria of a row as sentences under the table.
-    static func estimatesSummary(_ row: SpectrumRow) -> String {
-        let prefix = "\(row.checkpoint.map { "[\($0)] " } ?? "")\(row.parameters): "
-        var lines: [String] = []
-        if let trace = row.trace {
-            lines.append(prefix + "trace \(String(format: "%.6g", trace.estimate)) +- \(String(format: "%.2g", trace.stderr)) (standard error; " +
-                         "\(trace.method.rawValue), \(trace.matvecs) products)")
-        }
-        if let density = row.density {
-            let range = density.grid.isEmpty ? "" : String(format: " over [%.4g, %.4g]", density.grid.first!, density.grid.last!)
-            lines.append(prefix + "density \(density.method.rawValue), \(density.probes) probe(s) x \(density.steps) " +
-                         "\(density.method == .slq ? "Lanczos steps" : "moments"), \(density.matvecs) products\(range)" +
-                         (density.logSpectrum ? " (log10 |eigenvalue| axis)" : ""))
-        }
-        if let c = row.criteria {
-            lines.append(prefix + "\(c.outliers) outlier(s) above the bulk edge \(String(format: "%.4g", c.bulkEdge)); " +
-                         "re \(String(format: "%.4g", c.re)), Kh0.5 \(String(format: "%.4g", c.kh05)), negative mass \(String(format: "%.4g", c.negativeMass)), " +
-                         "condition \(c.condition.map { String(format: "%.4g", $0) } ?? "n/a")")
-        }
-        return lines.map { $0 + "\n" }.joined()
-    }
-
-    static func render(_ report: SpectrumReport, as format: OutputFormat) throws -> String {
-        let values = { (list: [Double]) in list.map { String(format: "%.6g", $0) }.joined(separator: " ") }
-        switch format {
-        case .json: return try Rendering.json(report) + "\n"
-        case .csv:
-            let header = ["checkpoint", "parameters", "n_parameters", "loss", "top_eigenvalues", "bottom_eigenvalues", "matvecs", "converged",
-                          "trace", "trace_stderr", "re", "kh05", "negative_mass", "condition", "outliers", "bulk_edge"]
-            let optional = { (value: Double?) in value.map { "\($0)" } ?? "" }
-            return Rendering.csv(header: header, rows: report.rows.map { row in
-                [row.checkpoint ?? "", row.parameters, String(row.nParameters), "\(row.loss)",
-                 row.topEigenvalues.map { "\($0)" }.joined(separator: ";"), row.bottomEigenvalues.map { "\($0)" }.joined(separator: ";"),
-                 String(row.matvecs), String(row.converged), optional(row.trace?.estimate), optional(row.trace?.stderr),
-                 optional(row.criteria?.re), optional(row.criteria?.kh05), optional(row.criteria?.negativeMass),
-                 optional(row.criteria?.condition), row.criteria.map { String($0.outliers) } ?? "", optional(row.criteria?.bulkEdge)]
-            })
-        case .table:
-            let showCheckpoint = report.rows.contains { $0.checkpoint != nil }
-            let header = (showCheckpoint ? ["checkpoint"] : []) + ["parameters", "n_parameters", "loss", "top eigenvalues", "bottom eigenvalues", "matvecs", "converged"]
-            let rows = report.rows.map { row in
-                (showCheckpoint ? [row.checkpoint ?? ""] : []) + [row.parameters, String(row.nParameters), String(format: "%.6f", row.loss),
-                 values(row.topEigenvalues), values(row.bottomEigenvalues), String(row.matvecs), row.converged ? "yes" : "NO"]
-            }
-            let worst = report.rows.flatMap { $0.residuals.top + $0.residuals.bottom }.max() ?? 0
-            let hasEigenpairs = report.rows.contains { !$0.topEigenvalues.isEmpty || !$0.bottomEigenvalues.isEmpty }
-            return "\(report.model) on \(report.data) (\(report.nSamples) samples): \(report.operator.rawValue), \(report.method.rawValue), " +
-                "bn_mode \(report.bnMode.rawValue), \(report.precision.rawValue), seed \(report.seed)\n\n" +
-                Rendering.table(header: header, rows: rows, rightAligned: Set([showCheckpoint ? 2 : 1])) +
-                "\n" + (hasEigenpairs ? "largest residual ||H v - lambda v||: \(String(format: "%.2e", worst)) (tolerance \(String(format: "%.0e", report.tolerance)) x ||H||)\n" : "") +
-                report.rows.map(estimatesSummary).joined() +
-                EvalCommand.notes(batchNormFolded: report.batchNormFolded, untied: report.untiedTensors)
-        }
     }
 }

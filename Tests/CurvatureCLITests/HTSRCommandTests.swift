@@ -13,7 +13,7 @@ let onnxPath = repositoryRoot.appendingPathComponent("Tests/ModelFormatsTests/Fi
     func run(_ arguments: [String]) async throws -> String {
         let command = try #require(try CurvatureCommand.parseAsRoot(["htsr"] + arguments) as? HTSRCommand)
         let report = try await analyzeHTSR(WeightFile.open(URL(fileURLWithPath: command.file)), options: command.options)
-        return try HTSRCommand.render(report, as: command.output.format, summaryOnly: command.summary)
+        return try command.summary ? report.summary.rendered(as: command.output.format) : report.rendered(as: command.output.format)
     }
 
     @Test func saveEsdAndPlotWriteEveryLayer() async throws {
@@ -22,10 +22,10 @@ let onnxPath = repositoryRoot.appendingPathComponent("Tests/ModelFormatsTests/Fi
         let command = try #require(try CurvatureCommand.parseAsRoot(["htsr", checkpointPath, "--save-esd", folder.appendingPathComponent("esd").path,
                                                                     "--plot", folder.path]) as? HTSRCommand)
         let report = try await analyzeHTSR(WeightFile.open(URL(fileURLWithPath: checkpointPath)), options: command.options)
-        try HTSRCommand.saveSpectra(report, to: folder.appendingPathComponent("esd").path)
-        try HTSRCommand.plotSpectra(report, to: folder.path)
+        try report.writeSpectra(to: folder.appendingPathComponent("esd").path)
+        try report.writePlots(to: folder.path)
         for row in report.layers {
-            let stem = HTSRCommand.fileStem(row)
+            let stem = HTSRReport.fileStem(row)
             let saved = try NumPyFormat.read(contentsOf: folder.appendingPathComponent("esd/\(stem).npy")).doubles()
             #expect(saved.count == row.numEvals && saved.last == row.lambdaMax && saved == saved.sorted())
             let svg = try String(contentsOf: folder.appendingPathComponent("esd_\(stem).svg"), encoding: .utf8)
@@ -36,7 +36,7 @@ let onnxPath = repositoryRoot.appendingPathComponent("Tests/ModelFormatsTests/Fi
         #expect(XMLParser(data: Data(alpha.utf8)).parse())
         #expect(alpha.contains(">layer_id</text>") && alpha.contains("2: over-trained below") && alpha.contains("6: under-trained above"))
         // The JSON report does not carry the eigenvalues.
-        #expect(!(try HTSRCommand.render(report, as: .json, summaryOnly: false)).contains("\"eigenvalues\""))
+        #expect(!(try report.rendered(as: .json)).contains("\"eigenvalues\""))
     }
 
     @Test func detXAndRandomizationAddTheirColumnsOnlyWhenAsked() async throws {
@@ -83,18 +83,18 @@ let onnxPath = repositoryRoot.appendingPathComponent("Tests/ModelFormatsTests/Fi
         let root = repositoryRoot.appendingPathComponent("Examples/models")
         let (final, early) = (root.appendingPathComponent("digits_mlp.safetensors").path,
                               root.appendingPathComponent("trajectory/digits_mlp_epoch05.safetensors").path)
-        func compare(_ a: String, _ b: String) async throws -> [LayerComparison] {
-            try await #require(try CurvatureCommand.parseAsRoot(["htsr", "compare", a, b]) as? HTSRCompareCommand).compare()
+        func compare(_ a: String, _ b: String) async throws -> [HTSRComparison.Row] {
+            try await #require(try CurvatureCommand.parseAsRoot(["htsr", "compare", a, b]) as? HTSRCompareCommand).compare().rows
         }
         let same = try await compare(final, final)
         #expect(same.count == 3 && same.allSatisfy { $0.esdDistance == 0 && $0.weightDistance == 0 && $0.alphaDelta == 0 })
         let rows = try await compare(final, early)
         #expect(rows.map(\.name) == ["0", "2", "4"] && rows.allSatisfy { $0.esdDistance > 0 && $0.weightDistance > 0.1 })
         #expect(rows.allSatisfy { abs(($0.alphaA ?? 0) - ($0.alphaB ?? 0) - ($0.alphaDelta ?? .nan)) < 1e-12 })
-        let csv = try HTSRCompareCommand.render(rows, as: .csv)
+        let csv = HTSRComparison(rows: rows).csv()
         #expect(csv.hasPrefix("layer_id,name,alpha_a,alpha_b,alpha_delta,lambda_max_a,lambda_max_b,esd_distance,weight_distance\n"))
         // Models with no layer in common are refused.
-        await #expect(throws: CommandError.self) { try await compare(final, checkpointPath) }
+        await #expect(throws: HTSROutputError.self) { try await compare(final, checkpointPath) }
     }
 
     @Test func xmaxTakesNoneForceOrMinusK() throws {

@@ -50,7 +50,7 @@ import Curvature
         let parser = XMLParser(data: Data(svg.utf8))
         #expect(parser.parse())
         #expect(svg.contains("class=\"x-label\"") && svg.contains("||d|| = ") && svg.contains("class=\"contour\""))
-        let table = try LandscapeSummary.render(record, files: paths, format: .table)
+        let table = record.table()
         #expect(table.contains("4 x 3 grid (values [ny, nx])") && table.contains("12 of 12 points computed"))
     }
 

@@ -15,7 +15,7 @@ let mlpPath = repositoryRoot.appendingPathComponent("Tests/ModelImportTests/Fixt
     @Test func traceDensityAndCriteriaReachTheJSON() throws {
         let arguments = ["--top-k", "2", "--trace", "--trace-method", "hutchpp", "--matvecs", "12", "--density", "slq", "--probes", "2",
                          "--steps", "15", "--grid-points", "200", "--format", "json"]
-        let json = try SpectrumCommand.render(try report(arguments), as: .json)
+        let json = try report(arguments).rendered(as: .json)
         let object = try #require(try JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any])
         let trace = try #require(object["trace"] as? [String: Any])
         #expect(trace["method"] as? String == "hutchpp" && trace["matvecs"] as? Int == 12 && trace["stderr"] is Double)

@@ -1,4 +1,5 @@
 import Foundation
+import Plotting
 
 extension LinePlot {
     /// One layer's ESD on log-log axes, as `curvature htsr --plot` draws it: a histogram density over `bins`

@@ -1,0 +1,15 @@
+import ArgumentParser
+import Curvature
+import Foundation
+
+extension ReportFormat: ExpressibleByArgument {}
+
+struct OutputOptions: ParsableArguments {
+    @Option(help: "Output format: \(ReportFormat.allCases.map(\.rawValue).joined(separator: ", ")).")
+    var format: ReportFormat = .table
+}
+
+struct CommandError: Error, CustomStringConvertible {
+    var description: String
+    init(_ description: String) { self.description = description }
+}

@@ -1,0 +1,122 @@
+import Foundation
+import LinearAlgebra
+import ModelFormats
+import Plotting
+import Reporting
+
+/// Why a report's files cannot be written.
+public struct HTSROutputError: Error, CustomStringConvertible, Equatable {
+    public var description: String
+    public init(_ description: String) { self.description = description }
+}
+
+extension HTSRReport: Report {
+    /// The main columns, the optional analyses' main columns when asked for, and the summary line.
+    public func table() -> String {
+        let number = Rendering.number
+        var extras: [(String, (LayerReport) -> String)] = []
+        if options.fit != .powerLaw { extras.append(("Lambda", { number($0.truncationLambda, "%.4g") })) }
+        if options.fixFingers == .clipXmax { extras.append(("num_fingers", { $0.numFingers.map(String.init) ?? "-" })) }
+        if options.mpFit {
+            extras.append(("num_spikes", { ($0.marchenkoPastur??.numSpikes).map(String.init) ?? "-" }))
+            extras.append(("mp_softrank", { number($0.marchenkoPastur??.softRank, "%.3f") }))
+        }
+        let header = ["layer_id", "name", "N", "M", "rf", "num_evals", "alpha", "xmin", "D", "lambda_max",
+                      "stable_rank", "num_pl_spikes"] + extras.map(\.0) + ["warning"]
+        let rows = layers.map { row -> [String] in
+            let main: [String] = [String(row.layerID), row.name + (row.slice.map { "[\($0.map(String.init).joined(separator: ","))]" } ?? ""),
+             String(row.n), String(row.m), String(row.rf), String(row.numEvals), number(row.alpha, "%.4f"),
+             number(row.xmin, "%.4g"), number(row.d, "%.4f"), number(row.lambdaMax, "%.4g"),
+             number(row.stableRank, "%.2f"), row.numPLSpikes.map(String.init) ?? "-"]
+            return main + extras.map { $0.1(row) } + [row.warning]
+        }
+        let table = Rendering.table(header: header, rows: rows, rightAligned: Set(0..<(header.count - 1)).subtracting([1]))
+        let delta = baseModel.map { ", each layer minus its tensor in \($0)" } ?? ""
+        return "\(file) (\(format)\(delta))\n\n" + table + "\n" + summaryLine
+    }
+
+    /// Every column WeightWatcher reports (and the optional analyses'), full precision.
+    public func csv() -> String {
+        let header = LayerReport.columns(for: options).map(\.rawValue)
+        return Rendering.csv(header: header, rows: layers.map { row in row.cells.map { Self.csvCell($0.value) } })
+    }
+
+    /// One sentence: how many layers, and the summary's means.
+    public var summaryLine: String {
+        let s = summary, number = Rendering.number
+        return "\(s.layers) layers analysed (\(s.failedFits) failed fits), \(s.skipped) tensors skipped; " +
+            "mean alpha \(number(s.alpha, "%.4f")), alpha_weighted \(number(s.alphaWeighted, "%.4f")), " +
+            "log_norm \(number(s.logNorm, "%.4f")), stable_rank \(number(s.stableRank, "%.2f"))\n"
+    }
+
+    /// Full precision for programs; empty for a null; a slice as "i,j".
+    static func csvCell(_ cell: LayerReport.Cell) -> String {
+        switch cell {
+        case .integer(let value): value.map(String.init) ?? ""
+        case .number(let value): value.map { "\($0)" } ?? ""
+        case .text(let value): value ?? ""
+        case .integers(let value): value.map { $0.map(String.init).joined(separator: ",") } ?? ""
+        }
+    }
+
+    /// A file name for a layer: its id, then its name with anything but letters, digits, '.', '-' and '_' as '_'.
+    public static func fileStem(_ row: LayerReport) -> String {
+        let name = String(row.name.map { $0.isLetter || $0.isNumber || "._-".contains($0) ? $0 : "_" })
+        return "\(row.layerID)_\(name)" + (row.slice.map { "_" + $0.map(String.init).joined(separator: "_") } ?? "")
+    }
+
+    static func directory(_ path: String, option: String) throws(HTSROutputError) -> URL {
+        do { try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true) } catch {
+            throw HTSROutputError("\(option) \(path): cannot create the directory: \(error.localizedDescription)")
+        }
+        return URL(fileURLWithPath: path)
+    }
+
+    /// Every layer's eigenvalues (ascending, kept with ``HTSROptions/keepEigenvalues``) as DIR/LAYERID_NAME.npy.
+    public func writeSpectra(to path: String) throws(HTSROutputError) {
+        let folder = try Self.directory(path, option: "--save-esd")
+        for row in layers {
+            let url = folder.appendingPathComponent(Self.fileStem(row) + ".npy")
+            do { try NumPyFormat.write(StoredTensor(name: row.name, tensor: Tensor(row.eigenvalues ?? [])), to: url) } catch {
+                throw HTSROutputError("--save-esd: cannot write \(url.path): \(error)")
+            }
+        }
+    }
+
+    /// An SVG per layer in DIR (its ESD on log-log axes, the fitted law, xmin marked) and DIR/alpha.svg.
+    public func writePlots(to path: String) throws(HTSROutputError) {
+        let folder = try Self.directory(path, option: "--plot")
+        func write(_ svg: String, _ name: String) throws(HTSROutputError) {
+            let url = folder.appendingPathComponent(name)
+            do { try svg.write(to: url, atomically: true, encoding: .utf8) } catch {
+                throw HTSROutputError("--plot: cannot write \(url.path): \(error.localizedDescription)")
+            }
+        }
+        for row in layers {
+            let title = "ESD of layer \(row.layerID) (\(row.name))" + (row.alpha.map { String(format: ", alpha %.3f", $0) } ?? ", no fit")
+            try write(LinePlot.empiricalSpectralDensity(eigenvalues: row.eigenvalues ?? [], alpha: row.alpha, xmin: row.xmin,
+                                                        truncation: row.truncationLambda, title: title).svg(),
+                      "esd_" + Self.fileStem(row) + ".svg")
+        }
+        let fitted = layers.filter { $0.alpha != nil }
+        try write(LinePlot.alphaPerLayer(layerIDs: fitted.map(\.layerID), alphas: fitted.compactMap(\.alpha),
+                                         title: "alpha per layer of \(URL(fileURLWithPath: file).lastPathComponent)").svg(), "alpha.svg")
+    }
+}
+
+extension HTSRSummary: Report {
+    var pairs: [(String, String)] {
+        let number = Rendering.number
+        return [
+            ("layers", String(layers)), ("failed_fits", String(failedFits)),
+            ("skipped", String(skipped)), ("log_norm", number(logNorm, "%.6f")),
+            ("alpha", number(alpha, "%.6f")), ("alpha_weighted", number(alphaWeighted, "%.6f")),
+            ("log_alpha_norm", number(logAlphaNorm, "%.6f")),
+            ("log_spectral_norm", number(logSpectralNorm, "%.6f")),
+            ("stable_rank", number(stableRank, "%.6f")),
+        ] + (mpSoftrank.map { [("mp_softrank", String(format: "%.6f", $0))] } ?? [])
+    }
+
+    public func table() -> String { Rendering.table(header: ["metric", "value"], rows: pairs.map { [$0.0, $0.1] }, rightAligned: [1]) }
+    public func csv() -> String { Rendering.csv(header: pairs.map(\.0), rows: [pairs.map(\.1)]) }
+}

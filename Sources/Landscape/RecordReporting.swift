@@ -1,0 +1,39 @@
+import Foundation
+import Reporting
+
+extension LandscapeRecord: Report {
+    /// A few lines for people: the settings, the grid, the axes' norms, and the centre, lowest and highest points.
+    public func table() -> String {
+        let s = settings
+        let number = { (v: Double) in String(format: "%.6g", v) }
+        var lines = ["\(s.objective.model) on \(s.objective.data): \(s.axes.rawValue) axes, normalization \(s.normalization.rawValue) (bias-bn \(s.biasBn.rawValue)), " +
+                     "seed \(s.seed), bn_mode \(s.objective.bnMode.rawValue), \(s.objective.precision.rawValue)"]
+        let axesText = grid.y.isEmpty ? "\(grid.x.count) points, a in [\(number(grid.x.first!)), \(number(grid.x.last!))]"
+            : "\(grid.x.count) x \(grid.y.count) grid (values [ny, nx]), a in [\(number(grid.x.first!)), \(number(grid.x.last!))], " +
+              "b in [\(number(grid.y.first!)), \(number(grid.y.last!))]"
+        let computed = grid.pointCount - grid.missing.count
+        lines.append(axesText + "; \(computed) of \(grid.pointCount) points computed" + (shard.map { " (shard \($0))" } ?? ""))
+        lines.append("direction norms: " + directionNorms.map(number).joined(separator: ", ") +
+                     (axisEigenvalues.isEmpty ? "" : "; axis eigenvalues: " + axisEigenvalues.map(number).joined(separator: ", ")) +
+                     (explainedVariance.isEmpty ? "" : "; explained variance: " + explainedVariance.map { String(format: "%.4f", $0) }.joined(separator: ", ")))
+        if computed > 0 {
+            let centre = (0..<grid.pointCount).min { a, b in
+                let (p, q) = (grid.coordinates(a), grid.coordinates(b))
+                return p.a * p.a + p.b * p.b < q.a * q.a + q.b * q.b
+            }!
+            let describe = { (index: Int) -> String in
+                let (a, b) = grid.coordinates(index)
+                let values = zip(grid.quantities, grid.values).map { "\($0) \(number($1[index]))" }.joined(separator: ", ")
+                return "(\(number(a))\(grid.y.isEmpty ? "" : ", \(number(b))")): \(values)"
+            }
+            let finite = grid.loss.indices.filter { grid.loss[$0].isFinite }
+            lines.append("centre " + describe(centre))
+            if let low = finite.min(by: { grid.loss[$0] < grid.loss[$1] }) { lines.append("lowest loss at " + describe(low)) }
+            if let high = finite.max(by: { grid.loss[$0] < grid.loss[$1] }) { lines.append("highest loss at " + describe(high)) }
+        }
+        return lines.joined(separator: "\n") + "\n"
+    }
+
+    /// The long form: one row per point, x, y and every quantity.
+    public func csv() -> String { grid.csv() }
+}
