@@ -63,8 +63,6 @@ struct Shard: ExpressibleByArgument {
         guard parts.count == 2, parts[1] >= 1, (0..<parts[1]).contains(parts[0]) else { return nil }
         (index, count) = (parts[0], parts[1])
     }
-
-    var description: String { "\(index)/\(count)" }
 }
 
 /// The options that decide how a landscape file looks (shared by slicing and merging).

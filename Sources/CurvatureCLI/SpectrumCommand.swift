@@ -117,8 +117,9 @@ struct SpectrumCommand: ParsableCommand {
     }
 
     func compute<Scalar: TensorScalar>(_: Scalar.Type) throws -> SpectrumReport {
-        var analysis = SpectrumAnalysis(objective: try modelOptions.settings(checkpoint: modelOptions.weightFiles.first),
-                                        settings: settings, checkpoints: modelOptions.weightFiles.count > 1 ? modelOptions.weightFiles : [])
+        let weightFiles = modelOptions.weightFiles
+        var analysis = SpectrumAnalysis(objective: try modelOptions.settings(checkpoint: weightFiles.first),
+                                        settings: settings, checkpoints: weightFiles.count > 1 ? weightFiles : [])
         analysis.keepEigenvectors = saveEigenvectors != nil
         let quiet = self.quiet, group = ProcessGroup.world
         let (report, outputs) = try analysis.run(Scalar.self, resume: resume, writesResumeState: group.isRoot, load: { settings in

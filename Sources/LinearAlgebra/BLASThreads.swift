@@ -61,8 +61,13 @@ public enum BLASThreads {
 
 /// Active thread-count overrides on a base count: the newest active one is in effect, the base when none is.
 struct BLASThreadOverrides: Equatable {
+    struct Entry: Equatable {
+        var id: Int
+        var count: Int
+    }
+
     var base: Int
-    private(set) var active: [(id: Int, count: Int)] = []
+    private(set) var active: [Entry] = []
     private var nextID = 0
 
     init(base: Int) { self.base = base }
@@ -71,15 +76,14 @@ struct BLASThreadOverrides: Equatable {
 
     mutating func push(_ count: Int) -> Int {
         nextID += 1
-        active.append((nextID, count))
+        active.append(Entry(id: nextID, count: count))
         return nextID
     }
 
     mutating func pop(_ id: Int) { active.removeAll { $0.id == id } }
 
-    static func == (a: Self, b: Self) -> Bool {
-        a.base == b.base && a.active.map(\.id) == b.active.map(\.id) && a.active.map(\.count) == b.active.map(\.count)
-    }
+    /// Equal when the same overrides are active on the same base; how many were ever issued does not count.
+    static func == (a: Self, b: Self) -> Bool { a.base == b.base && a.active == b.active }
 }
 
 /// The process's overrides behind a lock.

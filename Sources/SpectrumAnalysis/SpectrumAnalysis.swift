@@ -22,8 +22,8 @@ public struct SpectrumOutputs: Sendable {
     public var eigenvectors: [StoredTensor] = []
     /// Each parameter tensor's diagonal estimate under its own name and its standard errors under `NAME.stderr`.
     public var diagonal: [StoredTensor] = []
-    /// The density estimate of each row, for plots.
-    public var densities: [DensityEstimate] = []
+    /// The first row's density estimate, for the plot.
+    public var density: DensityEstimate?
 }
 
 /// The eigenvalue spectrum of a model's curvature as a library call: what `curvature spectrum` computes.
@@ -73,9 +73,9 @@ public struct SpectrumAnalysis: Sendable {
         var outputs = SpectrumOutputs()
         var first: (Objective<Scalar>, LoadedModel<Scalar>)?
         for weights in checkpoints.isEmpty ? [nil] : checkpoints.map(Optional.some) {
-            var settings = objective
-            if let weights { settings.weights = weights }
-            let (objective, loaded) = try load(settings)
+            var rowObjective = self.objective
+            if let weights { rowObjective.weights = weights }
+            let (objective, loaded) = try load(rowObjective)
             if first == nil { first = (objective, loaded) }
             for (label, names) in try groups(objective.parameters) {
                 var subset = objective
@@ -175,7 +175,7 @@ public struct SpectrumAnalysis: Sendable {
                 }
             }
             densityEstimate = estimate
-            outputs.densities.append(estimate)
+            if isFirst { outputs.density = estimate }
             if density.method == .slq {
                 let known = [top, bottom].compactMap { $0 }.flatMap { result in
                     zip(result.eigenvalues, result.residuals).map { (value: $0.0, residual: $0.1) }

@@ -64,7 +64,7 @@ extension SpectrumReport: Report {
 extension SpectrumOutputs {
     /// The first row's density as the SVG `curvature spectrum --plot` writes, resolved outliers marked; nil without one.
     public func densityPlot(of report: SpectrumReport, logY: Bool = false) -> String? {
-        guard let estimate = densities.first, let row = report.rows.first else { return nil }
+        guard let estimate = density, let row = report.rows.first else { return nil }
         let outliers = row.criteria?.outlierEigenvalues(in: estimate.rules) ?? []
         let name = URL(fileURLWithPath: report.model).lastPathComponent
         return LinePlot.spectralDensity(estimate.density, method: estimate.method.rawValue, outliers: outliers, logY: logY,
