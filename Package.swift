@@ -42,7 +42,7 @@ let package = Package(
         .target(name: "HTSR", dependencies: ["LinearAlgebra", "ModelFormats", "Plotting", "Reporting"]),
         .target(name: "Autodiff", dependencies: ["LinearAlgebra"]),
         .target(name: "NeuralNetworks", dependencies: ["LinearAlgebra", "Autodiff"]),
-        .target(name: "Spectra", dependencies: ["LinearAlgebra", "NeuralNetworks"]),
+        .target(name: "Spectra", dependencies: ["LinearAlgebra"]),
         .target(name: "SpectrumAnalysis", dependencies: ["LinearAlgebra", "ModelFormats", "NeuralNetworks", "ModelImport", "Spectra", "Plotting"]),
         .target(name: "Plotting"),
         .target(name: "Reporting"),

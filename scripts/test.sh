@@ -13,11 +13,11 @@ if ! swift build "${build[@]}" --build-tests >"$log" 2>&1; then cat "$log" >&2; 
 tail -1 "$log" >&2
 rm -f "$log"
 curvature="$(swift build "${build[@]}" --show-bin-path)/curvature"
-bash scripts/cli-checks.sh "$curvature"
-OPENBLAS_NUM_THREADS=1 bash scripts/mpi-checks.sh "$curvature"
-bash scripts/run-examples.sh "${build[@]}"
-OPENBLAS_NUM_THREADS=1 bash scripts/docs-check.sh "$curvature"
-bash scripts/consumer-check.sh
+bash scripts/checks/cli.sh "$curvature"
+OPENBLAS_NUM_THREADS=1 bash scripts/checks/mpi.sh "$curvature"
+bash scripts/checks/examples.sh "${build[@]}"
+OPENBLAS_NUM_THREADS=1 bash scripts/checks/docs.sh "$curvature"
+bash scripts/checks/consumer.sh
 # Swift Testing runs tests in parallel on every core; OpenBLAS threads on top of that oversubscribe the cores and
 # make BLAS-heavy tests several times slower, so each BLAS call runs on the calling thread here.
 OPENBLAS_NUM_THREADS=1 swift test "${build[@]}" --skip-build

@@ -14,7 +14,7 @@ print("trained \(trained.parameters.dimension()) parameters, final epoch loss \(
 // The Hessian of the loss over the first 500 images (a batch, as PyHessian takes one).
 let batch = digits.rows(Array(0..<500))
 let objective = Objective(model: model, parameters: trained.parameters, loss: .crossEntropy, data: batch)
-let hessian = CurvatureOperator(objective)
+let hessian = HessianOperator(objective)
 let lanczos = LanczosSolver(count: 3, end: .largest, tolerance: 1e-10, maxMatvecs: 1000, seed: 1).solve(hessian)
 let dense = try DenseSpectrum.decompose(hessian)  // 610 Hessian-vector products: fine at this size
 let exactTop = Array(dense.values.suffix(3).reversed())

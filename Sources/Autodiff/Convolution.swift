@@ -71,7 +71,7 @@ extension WindowGeometry {
     /// at `columns` summed into `samples` images [C, H, W] at `target`, which it overwrites.
     ///
     /// Its loops repeat im2col's on purpose: one shared walk calling a closure per run of window elements (3 elements
-    /// for a 3 x 3 kernel) made the benchmark CNN's forward pass 10-40% slower (`scripts/benchmark-hvp.sh`).
+    /// for a 3 x 3 kernel) made the benchmark CNN's forward pass 10-40% slower (`scripts/benchmarks/hvp.sh`).
     @inline(__always)
     func col2im<Scalar: TensorScalar>(_ columns: UnsafePointer<Scalar>, samples: Int, channels c: Int, height h: Int, width w: Int,
                                       into target: UnsafeMutablePointer<Scalar>) {

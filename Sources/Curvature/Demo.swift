@@ -73,7 +73,7 @@ public struct Demo: Sendable {
         testObjective.data = test
         var hessianObjective = objective
         hessianObjective.data = train.rows(Array(0..<min(hessianSamples, trainCount)))
-        let op = CurvatureOperator(hessianObjective)
+        let op = HessianOperator(hessianObjective)
 
         progress("spectrum: top \(topEigenvalues) eigenvalues by Lanczos")
         let top = LanczosSolver(count: topEigenvalues, end: .largest, tolerance: 1e-5, seed: seed).solve(op)

@@ -32,8 +32,11 @@ struct SpectrumCommand: ParsableCommand {
     var maxMatvecs: Int?
     @Option(help: "Lanczos: residual tolerance relative to ||H||; power: relative change (PyHessian's tol).")
     var tolerance: Double?
-    @Option(name: .customLong("operator"), help: "The matrix: \(CurvatureMatrix.allCases.map(\.rawValue).joined(separator: ", ")).")
+    @Option(name: [.customLong("matrix"), .customLong("operator")],
+            help: "The curvature matrix: \(CurvatureMatrix.allCases.map(\.rawValue).joined(separator: ", ")).")
     var matrix: CurvatureMatrix = .hessian
+    @Option(help: "Target draws per sample of the Monte-Carlo Fisher (mc-fisher), seeded by --seed.")
+    var mcSamples = 1
     @Option(help: "Only parameters whose names match this regular expression.")
     var parameters: String?
     @Flag(help: "One row per parameter tensor (of those selected).")
@@ -82,6 +85,7 @@ struct SpectrumCommand: ParsableCommand {
         settings.maxMatvecs = maxMatvecs
         settings.tolerance = tolerance
         settings.matrix = matrix
+        settings.monteCarloSamples = mcSamples
         settings.parameters = parameters
         settings.perLayer = perLayer
         settings.seed = seed

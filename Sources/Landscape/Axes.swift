@@ -125,7 +125,7 @@ extension LandscapeAxes {
         _ objective: Objective<Scalar>, weights: [NamedTensor], count: Int, pair: HessianPair, seed: UInt64,
         normalization: DirectionNormalization, lowRank: LowRankPolicy, tolerance: Double = 1e-6, maxMatvecs: Int = 2000
     ) -> LandscapeAxes {
-        let op = CurvatureOperator(objective)
+        let op = HessianOperator(objective)
         var pairs: [(Double, Tensor<Double>)]
         let top = LanczosSolver(count: pair == .top ? count : 1, end: .largest, tolerance: tolerance, maxMatvecs: maxMatvecs, seed: seed).solve(op)
         pairs = Array(zip(top.eigenvalues, top.eigenvectors))

@@ -91,7 +91,7 @@ public struct LandscapeSlice<Scalar: TensorScalar>: Sendable {
             values += [Double(test.loss), test.accuracy ?? .nan]
         }
         if let map = eigenvalueMap {
-            let op = CurvatureOperator(here)
+            let op = HessianOperator(here)
             for end in [SpectrumEnd.largest, .smallest] {
                 let result = LanczosSolver(count: 1, end: end, tolerance: map.tolerance, maxMatvecs: map.maxMatvecs,
                                            seed: map.seed &+ (end == .largest ? 0 : 1)).solve(op)

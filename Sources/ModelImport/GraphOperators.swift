@@ -306,31 +306,15 @@ struct GraphOperators<Scalar: TensorScalar> {
 
     func batchNormalization(_ operands: [Value?]) throws -> Value {
         let x = try variable(operands[0])
-        let scale = try variable(operands[1]), bias = try variable(operands[2])
-        let epsilon = Scalar(float("epsilon", 1e-5))
-        var shape = [Int](repeating: 1, count: x.shape.count)
-        shape[1] = x.shape[1]
-        if context.batchNormMode == .train {
-            let axes = [0] + Array(2..<x.shape.count)
-            let mean = x.mean(alongAxes: axes, keepingDimensions: true)
-            let centred = x - mean
-            let variance = (centred * centred).mean(alongAxes: axes, keepingDimensions: true)
-            return .float(centred / (variance + epsilon).sqrt() * scale.reshaped(shape) + bias.reshaped(shape))
-        }
-        // Eval mode is an affine map per channel: fold it into one scale and one shift, two passes over x, not four.
-        let factor = scale / (try variable(operands[4]) + epsilon).sqrt()
-        let shift = bias - (try variable(operands[3])) * factor
-        return .float(x * factor.reshaped(shape) + shift.reshaped(shape))
+        let running = context.batchNormMode == .train ? nil : (mean: try variable(operands[3]), variance: try variable(operands[4]))
+        return .float(x.batchNormalized(weight: try variable(operands[1]), bias: try variable(operands[2]), running: running,
+                                        epsilon: Scalar(float("epsilon", 1e-5))).output)
     }
 
     func layerNormalization(_ operands: [Value?]) throws -> Value {
         let x = try variable(operands[0])
         let first = try axis(int("axis", -1), rank: x.shape.count)
-        let axes = Array(first..<x.shape.count)
-        let mean = x.mean(alongAxes: axes, keepingDimensions: true)
-        let centred = x - mean
-        let variance = (centred * centred).mean(alongAxes: axes, keepingDimensions: true)
-        var y = centred / (variance + Scalar(float("epsilon", 1e-5))).sqrt() * (try variable(operands[1]))
+        var y = x.standardized(alongAxes: Array(first..<x.shape.count), epsilon: Scalar(float("epsilon", 1e-5))) * (try variable(operands[1]))
         if operands.count > 2, let b = operands[2] { y = y + (try variable(b)) }
         return .float(y)
     }

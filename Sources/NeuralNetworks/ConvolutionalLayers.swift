@@ -97,16 +97,6 @@ public struct Pool2d: Layer {
     public func initialParameters<Scalar: TensorScalar>(using random: inout SeededRandom) -> [(String, Tensor<Scalar>)] { [] }
 }
 
-/// torch.nn.AdaptiveAvgPool2d(1): the mean over each channel's plane, [N, C, H, W] -> [N, C, 1, 1].
-public struct GlobalAveragePool2d: Layer {
-    public init() {}
-    public var parameterShapes: [(name: String, shape: [Int])] { [] }
-    public func callAsFunction<Scalar: TensorScalar>(_ input: Variable<Scalar>, _ parameters: ParameterScope<Scalar>) -> Variable<Scalar> {
-        input.mean(alongAxes: [2, 3], keepingDimensions: true)
-    }
-    public func initialParameters<Scalar: TensorScalar>(using random: inout SeededRandom) -> [(String, Tensor<Scalar>)] { [] }
-}
-
 /// torch.nn.Flatten: [N, ...] -> [N, product of the rest].
 public struct Flatten: Layer {
     public init() {}

@@ -23,32 +23,21 @@ public struct BatchNorm: Layer {
     }
 
     public func callAsFunction<Scalar: TensorScalar>(_ input: Variable<Scalar>, _ parameters: ParameterScope<Scalar>) -> Variable<Scalar> {
-        // Statistics over every axis but the channel axis 1: [N, C] (BatchNorm1d), [N, C, L], [N, C, H, W].
-        let axes = [0] + Array(2..<input.shape.count)
-        var broadcastShape = [Int](repeating: 1, count: input.shape.count)
-        broadcastShape[1] = features
-        let mean: Variable<Scalar>, variance: Variable<Scalar>
-        if parameters.context.batchNormMode == .train {
-            mean = input.mean(alongAxes: axes, keepingDimensions: true)
-            let centred = input - mean
-            variance = (centred * centred).mean(alongAxes: axes, keepingDimensions: true)
-            if parameters.context.training {
-                let count = Scalar(axes.reduce(1) { $0 * input.shape[$1] })
-                let m = Scalar(momentum)
-                let unbiased = variance.value.reshaped([features]) * (count / max(1, count - 1))
-                let runningMean = parameters("running_mean").value, runningVariance = parameters("running_var").value
-                parameters.context.update(parameters.qualified("running_mean"), runningMean * (1 - m) + mean.value.reshaped([features]) * m)
-                parameters.context.update(parameters.qualified("running_var"), runningVariance * (1 - m) + unbiased * m)
-                parameters.context.update(parameters.qualified("num_batches_tracked"), parameters("num_batches_tracked").value.map { $0 + 1 })
-            }
-        } else {
-            // Eval mode is an affine map per channel: one scale and one shift, two passes over the input, not four.
-            let factor = parameters("weight") / (parameters("running_var") + Scalar(epsilon)).sqrt()
-            let shift = parameters("bias") - parameters("running_mean") * factor
-            return input * factor.reshaped(broadcastShape) + shift.reshaped(broadcastShape)
+        let train = parameters.context.batchNormMode == .train
+        let running = train ? nil : (mean: parameters("running_mean"), variance: parameters("running_var"))
+        let (output, batchMoments) = input.batchNormalized(weight: parameters("weight"), bias: parameters("bias"),
+                                                           running: running, epsilon: Scalar(epsilon))
+        if let batchMoments, parameters.context.training {
+            // Statistics over every axis but the channel axis 1: [N, C] (BatchNorm1d), [N, C, L], [N, C, H, W].
+            let count = Scalar(input.value.count / features)
+            let m = Scalar(momentum)
+            let unbiased = batchMoments.variance.value.reshaped([features]) * (count / max(1, count - 1))
+            let runningMean = parameters("running_mean").value, runningVariance = parameters("running_var").value
+            parameters.context.update(parameters.qualified("running_mean"), runningMean * (1 - m) + batchMoments.mean.value.reshaped([features]) * m)
+            parameters.context.update(parameters.qualified("running_var"), runningVariance * (1 - m) + unbiased * m)
+            parameters.context.update(parameters.qualified("num_batches_tracked"), parameters("num_batches_tracked").value.map { $0 + 1 })
         }
-        let normalised = (input - mean) / (variance + Scalar(epsilon)).sqrt()
-        return normalised * parameters("weight").reshaped(broadcastShape) + parameters("bias").reshaped(broadcastShape)
+        return output
     }
 
     public func initialParameters<Scalar: TensorScalar>(using random: inout SeededRandom) -> [(String, Tensor<Scalar>)] {
@@ -75,10 +64,7 @@ public struct LayerNorm: Layer {
 
     public func callAsFunction<Scalar: TensorScalar>(_ input: Variable<Scalar>, _ parameters: ParameterScope<Scalar>) -> Variable<Scalar> {
         let axes = Array((input.shape.count - normalizedShape.count)..<input.shape.count)
-        let mean = input.mean(alongAxes: axes, keepingDimensions: true)
-        let centred = input - mean
-        let variance = (centred * centred).mean(alongAxes: axes, keepingDimensions: true)
-        return centred / (variance + Scalar(epsilon)).sqrt() * parameters("weight") + parameters("bias")
+        return input.standardized(alongAxes: axes, epsilon: Scalar(epsilon)) * parameters("weight") + parameters("bias")
     }
 
     public func initialParameters<Scalar: TensorScalar>(using random: inout SeededRandom) -> [(String, Tensor<Scalar>)] {

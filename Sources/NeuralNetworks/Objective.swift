@@ -1,7 +1,9 @@
 import Autodiff
 import LinearAlgebra
 
-/// A model, a loss, a data set and the parameters to differentiate: the function whose curvature is analysed.
+/// A model, a loss, a data set and the parameters to differentiate: the empirical risk whose curvature is analysed.
+/// It owns the data, its batching and the BatchNorm mode; the curvature matrices (``HessianOperator``,
+/// ``GGNOperator``, ``EmpiricalFisherOperator``, ``MonteCarloFisherOperator``) are operators over it.
 ///
 /// BatchNorm runs in `batchNormMode`: eval (running statistics, the default) makes the loss a sum over samples, so
 /// the full-data quantities are exact whatever the batch size; train (batch statistics) makes them depend on the
@@ -239,13 +241,8 @@ public struct Objective<Scalar: TensorScalar>: Sendable {
     /// `J v`: the change of the model's outputs on `batch` along `v`, by one forward pass that carries `v` as the
     /// parameters' tangent and records no graph.
     public func jacobianVectorProduct(at theta: Tensor<Scalar>, _ v: Tensor<Scalar>, on batch: Dataset<Scalar>) -> Tensor<Scalar> {
-        Self.tangent(of: forwardWithTangent(at: theta, v, inputs: batch.inputs))
-    }
-
-    /// The model's outputs on `inputs`, carrying their tangent along `v`.
-    func forwardWithTangent(at theta: Tensor<Scalar>, _ v: Tensor<Scalar>, inputs: Tensor<Scalar>) -> Variable<Scalar> {
         let (_, scope) = leaves(theta, tangent: v, differentiable: false)
-        return model(Variable(inputs), scope)
+        return Self.tangent(of: model(Variable(batch.inputs), scope))
     }
 
     /// A variable's tangent, zeros when nothing it depends on moves.
@@ -261,71 +258,104 @@ public struct Objective<Scalar: TensorScalar>: Sendable {
     // MARK: Gauss-Newton and Fisher
 
     /// The generalised Gauss-Newton matrix times `v`: `J^T H_loss J v`, with H_loss the Hessian of the loss with
-    /// respect to the model's outputs. Positive semi-definite for cross-entropy and MSE. `J v` comes from a
-    /// forward-mode pass, `H_loss (J v)` from the tangent of the loss's gradient, and `J^T` from one backward pass.
+    /// respect to the model's outputs. Positive semi-definite for cross-entropy and MSE.
     public func ggnVectorProduct(at theta: Tensor<Scalar>, _ v: Tensor<Scalar>) -> Tensor<Scalar> {
-        var parts: [(Scalar, Tensor<Scalar>)] = []
-        for batch in weightedBatches {
-            let jv = Self.tangent(of: forwardWithTangent(at: theta, v, inputs: batch.data.inputs))
-            // The graph for J^T is recorded without tangents, so its backward pass carries none.
-            let (variables, scope) = leaves(theta)
-            let outputs = model(Variable(batch.data.inputs), scope)
-            // H_loss (J v): the tangent of the loss's gradient with respect to the outputs, along J v.
-            let z = Variable.differentiable(outputs.value, tangent: jv)
-            let hjv = Self.tangent(of: gradients(of: loss(z, batch.data.targets), withRespectTo: [z])[0])
-            parts.append((batch.weight, Self.flatten(gradients(of: outputs.dot(Variable(hjv)), withRespectTo: variables))))
+        ggnBlockProduct(at: theta, [v])[0]
+    }
+
+    /// ``ggnVectorProduct(at:_:)`` for each of `vectors`, sharing each batch's forward pass: `J v` replays the
+    /// recorded forward pass's tangent rules, `H_loss (J v)` is the tangent of the loss's gradient with respect to the
+    /// outputs, and `J^T` one backward pass through the recorded outputs.
+    public func ggnBlockProduct(at theta: Tensor<Scalar>, _ vectors: [Tensor<Scalar>]) -> [Tensor<Scalar>] {
+        outputSpaceBlockProduct(at: theta, vectors) { outputs, batch, _ in
+            { jv in
+                let z = Variable.differentiable(outputs, tangent: jv)
+                return Self.tangent(of: gradients(of: loss(z, batch.targets), withRespectTo: [z])[0])
+            }
         }
-        return accumulate(parts)
     }
 
     /// The empirical Fisher times `v`: `(1/N) sum_i g_i (g_i . v)`, g_i the gradient of sample i's loss l_i
     /// (the loss is the mean of the l_i). Computed as `J^T [(1/N) (grad_z l_i . (J v)_i) grad_z l_i]`.
     public func empiricalFisherVectorProduct(at theta: Tensor<Scalar>, _ v: Tensor<Scalar>) -> Tensor<Scalar> {
-        fisherProduct(at: theta, v) { _, batch in batch.targets }
+        empiricalFisherBlockProduct(at: theta, [v])[0]
+    }
+
+    /// ``empiricalFisherVectorProduct(at:_:)`` for each of `vectors`, sharing each batch's forward pass and
+    /// per-sample output gradients.
+    public func empiricalFisherBlockProduct(at theta: Tensor<Scalar>, _ vectors: [Tensor<Scalar>]) -> [Tensor<Scalar>] {
+        outputSpaceBlockProduct(at: theta, vectors) { outputs, batch, _ in
+            let g = outputGradients(outputs, batch.targets)
+            return { jv in Self.fisherWeighting([g], jv) }
+        }
     }
 
     /// The Monte-Carlo Fisher times `v`: the empirical Fisher with targets drawn from the model's predictive
-    /// distribution (``Loss/sampledTargets(_:using:)``), `samples` draws per input, seeded: batch b uses stream b of
-    /// `seed`. Equals the GGN in expectation.
+    /// distribution (``Loss/sampledTargets(_:using:)``), averaged over `samples` draws per input, seeded: batch b
+    /// draws from stream b of `seed`. Equals the GGN in expectation (Martens 2014, section 9.2).
     public func monteCarloFisherVectorProduct(at theta: Tensor<Scalar>, _ v: Tensor<Scalar>, seed: UInt64, samples: Int = 1) -> Tensor<Scalar> {
-        var random = [SeededRandom]()
-        for index in 0..<weightedBatches.count { random.append(SeededRandom(seed: seed, stream: UInt64(index))) }
-        var total = Tensor<Scalar>(zeros: [dimension])
-        var batchIndex = 0
-        for _ in 0..<samples {
-            batchIndex = 0
-            total += fisherProduct(at: theta, v) { outputs, _ in
-                defer { batchIndex += 1 }
-                return loss.sampledTargets(outputs, using: &random[batchIndex])
-            }
-        }
-        return total * (1 / Scalar(samples))
+        monteCarloFisherBlockProduct(at: theta, [v], seed: seed, samples: samples)[0]
     }
 
-    private func fisherProduct(
-        at theta: Tensor<Scalar>, _ v: Tensor<Scalar>, targets: (Tensor<Scalar>, Dataset<Scalar>) -> Targets<Scalar>
-    ) -> Tensor<Scalar> {
-        var parts: [(Scalar, Tensor<Scalar>)] = []
-        for batch in weightedBatches {
-            let jv = Self.tangent(of: forwardWithTangent(at: theta, v, inputs: batch.data.inputs))
-            let (variables, scope) = leaves(theta)
-            let outputs = model(Variable(batch.data.inputs), scope)
-            let n = outputs.shape[0]
-            // Per-sample output gradients: l_i depends only on z_i, so the gradient of sum_i l_i has rows grad_z l_i.
-            let z = Variable.differentiable(outputs.value)
-            let rowGradients = gradients(of: loss.perSample(z, targets(outputs.value, batch.data)).sum(), withRespectTo: [z])[0].value
-            let width = outputs.value.count / max(1, n)
-            let g = rowGradients.scalars, t = jv.scalars
-            var weighted = [Scalar](repeating: 0, count: g.count)
+    /// ``monteCarloFisherVectorProduct(at:_:seed:samples:)`` for each of `vectors`: every vector sees the same
+    /// sampled targets, drawn once per batch.
+    public func monteCarloFisherBlockProduct(at theta: Tensor<Scalar>, _ vectors: [Tensor<Scalar>], seed: UInt64,
+                                             samples: Int = 1) -> [Tensor<Scalar>] {
+        precondition(samples >= 1, "Monte-Carlo Fisher needs at least one sample")
+        return outputSpaceBlockProduct(at: theta, vectors) { outputs, _, batchIndex in
+            var random = SeededRandom(seed: seed, stream: UInt64(batchIndex))
+            let draws = (0..<samples).map { _ in outputGradients(outputs, loss.sampledTargets(outputs, using: &random)) }
+            return { jv in Self.fisherWeighting(draws, jv) }
+        }
+    }
+
+    /// `J^T M_b J v` for each vector, summed over the batches with their weights, where `weighting(outputs, batch,
+    /// index)` gives the map `u -> M_b u` in output space. Each batch's forward pass is recorded once under a
+    /// linearization; per vector, `J v` replays its tangent rules and `J^T` is one backward pass through it.
+    func outputSpaceBlockProduct(
+        at theta: Tensor<Scalar>, _ vectors: [Tensor<Scalar>],
+        weighting: (Tensor<Scalar>, Dataset<Scalar>, Int) -> (Tensor<Scalar>) -> Tensor<Scalar>
+    ) -> [Tensor<Scalar>] {
+        var parts = [[(Scalar, Tensor<Scalar>)]](repeating: [], count: vectors.count)
+        for (batchIndex, batch) in weightedBatches.enumerated() {
+            let linearization = Linearization<Scalar>()
+            let (variables, outputs) = linearization.recording {
+                let (variables, scope) = leaves(theta, linearization: linearization)
+                return (variables, model(Variable(batch.data.inputs), scope))
+            }
+            let outputWeighting = weighting(outputs.value, batch.data, batchIndex)
+            for (index, v) in vectors.enumerated() {
+                let tangents = Self.split(v, like: variables).map(\.value)
+                let jv = linearization.replay(leaves: Array(zip(variables, tangents)), outputs: [outputs])[0]
+                let u = Variable(outputWeighting(jv))
+                parts[index].append((batch.weight, Self.flatten(gradients(of: outputs.dot(u), withRespectTo: variables))))
+            }
+        }
+        return accumulateBlock(parts)
+    }
+
+    /// The rows `grad_z l_i` of the per-sample losses' output gradients: l_i depends only on z_i, so the gradient of
+    /// `sum_i l_i` has them as its rows.
+    func outputGradients(_ outputs: Tensor<Scalar>, _ targets: Targets<Scalar>) -> Tensor<Scalar> {
+        let z = Variable.differentiable(outputs)
+        return gradients(of: loss.perSample(z, targets).sum(), withRespectTo: [z])[0].value
+    }
+
+    /// `(1/S) sum_s (1/n) sum_i (g_si . t_i) g_si` for the output gradients `g_s` of S target draws: the Fisher's
+    /// output-space factor applied to the tangent `t = J v`.
+    static func fisherWeighting(_ draws: [Tensor<Scalar>], _ jv: Tensor<Scalar>) -> Tensor<Scalar> {
+        let n = jv.shape[0], width = jv.count / max(1, n), t = jv.scalars
+        let scale = 1 / (Scalar(n) * Scalar(draws.count))
+        var weighted = [Scalar](repeating: 0, count: jv.count)
+        for draw in draws {
+            let g = draw.scalars
             for i in 0..<n {
                 var s: Scalar = 0
                 for c in 0..<width { s += g[i * width + c] * t[i * width + c] }
-                for c in 0..<width { weighted[i * width + c] = s * g[i * width + c] / Scalar(n) }
+                for c in 0..<width { weighted[i * width + c] += scale * s * g[i * width + c] }
             }
-            let u = Variable(Tensor(shape: outputs.shape, scalars: weighted))
-            parts.append((batch.weight, Self.flatten(gradients(of: outputs.dot(u), withRespectTo: variables))))
         }
-        return accumulate(parts)
+        return Tensor(shape: jv.shape, scalars: weighted)
     }
 }
 

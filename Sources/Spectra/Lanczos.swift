@@ -19,7 +19,7 @@ public struct EigenResult: Sendable {
     public var residuals: [Double]
     /// Operator applications used.
     public var matvecs: Int
-    /// Thick restarts (Lanczos) or iterations (power) performed.
+    /// Thick restarts of Lanczos (the basis cut back to its wanted Ritz vectors); 0 for solvers that do not restart.
     public var restarts: Int
     /// Whether every residual met the tolerance.
     public var converged: Bool

@@ -21,7 +21,7 @@ public struct PowerIteration: Sendable {
     public func solve(_ linearOperator: any LinearOperator) -> EigenResult {
         var random = SeededRandom(seed: seed)
         var values: [Double] = [], vectors: [Tensor<Double>] = []
-        var matvecs = 0, iterations = 0
+        var matvecs = 0
         var converged = true
         for _ in 0..<min(count, linearOperator.dimension) {
             var v = Tensor<Double>.gaussian(shape: [linearOperator.dimension], using: &random)
@@ -29,7 +29,6 @@ public struct PowerIteration: Sendable {
             var estimate: Double?
             var stopped = false
             for _ in 0..<maxIterations {
-                iterations += 1
                 // PyHessian's orthnormal: one classical Gram-Schmidt pass, then normalisation.
                 for u in vectors { v.addScaled(u, by: -v.dot(u)) }
                 v = v * (1 / max(v.norm(), Double.leastNormalMagnitude))
@@ -51,7 +50,7 @@ public struct PowerIteration: Sendable {
         let products = linearOperator.apply(block: vectors)
         let residuals = zip(zip(values, vectors), products).map { pair, product in (product - pair.0 * pair.1).norm() }
         return EigenResult(eigenvalues: values, eigenvectors: vectors, residuals: residuals, matvecs: matvecs + vectors.count,
-                           restarts: iterations, converged: converged)
+                           restarts: 0, converged: converged)
     }
 }
 

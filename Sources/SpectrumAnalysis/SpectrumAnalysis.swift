@@ -94,7 +94,7 @@ public struct SpectrumAnalysis: Sendable {
         }
         let (objective, loaded) = first!
         let report = SpectrumReport(model: self.objective.model, data: self.objective.data, nSamples: objective.sampleCount, method: settings.method,
-                                    operator: settings.matrix, seed: settings.seed, bnMode: objective.batchNormMode, precision: self.objective.precision,
+                                    matrix: settings.matrix, seed: settings.seed, bnMode: objective.batchNormMode, precision: self.objective.precision,
                                     tolerance: settings.effectiveTolerance, batchNormFolded: loaded.model.batchNormFolded,
                                     untiedTensors: loaded.model.untiedTensors, rows: rows)
         return (report, outputs)
@@ -119,7 +119,7 @@ public struct SpectrumAnalysis: Sendable {
         outputs: inout SpectrumOutputs, isFirst: Bool, firstCheckpoint: Bool, progress: (SpectrumProgress) throws -> Void,
         save: (SpectrumResumeState.Row) throws(SpectrumError) -> Void
     ) throws -> SpectrumRow {
-        let op = CurvatureOperator(objective, matrix: settings.matrix)
+        let op = objective.curvature(settings.matrix, seed: settings.seed, samples: settings.monteCarloSamples)
         let loss = Double(objective.evaluate().loss)
         let (tolerance, seed) = (settings.effectiveTolerance, settings.seed)
         var top: EigenResult?, bottom: EigenResult?

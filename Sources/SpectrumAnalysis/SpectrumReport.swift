@@ -14,7 +14,7 @@ public struct SpectrumRow: Sendable, Codable, Equatable {
     public var residuals: Residuals
     /// Operator applications by the eigensolver (Hessian-vector products for the Hessian), both ends together.
     public var matvecs: Int
-    /// Lanczos: thick restarts; power iteration: its iterations over all eigenvalues; dense: 0.
+    /// Lanczos: thick restarts; power iteration and dense: 0.
     public var restarts: Int
     public var converged: Bool
     public var trace: TraceEstimate?
@@ -66,7 +66,7 @@ public struct SpectrumReport: Sendable, Encodable {
     public var data: String
     public var nSamples: Int
     public var method: SpectrumMethod
-    public var `operator`: CurvatureMatrix
+    public var matrix: CurvatureMatrix
     public var seed: UInt64
     public var bnMode: BatchNormMode
     public var precision: Precision
@@ -75,14 +75,14 @@ public struct SpectrumReport: Sendable, Encodable {
     public var untiedTensors: [ONNXGraphModel.UntiedTensor]
     public var rows: [SpectrumRow]
 
-    public init(model: String, data: String, nSamples: Int, method: SpectrumMethod, operator: CurvatureMatrix, seed: UInt64,
+    public init(model: String, data: String, nSamples: Int, method: SpectrumMethod, matrix: CurvatureMatrix, seed: UInt64,
                 bnMode: BatchNormMode, precision: Precision, tolerance: Double, batchNormFolded: Bool,
                 untiedTensors: [ONNXGraphModel.UntiedTensor], rows: [SpectrumRow]) {
         self.model = model
         self.data = data
         self.nSamples = nSamples
         self.method = method
-        self.operator = `operator`
+        self.matrix = matrix
         self.seed = seed
         self.bnMode = bnMode
         self.precision = precision
@@ -93,7 +93,7 @@ public struct SpectrumReport: Sendable, Encodable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case version, model, data, nSamples, method, `operator`, seed, bnMode, precision, tolerance, batchNormFolded, untiedTensors, rows
+        case version, model, data, nSamples, method, matrix, seed, bnMode, precision, tolerance, batchNormFolded, untiedTensors, rows
         case nParameters, loss, topEigenvalues, bottomEigenvalues, residuals, matvecs, restarts, converged, trace, density, criteria
     }
 
@@ -104,7 +104,7 @@ public struct SpectrumReport: Sendable, Encodable {
         try c.encode(data, forKey: .data)
         try c.encode(nSamples, forKey: .nSamples)
         try c.encode(method, forKey: .method)
-        try c.encode(`operator`, forKey: .operator)
+        try c.encode(matrix, forKey: .matrix)
         try c.encode(seed, forKey: .seed)
         try c.encode(bnMode, forKey: .bnMode)
         try c.encode(precision, forKey: .precision)

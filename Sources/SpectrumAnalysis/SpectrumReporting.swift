@@ -16,7 +16,7 @@ extension SpectrumReport: Report {
         }
         let worst = rows.flatMap { $0.residuals.top + $0.residuals.bottom }.max() ?? 0
         let hasEigenpairs = rows.contains { !$0.topEigenvalues.isEmpty || !$0.bottomEigenvalues.isEmpty }
-        return "\(model) on \(data) (\(nSamples) samples): \(`operator`.rawValue), \(method.rawValue), " +
+        return "\(model) on \(data) (\(nSamples) samples): \(matrix.rawValue), \(method.rawValue), " +
             "bn_mode \(bnMode.rawValue), \(precision.rawValue), seed \(seed)\n\n" +
             Rendering.table(header: header, rows: lines, rightAligned: Set([showCheckpoint ? 2 : 1])) +
             "\n" + (hasEigenpairs ? "largest residual ||H v - lambda v||: \(String(format: "%.2e", worst)) (tolerance \(String(format: "%.0e", tolerance)) x ||H||)\n" : "") +
@@ -68,6 +68,6 @@ extension SpectrumOutputs {
         let outliers = row.criteria?.outlierEigenvalues(in: estimate.rules) ?? []
         let name = URL(fileURLWithPath: report.model).lastPathComponent
         return LinePlot.spectralDensity(estimate.density, method: estimate.method.rawValue, outliers: outliers, logY: logY,
-                                        title: "\(report.operator.rawValue) spectral density of \(name) (\(row.parameters))").svg()
+                                        title: "\(report.matrix.rawValue) spectral density of \(name) (\(row.parameters))").svg()
     }
 }

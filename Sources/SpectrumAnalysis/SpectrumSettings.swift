@@ -1,4 +1,5 @@
 import Foundation
+import NeuralNetworks
 import Spectra
 
 /// The eigensolver for the extreme eigenvalues.
@@ -65,6 +66,8 @@ public struct SpectrumSettings: Sendable, Codable, Equatable {
     /// Lanczos: residual tolerance relative to ||H||; power: relative change (PyHessian's tol).
     public var tolerance: Double?
     public var matrix = CurvatureMatrix.hessian
+    /// Target draws per sample of the Monte-Carlo Fisher (seeded by ``seed``).
+    public var monteCarloSamples = 1
     /// Only parameters whose names match this regular expression.
     public var parameters: String?
     /// One row per parameter tensor (of those selected).
@@ -96,16 +99,17 @@ public struct SpectrumSettings: Sendable, Codable, Equatable {
             guard density.steps >= 2 else { throw .setting("--steps must be at least 2") }
             guard density.gridPoints >= 2 else { throw .setting("--grid-points must be at least 2") }
         }
+        guard monteCarloSamples >= 1 else { throw .setting("--mc-samples must be at least 1") }
         guard probeBlock >= 1 else { throw .setting("--probe-block must be at least 1") }
         if method == .power && bottomK > 0 {
             throw .setting("--method power finds the largest-magnitude eigenvalues only; use lanczos or dense for --bottom-k")
         }
-        if let maxMatvecs, maxMatvecs < 1 { throw .setting("--max-iterations must be at least 1") }
+        if let maxMatvecs, maxMatvecs < 1 { throw .setting("--max-matvecs must be at least 1") }
         if let tolerance, !(tolerance > 0) { throw .setting("--tolerance must be positive") }
     }
 
     enum CodingKeys: String, CodingKey {
-        case topK = "top_k", bottomK = "bottom_k", method, maxMatvecs = "max_matvecs", tolerance, matrix = "operator", parameters
+        case topK = "top_k", bottomK = "bottom_k", method, maxMatvecs = "max_matvecs", tolerance, matrix, monteCarloSamples = "mc_samples", parameters
         case perLayer = "per_layer", seed, trace, diagonal, density, probeBlock = "probe_block"
     }
 }

@@ -161,6 +161,44 @@ func classification(samples: Int, features: Int, classes: Int, seed: UInt64) -> 
         for (v, hv) in zip(vectors, block) { #expect((f.hessianVectorProduct(at: f.point, v) - hv).maxAbsolute() < 1e-13) }
     }
 
+    @Test func everyCurvatureOperatorsBlockEqualsItsSingleProducts() {
+        let f = objective(batchSize: 6)
+        let vectors = (0..<3).map { gaussian([f.dimension], seed: 30 + UInt64($0)) }
+        for matrix in CurvatureMatrix.allCases {
+            let op = f.curvature(matrix, seed: 8, samples: 2)
+            #expect(op.dimension == f.dimension)
+            let block = op.apply(block: vectors)
+            for (v, product) in zip(vectors, block) {
+                #expect((op.apply(v) - product).maxAbsolute() < 1e-13 * product.maxAbsolute(), "\(matrix)")
+            }
+        }
+        // The operators are the objective's products at the point they were made at.
+        let v = vectors[0]
+        #expect((GGNOperator(f).apply(v) - f.ggnVectorProduct(at: f.point, v)).maxAbsolute() < 1e-13)
+        #expect((EmpiricalFisherOperator(f).apply(v) - f.empiricalFisherVectorProduct(at: f.point, v)).maxAbsolute() < 1e-13)
+        #expect((HessianOperator(f).apply(v) - f.hessianVectorProduct(at: f.point, v)).maxAbsolute() < 1e-13)
+    }
+
+    @Test func monteCarloFisherIsTheEmpiricalFisherAtItsSampledTargets() {
+        let f = objective(batchSize: 10)
+        var labels: [Int] = []
+        for (index, batch) in data.batches(of: 10).enumerated() {
+            var random = SeededRandom(seed: 9, stream: UInt64(index))
+            let outputs = model(batch.inputs, parameters: f.parameters)
+            guard case .labels(let drawn) = Loss.crossEntropy.sampledTargets(outputs, using: &random) else {
+                Issue.record("cross-entropy draws labels")
+                return
+            }
+            labels += drawn
+        }
+        var sampled = f
+        sampled.data = Dataset(inputs: data.inputs, targets: .labels(labels))
+        #expect(Targets<Double>.labels(labels) != data.targets, "the draws differ from the observed labels")
+        let v = gaussian([f.dimension], seed: 19)
+        let expected = EmpiricalFisherOperator(sampled).apply(v)
+        #expect((MonteCarloFisherOperator(f, seed: 9).apply(v) - expected).maxAbsolute() < 1e-13 * expected.maxAbsolute())
+    }
+
     @Test func ggnEqualsTheHessianForModelsLinearInTheirParameters() {
         for (loss, targets) in [(Loss.crossEntropy, data.targets), (.meanSquaredError, Targets.values(gaussian([20, 3], seed: 12)))] {
             let linear = Linear(3, 3)

@@ -33,7 +33,7 @@ func mixedSpectrum(_ n: Int, seed: UInt64) -> [Double] {
                                    targets: .labels((0..<30).map { _ in Int(random.next() % 3) }))
         let objective = Objective(model: model, parameters: model.makeParameters(seed: 5), loss: .crossEntropy, data: data, batchSize: 8)
         for matrix in CurvatureMatrix.allCases {
-            let op = CurvatureOperator(objective, matrix: matrix)
+            let op = objective.curvature(matrix, seed: 7)
             let exact = try DenseSpectrum.decompose(op).values
             let norm = exact.map(abs).max()!
             // For symmetric matrices |theta - lambda| <= ||A y - theta y||: a residual tolerance of 1e-8 ||A|| is exactly

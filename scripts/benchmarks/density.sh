@@ -2,7 +2,7 @@
 # curvature spectrum's trace and density beside PyHessian and hessian-eigenthings (PyPI), same model and data, one run,
 # all scored against the dense Hessian.
 set -euo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../.."
 samples="${1:-500}"
 bash scripts/install-dependencies.sh
 python="$(bash scripts/python-venv.sh .venv-tools numpy torch onnx pyhessian hessian-eigenthings==1.0.0a5)"

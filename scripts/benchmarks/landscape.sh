@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # curvature landscape beside loss-landscape's PyTorch evaluation loop: same ONNX CNNs, data, directions and grid, one run.
-# Usage: scripts/benchmark-landscape.sh [POINTS_PER_AXIS] [MODELS]
+# Usage: scripts/benchmarks/landscape.sh [POINTS_PER_AXIS] [MODELS]
 set -euo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../.."
 bash scripts/install-dependencies.sh
 python="$(bash scripts/python-venv.sh .venv-tools numpy torch onnx)"
 swift build -c release --product curvature >&2

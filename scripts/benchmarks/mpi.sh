@@ -4,7 +4,7 @@
 # 1797 digits and over 20000 synthetic samples; then the time of one sum of P doubles over 2 ranks. Medians of
 # REPEATS runs (default 3). See docs/distributed.md.
 set -euo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../.."
 repeats="${1:-3}"
 bash scripts/install-dependencies.sh
 swift build -c release --product curvature >&2

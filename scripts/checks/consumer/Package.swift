@@ -1,5 +1,5 @@
 // swift-tools-version: 6.1
-// A package that depends on Curvature as users will: by a git URL and a version. scripts/consumer-check.sh
+// A package that depends on Curvature as users will: by a git URL and a version. scripts/checks/consumer.sh
 // replaces CURVATURE_URL with a tagged local clone and builds and runs it; SwiftPM refuses a dependency with unsafe
 // flags here, which a path dependency or the package's own build would not reveal.
 import PackageDescription
