@@ -43,7 +43,7 @@ let package = Package(
         .target(name: "Autodiff", dependencies: ["LinearAlgebra"]),
         .target(name: "NeuralNetworks", dependencies: ["LinearAlgebra", "Autodiff"]),
         .target(name: "Spectra", dependencies: ["LinearAlgebra"]),
-        .target(name: "SpectrumAnalysis", dependencies: ["LinearAlgebra", "ModelFormats", "NeuralNetworks", "ModelImport", "Spectra", "Plotting"]),
+        .target(name: "SpectrumAnalysis", dependencies: ["LinearAlgebra", "ModelFormats", "NeuralNetworks", "ModelImport", "Spectra", "Plotting", "Reporting"]),
         .target(name: "Plotting"),
         .target(name: "Reporting"),
         .target(name: "Distributed", dependencies: ["CMPI", "NeuralNetworks", "ModelImport", "HTSR", "Landscape"]),
@@ -73,7 +73,8 @@ let package = Package(
         .testTarget(name: "SpectraTests", dependencies: ["Spectra", "NeuralNetworks"]),
         .testTarget(name: "SpectrumAnalysisTests", dependencies: ["SpectrumAnalysis", "ModelImport", "Spectra"]),
         .testTarget(name: "PlottingTests", dependencies: ["Plotting"]),
-        .testTarget(name: "LandscapeTests", dependencies: ["Landscape", "NeuralNetworks", "ModelImport"]),
+        .testTarget(name: "ReportingTests", dependencies: ["Reporting"]),
+        .testTarget(name: "LandscapeTests", dependencies: ["Landscape", "NeuralNetworks", "ModelImport", "Reporting"]),
         .testTarget(name: "CurvatureCLITests", dependencies: ["CurvatureCLI", "Curvature"]),
     ],
     swiftLanguageModes: [.v6]

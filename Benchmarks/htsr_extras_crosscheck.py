@@ -113,7 +113,7 @@ def main():
             [("sigma_mp", "sigma_mp"), ("bulk_max", "bulk_max"), ("mp_softrank", "mp_softrank"), ("num_spikes", "num_spikes"),
              ("W_scale", "W_scale")], 1e-2, show=True)
     # weightwatcher's shuffle is unseeded: the randomised columns agree only to sampling noise.
-    compare("randomize", binary, path, ["--randomize", "1"], {"randomize": True},
+    compare("randomize", binary, path, ["--randomize", "--seed", "1"], {"randomize": True},
             [("rand_distance", "rand_distance"), ("ww_softrank", "ww_softrank"), ("max_rand_eval", "max_rand_eval")], 5e-2,
             relative=True)
 

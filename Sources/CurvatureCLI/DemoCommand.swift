@@ -40,24 +40,17 @@ struct DemoCommand: AsyncParsableCommand {
 
     /// The files, each with what it is, named under `path` as the user gave it (relative stays relative).
     static func write(_ result: Demo.Result, demo: Demo, to path: String) throws -> [(String, String)] {
-        do { try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true) } catch {
-            throw CommandError("--out \(path): cannot create the directory: \(error.localizedDescription)")
-        }
-        let folder = URL(fileURLWithPath: path)
+        let folder = try OutputFile.directory(path, option: "--out")
         func shown(_ name: String) -> String { path.hasSuffix("/") ? path + name : path + "/" + name }
         var written: [(String, String)] = []
         func save(_ name: String, _ text: String, _ what: String) throws {
-            let url = folder.appendingPathComponent(name)
-            do { try text.write(to: url, atomically: true, encoding: .utf8) } catch {
-                throw CommandError("--out: cannot write \(url.path): \(error.localizedDescription)")
-            }
+            try OutputFile.write(text, to: folder.appendingPathComponent(name).path, option: "--out")
             written.append((shown(name), what))
         }
-        let weights = folder.appendingPathComponent("model.safetensors")
-        do {
-            try SafetensorsFile.write(zip(result.parameters.names, result.parameters.tensors).map { StoredTensor(name: $0.0, tensor: $0.1.converted(to: Float.self)) },
-                                      metadata: ["seed": "\(demo.seed)", "epochs": "\(demo.epochs)"], to: weights)
-        } catch { throw CommandError("--out: cannot write \(weights.path): \(error)") }
+        let tensors = zip(result.parameters.names, result.parameters.tensors).map { StoredTensor(name: $0.0, tensor: $0.1.converted(to: Float.self)) }
+        try OutputFile.write(to: folder.appendingPathComponent("model.safetensors").path, option: "--out") {
+            try SafetensorsFile.write(tensors, metadata: ["seed": "\(demo.seed)", "epochs": "\(demo.epochs)"], to: $0)
+        }
         written.append((shown("model.safetensors"), "the trained weights (float32), for `curvature htsr` and friends"))
         let outliers = result.criteria.outlierEigenvalues(in: result.density.rules)
         try save("density.svg", LinePlot.spectralDensity(result.density.density, method: "slq", outliers: outliers, logY: true,

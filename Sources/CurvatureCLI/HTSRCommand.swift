@@ -54,8 +54,11 @@ struct HTSRCommand: AsyncParsableCommand {
     @Option(help: "Analyse each layer's difference W - W_base with the same-named tensor of this weight file (fine-tuning deltas).")
     var baseModel: String?
 
-    @Option(help: "Shuffle each layer's entries with this seed and compare spectra: rand_distance, max_rand_eval, ww_softrank, ww_maxdist.")
-    var randomize: UInt64?
+    @Flag(help: "Shuffle each layer's entries and compare spectra: rand_distance, max_rand_eval, ww_softrank, ww_maxdist.")
+    var randomize = false
+
+    @Option(help: "Seed of the shuffles of --randomize.")
+    var seed: UInt64 = 0
 
     @Flag(help: "Add SETOL's ERG condition per layer: detX_num, detX_val, detX_delta (docs/htsr.md).")
     var detx = false
@@ -95,7 +98,8 @@ struct HTSRCommand: AsyncParsableCommand {
         options.fit = fit
         options.fixFingers = fixFingers
         options.mpFit = mpFit
-        options.randomizeSeed = randomize
+        options.randomize = randomize
+        options.seed = seed
         options.smallSampleXmin = smallSampleXmin
         options.convLayout = convLayout
         return options

@@ -93,7 +93,7 @@ struct LandscapeOutputOptions: ParsableArguments {
 
     func checkQuantity(_ grid: LandscapeGrid) throws {
         guard grid.quantities.contains(plotQuantity) else {
-            throw CommandError("--plot-quantity \(plotQuantity): the grid has \(grid.quantities.joined(separator: ", "))")
+            throw MessageError("--plot-quantity \(plotQuantity): the grid has \(grid.quantities.joined(separator: ", "))")
         }
     }
 }
@@ -223,7 +223,7 @@ struct LandscapeSliceCommand: ParsableCommand {
     func compute<Scalar: TensorScalar>(_: Scalar.Type) throws -> LandscapeRecord {
         let group = ProcessGroup.world
         if group.size > 1, shard != nil {
-            throw CommandError("--shard splits a grid over separate runs; under mpirun the ranks share the grid already (drop --shard)")
+            throw MessageError("--shard splits a grid over separate runs; under mpirun the ranks share the grid already (drop --shard)")
         }
         let quiet = self.quiet
         let settings = try settings()
@@ -233,8 +233,8 @@ struct LandscapeSliceCommand: ParsableCommand {
             }
         }
         if let saveDirections, group.isRoot {
-            do { try NumPyArchive.write(run.directionTensors.map { StoredTensor(name: $0.name, tensor: $0.tensor) }, to: URL(fileURLWithPath: saveDirections)) }
-            catch { throw CommandError("cannot write --save-directions \(saveDirections): \(error)") }
+            let tensors = run.directionTensors.map { StoredTensor(name: $0.name, tensor: $0.tensor) }
+            try OutputFile.write(to: saveDirections, option: "--save-directions") { try NumPyArchive.write(tensors, to: $0) }
         }
         try files.checkQuantity(run.record.grid)
         let title = "\(run.record.grid.quantities.contains(files.plotQuantity) ? files.plotQuantity : "loss") of " +

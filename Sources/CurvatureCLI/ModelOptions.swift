@@ -96,7 +96,7 @@ struct ModelOptions: ParsableArguments {
     func settings(checkpoint: String? = nil) throws -> ObjectiveSettings {
         let files = weightFiles
         guard checkpoint != nil || files.count <= 1 else {
-            throw CommandError("this command takes one --weights file, got \(files.count)")
+            throw MessageError("this command takes one --weights file, got \(files.count)")
         }
         var settings = ObjectiveSettings(model: model, weights: checkpoint ?? files.first, data: data)
         settings.dataOptions = dataOptions

@@ -9,7 +9,3 @@ struct OutputOptions: ParsableArguments {
     var format: ReportFormat = .table
 }
 
-struct CommandError: Error, CustomStringConvertible {
-    var description: String
-    init(_ description: String) { self.description = description }
-}

@@ -141,15 +141,9 @@ struct SpectrumCommand: ParsableCommand {
         guard group.isRoot else { return report }
         for (option, path, tensors) in [("--save-eigenvectors", saveEigenvectors, outputs.eigenvectors), ("--diagonal", diagonal, outputs.diagonal)] {
             guard let path else { continue }
-            do { try NumPyArchive.write(tensors, to: URL(fileURLWithPath: path)) } catch {
-                throw CommandError("cannot write \(option) \(path): \(error)")
-            }
+            try OutputFile.write(to: path, option: option) { try NumPyArchive.write(tensors, to: $0) }
         }
-        if let plot, let svg = outputs.densityPlot(of: report, logY: logY) {
-            do { try svg.write(toFile: plot, atomically: true, encoding: .utf8) } catch {
-                throw CommandError("cannot write --plot \(plot): \(error.localizedDescription)")
-            }
-        }
+        if let plot, let svg = outputs.densityPlot(of: report, logY: logY) { try OutputFile.write(svg, to: plot, option: "--plot") }
         return report
     }
 }

@@ -148,7 +148,7 @@ func layerSpectrum(_ layer: HTSRLayer, in archive: any TensorArchive, base: (any
                    options: HTSROptions) -> Result<LayerSpectrum, HTSRError> {
     Result { () throws(HTSRError) -> LayerSpectrum in
         var randomization: Randomization?
-        if options.randomizeSeed == nil, base == nil, layer.loraB == nil, let streamed = try streamedGramESD(layer, in: archive) {
+        if !options.randomize, base == nil, layer.loraB == nil, let streamed = try streamedGramESD(layer, in: archive) {
             guard let value = streamed else { return .unusable(nonFiniteReason) }
             return .computed(value, nil)
         }
@@ -167,8 +167,8 @@ func layerSpectrum(_ layer: HTSRLayer, in archive: any TensorArchive, base: (any
         guard matrices.matrices.allSatisfy(\.isFinite) else { return .unusable(nonFiniteReason) }
         do throws(LAPACKError) {
             let esd = try EmpiricalSpectralDensity(matrices: matrices.matrices, scale: matrices.eigenvalueScale)
-            if let seed = options.randomizeSeed {
-                var random = SeededRandom(seed: seed ^ (UInt64(layer.layerID) &* 0x9E37_79B9_7F4A_7C15))
+            if options.randomize {
+                var random = SeededRandom(seed: options.seed ^ (UInt64(layer.layerID) &* 0x9E37_79B9_7F4A_7C15))
                 let shuffled = Randomization.shuffled(matrices.matrices, using: &random)
                 let randomized = try EmpiricalSpectralDensity(matrices: shuffled, scale: matrices.eigenvalueScale)
                 randomization = Randomization(eigenvalues: esd.eigenvalues, randomized: randomized.eigenvalues)

@@ -45,7 +45,7 @@ public struct HTSRComparison: Sendable, Equatable, Report {
                 alphaDelta: layer.alpha.flatMap { x in other.alpha.map { x - $0 } }, lambdaMaxA: layer.lambdaMax, lambdaMaxB: other.lambdaMax,
                 esdDistance: jensenShannonDistance(eigenA, eigenB), weightDistance: (wA - wB).norm() / max(wB.norm(), .leastNonzeroMagnitude)))
         }
-        guard !rows.isEmpty else { throw HTSROutputError("\(a.path) and \(b.path) share no layer of the same name and shape") }
+        guard !rows.isEmpty else { throw MessageError("\(a.path) and \(b.path) share no layer of the same name and shape") }
         return HTSRComparison(rows: rows)
     }
 

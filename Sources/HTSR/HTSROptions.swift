@@ -35,8 +35,10 @@ public struct HTSROptions: Sendable, Codable, Equatable {
     public var weakRankTolerance = 1e-6
     /// Worker threads; each holds one tensor at a time. 0 means one per core.
     public var workers = 0
-    /// Shuffle every layer's entries with this seed and compare ESDs (``Randomization``); nil: off.
-    public var randomizeSeed: UInt64?
+    /// Shuffle every layer's entries and compare ESDs (``Randomization``), WeightWatcher's `randomize`.
+    public var randomize = false
+    /// Seed of every random choice (the randomisation test's shuffles).
+    public var seed: UInt64 = 0
     /// Compute SETOL's ERG condition per layer (``DetX``): the `detX_num`, `detX_val`, `detX_delta` columns.
     public var detX = false
     /// Keep every layer's eigenvalues in its report (for `--save-esd` and `--plot`); off, only the columns stay.

@@ -4,12 +4,6 @@ import ModelFormats
 import Plotting
 import Reporting
 
-/// Why a report's files cannot be written.
-public struct HTSROutputError: Error, CustomStringConvertible, Equatable {
-    public var description: String
-    public init(_ description: String) { self.description = description }
-}
-
 extension HTSRReport: Report {
     /// The main columns, the optional analyses' main columns when asked for, and the summary line.
     public func table() -> String {
@@ -65,32 +59,22 @@ extension HTSRReport: Report {
         return "\(row.layerID)_\(name)" + (row.slice.map { "_" + $0.map(String.init).joined(separator: "_") } ?? "")
     }
 
-    static func directory(_ path: String, option: String) throws(HTSROutputError) -> URL {
-        do { try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true) } catch {
-            throw HTSROutputError("\(option) \(path): cannot create the directory: \(error.localizedDescription)")
-        }
-        return URL(fileURLWithPath: path)
-    }
-
     /// Every layer's eigenvalues (ascending, kept with ``HTSROptions/keepEigenvalues``) as DIR/LAYERID_NAME.npy.
-    public func writeSpectra(to path: String) throws(HTSROutputError) {
-        let folder = try Self.directory(path, option: "--save-esd")
+    public func writeSpectra(to path: String) throws(MessageError) {
+        let folder = try OutputFile.directory(path, option: "--save-esd")
         for row in layers {
-            let url = folder.appendingPathComponent(Self.fileStem(row) + ".npy")
-            do { try NumPyFormat.write(StoredTensor(name: row.name, tensor: Tensor(row.eigenvalues ?? [])), to: url) } catch {
-                throw HTSROutputError("--save-esd: cannot write \(url.path): \(error)")
+            let tensor = StoredTensor(name: row.name, tensor: Tensor(row.eigenvalues ?? []))
+            try OutputFile.write(to: folder.appendingPathComponent(Self.fileStem(row) + ".npy").path, option: "--save-esd") {
+                try NumPyFormat.write(tensor, to: $0)
             }
         }
     }
 
     /// An SVG per layer in DIR (its ESD on log-log axes, the fitted law, xmin marked) and DIR/alpha.svg.
-    public func writePlots(to path: String) throws(HTSROutputError) {
-        let folder = try Self.directory(path, option: "--plot")
-        func write(_ svg: String, _ name: String) throws(HTSROutputError) {
-            let url = folder.appendingPathComponent(name)
-            do { try svg.write(to: url, atomically: true, encoding: .utf8) } catch {
-                throw HTSROutputError("--plot: cannot write \(url.path): \(error.localizedDescription)")
-            }
+    public func writePlots(to path: String) throws(MessageError) {
+        let folder = try OutputFile.directory(path, option: "--plot")
+        func write(_ svg: String, _ name: String) throws(MessageError) {
+            try OutputFile.write(svg, to: folder.appendingPathComponent(name).path, option: "--plot")
         }
         for row in layers {
             let title = "ESD of layer \(row.layerID) (\(row.name))" + (row.alpha.map { String(format: ", alpha %.3f", $0) } ?? ", no fit")

@@ -56,7 +56,7 @@ public struct LayerReport: Sendable, Equatable, Encodable {
     /// Why the fit failed, when it did.
     public var failure: String?
     public var esdMethod: ESDMethod
-    /// The randomisation test when ``HTSROptions/randomizeSeed`` asked for it.
+    /// The randomisation test when ``HTSROptions/randomize`` asked for it.
     public var randomization: Randomization?
     /// The Marchenko-Pastur bulk when ``HTSROptions/mpFit`` asked for it: `.some(nil)` with too few eigenvalues.
     public var marchenkoPastur: MarchenkoPasturFit??
@@ -91,7 +91,7 @@ public struct LayerReport: Sendable, Equatable, Encodable {
             case .numFingers, .rawAlpha: options.fixFingers == .clipXmax
             case .numSpikes, .sigmaMP, .mpQ, .wScale, .bulkMin, .bulkMax, .mpSoftrank: options.mpFit
             case .detXNum, .detXVal, .detXDelta: options.detX
-            case .randDistance, .maxRandEval, .wwSoftrank, .wwMaxdist: options.randomizeSeed != nil
+            case .randDistance, .maxRandEval, .wwSoftrank, .wwMaxdist: options.randomize
             default: true
             }
         }

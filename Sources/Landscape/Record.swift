@@ -49,12 +49,6 @@ public struct LandscapeSettings: Sendable, Codable, Equatable {
     }
 }
 
-/// Why a landscape record cannot be written, read or combined.
-public struct LandscapeFileError: Error, CustomStringConvertible, Equatable {
-    public var description: String
-    public init(_ description: String) { self.description = description }
-}
-
 /// A landscape file's contents: the settings, what the axes are, and the grid (partial while NaN points remain).
 /// Written as JSON, and inside .npz as the `metadata` array (UTF-8 JSON without the grid).
 public struct LandscapeRecord: Sendable, Codable {
@@ -97,10 +91,10 @@ public struct LandscapeRecord: Sendable, Codable {
     public enum FileKind: String, Sendable, CaseIterable {
         case npz, csv, json, vts, vtp, svg
 
-        public init(path: String) throws(LandscapeFileError) {
+        public init(path: String) throws(MessageError) {
             let ext = URL(fileURLWithPath: path).pathExtension.lowercased()
             guard let kind = FileKind(rawValue: ext) else {
-                throw LandscapeFileError("\(path): unknown extension '.\(ext)'; use one of \(FileKind.allCases.map { "." + $0.rawValue }.joined(separator: ", "))")
+                throw MessageError("\(path): unknown extension '.\(ext)'; use one of \(FileKind.allCases.map { "." + $0.rawValue }.joined(separator: ", "))")
             }
             self = kind
         }
@@ -120,22 +114,17 @@ public struct LandscapeRecord: Sendable, Codable {
     }
 
     /// Writes to a temporary file beside `path` and renames it over, so an interruption leaves the old file whole.
-    public func write(to path: String, appearance: Appearance = Appearance()) throws(LandscapeFileError) {
+    public func write(to path: String, appearance: Appearance = Appearance()) throws(MessageError) {
         let kind = try FileKind(path: path)
-        let temporary = path + ".partial-\(getpid())"
-        do {
+        try OutputFile.write(to: path) { url in
             switch kind {
-            case .npz: try NumPyArchive.write(npzTensors(), to: URL(fileURLWithPath: temporary))
-            case .json: try Data((try Rendering.json(self) + "\n").utf8).write(to: URL(fileURLWithPath: temporary))
-            case .csv: try Data(grid.csv().utf8).write(to: URL(fileURLWithPath: temporary))
-            case .vts: try Data(grid.vts(height: appearance.height).utf8).write(to: URL(fileURLWithPath: temporary))
-            case .vtp: try Data(grid.vtp(height: appearance.height).utf8).write(to: URL(fileURLWithPath: temporary))
-            case .svg: try Data(svg(appearance).utf8).write(to: URL(fileURLWithPath: temporary))
+            case .npz: try NumPyArchive.write(npzTensors(), to: url)
+            case .json: try Data((try Rendering.json(self) + "\n").utf8).write(to: url)
+            case .csv: try Data(grid.csv().utf8).write(to: url)
+            case .vts: try Data(grid.vts(height: appearance.height).utf8).write(to: url)
+            case .vtp: try Data(grid.vtp(height: appearance.height).utf8).write(to: url)
+            case .svg: try Data(svg(appearance).utf8).write(to: url)
             }
-            guard rename(temporary, path) == 0 else { throw LandscapeFileError(String(cString: strerror(errno))) }
-        } catch {
-            unlink(temporary)
-            throw LandscapeFileError("cannot write \(path): \(error)")
         }
     }
 
@@ -171,7 +160,7 @@ public struct LandscapeRecord: Sendable, Codable {
     }
 
     /// Reads a landscape written by `curvature landscape` (or ``write(to:appearance:)``) as .json or .npz.
-    public static func read(_ path: String) throws(LandscapeFileError) -> LandscapeRecord {
+    public static func read(_ path: String) throws(MessageError) -> LandscapeRecord {
         let url = URL(fileURLWithPath: path)
         let decoder = JSONDecoder()
         decoder.nonConformingFloatDecodingStrategy = .convertFromString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
@@ -183,43 +172,43 @@ public struct LandscapeRecord: Sendable, Codable {
             case "npz":
                 let archive = try NumPyArchive(contentsOf: url)
                 guard archive.descriptors.contains(where: { $0.name == "metadata" }) else {
-                    throw LandscapeFileError("not a landscape file written by curvature (it has no 'metadata' array)")
+                    throw MessageError("not a landscape file written by curvature (it has no 'metadata' array)")
                 }
                 var decoded = try decoder.decode(LandscapeRecord.self, from: try archive.tensor(named: "metadata").data)
                 for (q, name) in decoded.grid.quantities.enumerated() {
                     let tensor = try archive.tensor(named: name)
                     guard tensor.shape == decoded.grid.shape else {
-                        throw LandscapeFileError("'\(name)' has shape \(tensor.shape), the grid \(decoded.grid.shape)")
+                        throw MessageError("'\(name)' has shape \(tensor.shape), the grid \(decoded.grid.shape)")
                     }
                     decoded.grid.values[q] = tensor.doubles()
                 }
                 record = decoded
             default:
-                throw LandscapeFileError("only .json and .npz landscapes can be read back")
+                throw MessageError("only .json and .npz landscapes can be read back")
             }
         } catch let error as DecodingError {
-            throw LandscapeFileError("\(path): not a landscape file written by this version of curvature (\(describe(error)))")
-        } catch let error as LandscapeFileError {
-            throw LandscapeFileError("\(path): \(error.description)")
+            throw MessageError("\(path): not a landscape file written by this version of curvature (\(describe(error)))")
+        } catch let error as MessageError {
+            throw MessageError("\(path): \(error.description)")
         } catch let error as FormatError {
-            throw LandscapeFileError("\(error)")
+            throw MessageError("\(error)")
         } catch {
-            throw LandscapeFileError("\(path): \(error.localizedDescription)")
+            throw MessageError("\(path): \(error.localizedDescription)")
         }
         guard record.version == formatVersion else {
-            throw LandscapeFileError("\(path): landscape format version \(record.version); this curvature reads version \(formatVersion)")
+            throw MessageError("\(path): landscape format version \(record.version); this curvature reads version \(formatVersion)")
         }
         return record
     }
 
     /// The partial grids of one run's shards combined: every record must have the same settings and axes.
-    public static func merged(_ records: [(path: String, record: LandscapeRecord)]) throws(LandscapeFileError) -> LandscapeRecord {
-        guard var merged = records.first?.record else { throw LandscapeFileError("no landscape files to merge") }
+    public static func merged(_ records: [(path: String, record: LandscapeRecord)]) throws(MessageError) -> LandscapeRecord {
+        guard var merged = records.first?.record else { throw MessageError("no landscape files to merge") }
         for (path, record) in records.dropFirst() where record.settings != merged.settings {
-            throw LandscapeFileError("\(path) was computed with other settings than \(records[0].path): they are not shards of one grid")
+            throw MessageError("\(path) was computed with other settings than \(records[0].path): they are not shards of one grid")
         }
         do { merged.grid = try LandscapeGrid.merged(records.map(\.record.grid)) } catch {
-            throw LandscapeFileError("\(error)")
+            throw MessageError("\(error)")
         }
         merged.shard = nil
         return merged

@@ -3,6 +3,7 @@ import LinearAlgebra
 import ModelFormats
 import ModelImport
 import NeuralNetworks
+import Reporting
 
 /// The coordinates asked for along one axis: `count` points over `range`, or over the axis kind's default range
 /// (-1...1; interpolate -0.5...1.5; plane and pca around their landmarks) when `range` is nil.
@@ -68,7 +69,7 @@ public struct LandscapeRun<Scalar: TensorScalar>: Sendable {
         progress: @Sendable (LandscapeProgress) -> Void = { _ in }
     ) throws {
         guard (1...2).contains(grid.count), grid.allSatisfy({ $0.count >= 2 }) else {
-            throw LandscapeFileError("a landscape has one or two axes of at least 2 points")
+            throw MessageError("a landscape has one or two axes of at least 2 points")
         }
         let (objective, loaded) = try settings.objective.load(Scalar.self)
         let weights = LandscapeAxes.namedTensors(objective.parameters, outputAxes: loaded.model.outputAxes)
@@ -94,7 +95,7 @@ public struct LandscapeRun<Scalar: TensorScalar>: Sendable {
             let saved = try LandscapeRecord.read(resume)
             guard saved.settings == record.settings, saved.grid.x == record.grid.x, saved.grid.y == record.grid.y,
                   saved.grid.quantities == record.grid.quantities else {
-                throw LandscapeFileError("--resume \(resume) was written with other settings or another grid; remove it or change --resume")
+                throw MessageError("--resume \(resume) was written with other settings or another grid; remove it or change --resume")
             }
             record.grid = saved.grid
             progress(.resumed(path: resume, done: record.grid.pointCount - record.grid.missing.count, total: record.grid.pointCount))
@@ -200,26 +201,26 @@ public struct LandscapeRun<Scalar: TensorScalar>: Sendable {
             case .gradient:
                 return try LandscapeAxes.gradient(objective, weights: weights, count: count, seed: seed, normalization: normalization, lowRank: lowRank)
             case .interpolate:
-                guard settings.to.count == 1 else { throw LandscapeFileError("interpolate axes take one checkpoint to move to, got \(settings.to.count)") }
+                guard settings.to.count == 1 else { throw MessageError("interpolate axes take one checkpoint to move to, got \(settings.to.count)") }
                 return try LandscapeAxes.interpolation(from: centre, to: try checkpoint(settings.to[0]))
             case .plane:
-                guard settings.to.count == 2 else { throw LandscapeFileError("a plane takes two more checkpoints, got \(settings.to.count)") }
+                guard settings.to.count == 2 else { throw MessageError("a plane takes two more checkpoints, got \(settings.to.count)") }
                 return try LandscapeAxes.plane(through: centre, try checkpoint(settings.to[0]), try checkpoint(settings.to[1]))
             case .pca:
                 return try LandscapeAxes.pca(trajectory: try settings.trajectory.map { try checkpoint($0).parameters }, centre: weights, count: count)
             case .file:
-                guard let path = settings.directions else { throw LandscapeFileError("file axes need a directions file") }
+                guard let path = settings.directions else { throw MessageError("file axes need a directions file") }
                 do {
                     let archive = try WeightFile.open(URL(fileURLWithPath: path))
                     let tensors = try Dictionary(archive.descriptors.map { ($0.name, try archive.tensor(named: $0.name).tensor(Double.self)) },
                                                  uniquingKeysWith: { a, _ in a })
                     return try LandscapeAxes.file(tensors, weights: weights, count: count, normalization: normalization, lowRank: lowRank)
                 } catch let error as AxesError {
-                    throw LandscapeFileError("--directions \(path): \(error)")
+                    throw MessageError("--directions \(path): \(error)")
                 }
             }
         } catch let error as AxesError {
-            throw LandscapeFileError("\(error)")
+            throw MessageError("\(error)")
         }
     }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import ModelImport
+import Reporting
 import Spectra
 
 /// A spectrum run's resume file: its finished probes, saved after each block: the typed settings that produced them plus, per row,
@@ -69,12 +70,8 @@ public struct SpectrumResumeState: Sendable, Codable, Equatable {
     public func write(to path: String) throws(SpectrumError) {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
-        let temporary = path + ".partial"
-        do {
-            try encoder.encode(self).write(to: URL(fileURLWithPath: temporary))
-            if rename(temporary, path) != 0 { throw CocoaError(.fileWriteUnknown) }
-        } catch {
-            throw .checkpoint("cannot write the --resume checkpoint \(path): \(error.localizedDescription)")
+        do { try OutputFile.write(to: path, option: "--resume") { try encoder.encode(self).write(to: $0) } } catch {
+            throw .checkpoint(error.description)
         }
     }
 }

@@ -5,6 +5,7 @@ import FoundationXML
 import LinearAlgebra
 import ModelImport
 import NeuralNetworks
+import Reporting
 import Testing
 @testable import Landscape
 
@@ -346,6 +347,6 @@ func quadraticObjective() -> Objective<Double> {
 
         var other = settings
         other.seed = 4
-        #expect(throws: LandscapeFileError.self) { try LandscapeRun<Double>(other, grid: axes, resume: path) }
+        #expect(throws: MessageError.self) { try LandscapeRun<Double>(other, grid: axes, resume: path) }
     }
 }

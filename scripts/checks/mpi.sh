@@ -60,7 +60,7 @@ check "spectrum: GGN, KPM density, per layer" \
   spectrum "$model" --data digits --limit 400 --operator ggn --top-k 2 --density kpm --probes 3 --steps 20 --per-layer --format json
 check "landscape: Hessian axes" landscape "$model" --data digits --limit 300 --grid 7x5 --axes hessian --format json
 check "htsr" htsr Examples/models/digits_mlp.safetensors --format csv
-check "htsr with randomisation" htsr Examples/models/digits_mlp.safetensors --randomize 3 --format json
+check "htsr with randomisation" htsr Examples/models/digits_mlp.safetensors --randomize --seed 3 --format json
 
 # A landscape checkpoint written by 2 ranks (one shard of a single run) is finished by 3 ranks.
 checks=$((checks + 1))
