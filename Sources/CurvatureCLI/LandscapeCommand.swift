@@ -229,7 +229,7 @@ struct LandscapeSliceCommand: ParsableCommand {
         let settings = try settings()
         let run = try group.agreeing {
             try LandscapeRun<Scalar>(settings, grid: gridRequest, shard: shard.map { ($0.index, $0.count) }, resume: resume) { event in
-                Self.report(event, quiet: quiet)
+                Progress.line(event.description, enabled: !quiet)
             }
         }
         if let saveDirections, group.isRoot {
@@ -244,25 +244,7 @@ struct LandscapeSliceCommand: ParsableCommand {
         let workerCount = workers ?? ProcessInfo.processInfo.activeProcessorCount
         return try run.fill(workers: workerCount, share: group.landscapeShare, save: { record in
             for path in targets { try record.write(to: path, appearance: appearance) }
-        }, progress: { event in Self.report(event, quiet: quiet, workers: workerCount) })
-    }
-
-    /// Progress lines on stderr.
-    static func report(_ event: LandscapeProgress, quiet: Bool, workers: Int = 1) {
-        let message: String
-        switch event {
-        case .buildingAxes(let kind, let parameters, let samples):
-            message = "landscape: \(kind.rawValue) axes over \(parameters) parameters, \(samples) samples" +
-                (kind == .hessian ? "\nlandscape: Lanczos for the Hessian axes" : "")
-        case .resumed(let path, let done, let total):
-            message = "landscape: resuming \(path) with \(done) of \(total) points done"
-        case .points(let done, let total, let seconds) where done == total:
-            message = String(format: "landscape: %d points in %.2f s (%.2f ms per point, %d workers)", total, seconds, 1000 * seconds / Double(max(1, total)), workers)
-        case .points(let done, let total, let seconds):
-            message = String(format: "landscape: %d/%d points, %.2f ms per point, %.0f s left", done, total,
-                             1000 * seconds / Double(max(1, done)), seconds / Double(max(1, done)) * Double(total - done))
-        }
-        Progress.line(message, enabled: !quiet)
+        }, progress: { event in Progress.line(event.description, enabled: !quiet) })
     }
 }
 

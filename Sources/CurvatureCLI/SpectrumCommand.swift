@@ -128,15 +128,7 @@ struct SpectrumCommand: ParsableCommand {
         let quiet = self.quiet, group = ProcessGroup.world
         let (report, outputs) = try analysis.run(Scalar.self, resume: resume, writesResumeState: group.isRoot, load: { settings in
             try modelOptions.objective(Scalar.self, settings: settings, sharded: true)
-        }, progress: { event in
-            let message = switch event {
-            case .row(let checkpoint, let parameters, let method, let dimension):
-                "\(checkpoint.map { "[\($0)] " } ?? "")\(parameters): \(method.rawValue) on \(dimension) parameters"
-            case .trace(let done, let total): "trace: \(done)/\(total) probes"
-            case .density(let method, let done, let total): "density (\(method.rawValue)): \(done)/\(total) probes"
-            }
-            Progress.line(message, enabled: !quiet)
-        })
+        }, progress: { event in Progress.line(event.description, enabled: !quiet) })
         // Under MPI every rank computes the same results; rank 0 writes them.
         guard group.isRoot else { return report }
         for (option, path, tensors) in [("--save-eigenvectors", saveEigenvectors, outputs.eigenvectors), ("--diagonal", diagonal, outputs.diagonal)] {

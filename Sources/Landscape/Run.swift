@@ -37,12 +37,31 @@ public enum LandscapeProgress: Sendable {
     case buildingAxes(AxisKind, parameters: Int, samples: Int)
     /// A checkpoint supplied `done` of the grid's `total` points.
     case resumed(path: String, done: Int, total: Int)
-    /// `done` of the `total` points this process computes are finished after `seconds`.
-    case points(done: Int, total: Int, seconds: Double)
+    /// `done` of the `total` points this process computes are finished after `seconds`, on `workers` threads.
+    case points(done: Int, total: Int, seconds: Double, workers: Int)
+}
+
+extension LandscapeProgress: CustomStringConvertible {
+    /// The progress line: rate and time left while points remain, the totals at the end.
+    public var description: String {
+        switch self {
+        case .buildingAxes(let kind, let parameters, let samples):
+            "landscape: \(kind.rawValue) axes over \(parameters) parameters, \(samples) samples" +
+                (kind == .hessian ? "\nlandscape: Lanczos for the Hessian axes" : "")
+        case .resumed(let path, let done, let total):
+            "landscape: resuming \(path) with \(done) of \(total) points done"
+        case .points(let done, let total, let seconds, let workers) where done == total:
+            String(format: "landscape: %d points in %.2f s (%.2f ms per point, %d workers)", total, seconds,
+                   1000 * seconds / Double(max(1, total)), workers)
+        case .points(let done, let total, let seconds, _):
+            String(format: "landscape: %d/%d points, %.2f ms per point, %.0f s left", done, total,
+                   1000 * seconds / Double(max(1, done)), seconds / Double(max(1, done)) * Double(total - done))
+        }
+    }
 }
 
 /// A loss-landscape run as a library call: the settings' objective loaded, the axes built, the grid laid out and,
-/// with a checkpoint, resumed; ``fill(workers:shard:share:save:progress:)`` then computes the missing points.
+/// with a checkpoint, resumed; ``fill(workers:share:save:progress:)`` then computes the missing points.
 ///
 /// ```swift
 /// var settings = LandscapeSettings(objective: ObjectiveSettings(model: "model.onnx", data: "digits"), axes: .hessian)
@@ -132,7 +151,7 @@ public struct LandscapeRun<Scalar: TensorScalar>: Sendable {
         }
         func report() {
             guard Date().timeIntervalSince(lastReport) > 0.5 else { return }
-            progress(.points(done: done, total: todo, seconds: Date().timeIntervalSince(start)))
+            progress(.points(done: done, total: todo, seconds: Date().timeIntervalSince(start), workers: workers))
             lastReport = Date()
         }
         var grid = record.grid
@@ -161,7 +180,7 @@ public struct LandscapeRun<Scalar: TensorScalar>: Sendable {
         }
         try checkpoint(grid, force: true)
         record.grid = grid
-        if todo > 0 { progress(.points(done: todo, total: todo, seconds: Date().timeIntervalSince(start))) }
+        if todo > 0 { progress(.points(done: todo, total: todo, seconds: Date().timeIntervalSince(start), workers: workers)) }
         return record
     }
 

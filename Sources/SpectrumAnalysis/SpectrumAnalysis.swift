@@ -15,6 +15,17 @@ public enum SpectrumProgress: Sendable {
     case density(method: DensityMethod, done: Int, total: Int)
 }
 
+extension SpectrumProgress: CustomStringConvertible {
+    public var description: String {
+        switch self {
+        case .row(let checkpoint, let parameters, let method, let dimension):
+            "\(checkpoint.map { "[\($0)] " } ?? "")\(parameters): \(method.rawValue) on \(dimension) parameters"
+        case .trace(let done, let total): "trace: \(done)/\(total) probes"
+        case .density(let method, let done, let total): "density (\(method.rawValue)): \(done)/\(total) probes"
+        }
+    }
+}
+
 /// Everything a spectrum analysis produced besides its report: the first row's eigenvectors and every first-checkpoint
 /// row's diagonal, per parameter tensor.
 public struct SpectrumOutputs: Sendable {

@@ -30,7 +30,7 @@ import Curvature
 
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("curvature-demo-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: folder) }
-        let files = try DemoCommand.write(result, demo: demo, to: folder.path)
+        let files = try demo.write(result, to: folder.path)
         #expect(files.map { URL(fileURLWithPath: $0.0).lastPathComponent } ==
                 ["model.safetensors", "density.svg", "landscape.svg", "landscape.csv", "landscape.vts", "alpha.svg"])
         for (path, _) in files where path.hasSuffix(".svg") || path.hasSuffix(".vts") {
@@ -38,7 +38,7 @@ import Curvature
         }
         let weights = try WeightFile.open(folder.appendingPathComponent("model.safetensors"))
         #expect(weights.descriptors.map(\.name) == result.parameters.names)
-        let text = DemoCommand.render(result, demo: demo, files: files)
+        let text = demo.summary(of: result, files: files)
         #expect(text.contains("1898 parameters") && text.contains("outliers above the bulk edge") && text.contains("mean alpha"))
     }
 }
