@@ -20,6 +20,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/weichsel/ZIPFoundation", from: "0.9.19"),
         .package(url: "https://github.com/apple/swift-protobuf", from: "1.30.0"),
+        // `swift package generate-documentation` (scripts/checks/docs-catalog.sh builds the DocC catalog in CI).
+        .package(url: "https://github.com/swiftlang/swift-docc-plugin", from: "1.4.0"),
     ],
     targets: [
         // System-library shims: Debian's libopenblas-dev, liblapacke-dev, libfftw3-dev.
@@ -60,6 +62,7 @@ let package = Package(
         .executableTarget(name: "HTSROfSafetensors", dependencies: ["Curvature"], path: "Examples/HTSROfSafetensors"),
         .executableTarget(name: "HessianLandscape", dependencies: ["Curvature"], path: "Examples/HessianLandscape"),
         .executableTarget(name: "SagunOutliers", dependencies: ["Curvature"], path: "Examples/SagunOutliers"),
+        .executableTarget(name: "ResumableSpectrum", dependencies: ["Curvature"], path: "Examples/ResumableSpectrum"),
 
         .testTarget(name: "LinearAlgebraTests", dependencies: ["LinearAlgebra"]),
         .testTarget(name: "ModelFormatsTests", dependencies: [

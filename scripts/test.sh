@@ -18,6 +18,7 @@ OPENBLAS_NUM_THREADS=1 bash scripts/checks/mpi.sh "$curvature"
 bash scripts/checks/examples.sh "${build[@]}"
 OPENBLAS_NUM_THREADS=1 bash scripts/checks/docs.sh "$curvature"
 bash scripts/checks/consumer.sh
+bash scripts/checks/docs-catalog.sh
 # Swift Testing runs tests in parallel on every core; OpenBLAS threads on top of that oversubscribe the cores and
 # make BLAS-heavy tests several times slower, so each BLAS call runs on the calling thread here.
 OPENBLAS_NUM_THREADS=1 swift test "${build[@]}" --skip-build

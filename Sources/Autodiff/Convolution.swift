@@ -153,7 +153,7 @@ extension Tensor {
 }
 
 extension Variable {
-    /// Sliding windows (im2col): [N, C, H, W] -> [N, Ho Wo, C kh kw]. Linear; its adjoint is ``foldedWindows``.
+    /// Sliding windows (im2col): [N, C, H, W] -> [N, Ho Wo, C kh kw]. Linear; its adjoint is ``foldedWindows(_:into:)``.
     @_specialize(where Scalar == Float)
     @_specialize(where Scalar == Double)
     public func windows(_ geometry: WindowGeometry) -> Variable {
@@ -161,7 +161,7 @@ extension Variable {
         return makeLinear(value.windows(geometry), { $0.windows(geometry) }) { g in [g.foldedWindows(geometry, into: source)] }
     }
 
-    /// col2im: the adjoint of ``windows``.
+    /// col2im: the adjoint of ``windows(_:)``.
     @_specialize(where Scalar == Float)
     @_specialize(where Scalar == Double)
     public func foldedWindows(_ geometry: WindowGeometry, into target: [Int]) -> Variable {
@@ -169,7 +169,7 @@ extension Variable {
     }
 
     /// 2-D convolution (cross-correlation) as torch.nn.functional.conv2d: input [N, C, H, W], weight
-    /// [Cout, C / groups, kh, kw], optional bias [Cout]. With one group, the chunked ``convolution(_:_:_:)``
+    /// [Cout, C / groups, kh, kw], optional bias [Cout]. With one group, the chunked `convolution`
     /// family; with several, each group is im2col followed by one GEMM.
     @_specialize(where Scalar == Float)
     @_specialize(where Scalar == Double)

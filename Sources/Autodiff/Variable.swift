@@ -148,7 +148,10 @@ extension Variable {
 /// Gradients of a scalar `output` with respect to `inputs` (which must be differentiable leaves or intermediate
 /// variables), by reverse accumulation over the recorded graph. An input the output does not depend on gets zeros.
 ///
-/// - Parameter createGraph: record the backward computation too, so the returned gradients can be differentiated.
+/// - Parameters:
+///   - output: a scalar variable.
+///   - inputs: the variables to differentiate with respect to.
+///   - createGraph: record the backward computation too, so the returned gradients can be differentiated.
 @_specialize(where Scalar == Float)
 @_specialize(where Scalar == Double)
 public func gradients<Scalar>(

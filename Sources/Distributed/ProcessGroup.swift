@@ -57,7 +57,7 @@ public final class ProcessGroup: PartialSums, @unchecked Sendable {
     /// Rank 0, the one that prints and writes.
     public var isRoot: Bool { rank == 0 }
 
-    /// This rank's contiguous part of a data set (``DataPart``): as even as can be, the earlier ranks taking one more
+    /// This rank's contiguous part of a data set (`DataPart`): as even as can be, the earlier ranks taking one more
     /// sample when the count does not divide.
     public var dataPart: DataPart { DataPart(index: rank, count: size) }
 
@@ -140,7 +140,7 @@ public final class ProcessGroup: PartialSums, @unchecked Sendable {
 }
 
 extension ProcessGroup {
-    /// HTSR's layers dealt over the ranks (``HTSRWorkShare``): each rank's spectra go to rank 0, which sends all of
+    /// HTSR's layers dealt over the ranks (`HTSRWorkShare`): each rank's spectra go to rank 0, which sends all of
     /// them back to every rank, so each builds the same report. Nil for a single process.
     public var htsrShare: HTSRWorkShare? {
         guard size > 1 else { return nil }
@@ -159,7 +159,7 @@ extension ProcessGroup {
 }
 
 extension ProcessGroup {
-    /// A landscape's points dealt over the ranks (``LandscapeWorkShare``): each round, every rank's packed points go
+    /// A landscape's points dealt over the ranks (`LandscapeWorkShare`): each round, every rank's packed points go
     /// to rank 0. Nil for a single process.
     public var landscapeShare: LandscapeWorkShare? {
         guard size > 1 else { return nil }

@@ -16,8 +16,10 @@ public struct DetX: Sendable, Equatable, Encodable {
     /// `detX_delta`: power-law xmin minus `value`, rescaled; nil without a power-law fit.
     public var delta: Double?
 
-    /// - Parameter eigenvalues: ascending. Returns nil when no product falls below 1 (all eigenvalues equal, or
-    ///   none positive).
+    /// - Parameters:
+    ///   - eigenvalues: ascending. Returns nil when no product falls below 1 (all eigenvalues equal, or none
+    ///     positive).
+    ///   - xmin: the power-law fit's xmin, for `delta`; nil without a fit.
     public init?(eigenvalues: [Double], xmin: Double?) {
         let total = eigenvalues.reduce(0, +), n = eigenvalues.count
         guard n > 0, total > 0 else { return nil }

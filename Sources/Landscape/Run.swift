@@ -80,9 +80,11 @@ public struct LandscapeRun<Scalar: TensorScalar>: Sendable {
     public let directionTensors: [(name: String, tensor: Tensor<Double>)]
 
     /// - Parameters:
+    ///   - settings: the objective, the axes and what each point computes.
     ///   - grid: one request per axis (1-D or 2-D).
     ///   - shard: `(index, count)` when this run computes only the points with `flat index % count == index`.
     ///   - resume: a landscape file of the same settings and grid whose finished points are kept; ignored when absent.
+    ///   - progress: told when the axes are being built and when a checkpoint was resumed.
     public init(
         _ settings: LandscapeSettings, grid: [GridAxisRequest], shard: (index: Int, count: Int)? = nil, resume: String? = nil,
         progress: @Sendable (LandscapeProgress) -> Void = { _ in }

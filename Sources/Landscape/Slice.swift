@@ -36,7 +36,11 @@ public struct LandscapeSlice<Scalar: TensorScalar>: Sendable {
     private let parameterSteps: [[Tensor<Scalar>?]]
     private let bufferSteps: [[Tensor<Scalar>?]]
 
-    /// - Parameter directions: one or two, over all of the objective's parameters (and optionally its buffers).
+    /// - Parameters:
+    ///   - objective: the loss at the centre point, over the data every point is evaluated on.
+    ///   - testObjective: a second data set evaluated at every point (test loss and accuracy), or nil.
+    ///   - directions: one or two, over all of the objective's parameters (and optionally its buffers).
+    ///   - eigenvalueMap: also the Hessian's extreme eigenvalues at every point (Lanczos), or nil.
     public init(objective: Objective<Scalar>, testObjective: Objective<Scalar>? = nil, directions: [LandscapeDirection],
                 eigenvalueMap: EigenvalueMap? = nil) {
         precondition((1...2).contains(directions.count), "a slice has one or two axes")

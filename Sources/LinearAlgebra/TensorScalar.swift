@@ -6,7 +6,7 @@ import CLAPACKE
 /// (BLAS `d`, FFTW `fftw_`).
 ///
 /// The underscored requirements are the raw, pointer-level calls; use the typed wrappers in this module
-/// (``matmul(_:_:transposeA:transposeB:)``, ``symmetricEigen(_:)`` and friends) instead.
+/// (``matmul(_:_:transposeA:transposeB:)``, ``symmetricEigen(_:computeVectors:)`` and friends) instead.
 public protocol TensorScalar: BinaryFloatingPoint, Sendable, Codable, LosslessStringConvertible
 where RawSignificand: FixedWidthInteger {
     /// The NumPy name of the type: "float32" or "float64".

@@ -26,7 +26,7 @@ public struct NumPyFile: TensorArchive {
 /// `numpy.savez_compressed`). Tensors are named after their entries without the ".npy" suffix.
 ///
 /// Inflation is bounded: an entry whose declared size disagrees with its .npy header, exceeds
-/// ``maximumEntryBytes``, or inflates past its declared size is refused as a compression bomb before memory
+/// `maximumEntryBytes`, or inflates past its declared size is refused as a compression bomb before memory
 /// is spent on it.
 public struct NumPyArchive: TensorArchive {
     public let path: String
@@ -38,7 +38,9 @@ public struct NumPyArchive: TensorArchive {
     public static let defaultMaximumEntryBytes = Int(min(ProcessInfo.processInfo.physicalMemory / 2, UInt64(Int.max)))
 
     /// Opens an archive and reads every entry's .npy header (inflating only the header bytes).
-    /// - Parameter maximumEntryBytes: entries declaring more inflated bytes than this are refused.
+    /// - Parameters:
+    ///   - url: the .npz file.
+    ///   - maximumEntryBytes: entries declaring more inflated bytes than this are refused.
     public init(contentsOf url: URL, maximumEntryBytes: Int = defaultMaximumEntryBytes) throws(FormatError) {
         self.url = url
         path = url.relativePath

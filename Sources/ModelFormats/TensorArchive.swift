@@ -73,6 +73,7 @@ public struct InMemoryArchive: TensorArchive {
 
     /// - Parameters:
     ///   - path: a label for reports (no file is read or written).
+    ///   - tensors: the tensors, in order.
     ///   - kernelLayout: how the tensors' convolution kernels are laid out, when the caller knows.
     public init(path: String, tensors: [StoredTensor], kernelLayout: KernelLayout? = nil) {
         self.path = path

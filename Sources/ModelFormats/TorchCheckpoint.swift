@@ -8,7 +8,7 @@ import ZIPFoundation
 /// byte order, the object, the list of storage keys), then each storage in that order as an int64 element count
 /// followed by its bytes.
 ///
-/// The pickle is decoded by ``TorchUnpickler``, which executes nothing and refuses any global outside its
+/// The pickle is decoded by `TorchUnpickler`, which executes nothing and refuses any global outside its
 /// allow-list. Tensors are named by their dict keys (nested dicts joined with "."); a top-level "state_dict" or
 /// "model" entry holding a dict is unwrapped. Sizes, strides and storage offsets are honoured, so views and
 /// non-contiguous tensors come out as their logical row-major values. Storages are read only when a tensor is asked for.

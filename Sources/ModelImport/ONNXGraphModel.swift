@@ -4,7 +4,7 @@ import LinearAlgebra
 import ModelFormats
 import NeuralNetworks
 
-/// An ONNX graph as a differentiable model (a ``Layer``), run node by node on the autodiff tape.
+/// An ONNX graph as a differentiable model (a `Layer`), run node by node on the autodiff tape.
 ///
 /// Float initializers that act as weights, biases or scales are parameters, named as in the file; BatchNormalization
 /// running means and variances are buffers; integer tensors and scalar constants are constants. Opsets 11 to 21 of

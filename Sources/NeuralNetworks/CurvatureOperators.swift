@@ -7,7 +7,7 @@ public enum CurvatureMatrix: String, Sendable, Codable, CaseIterable {
     case monteCarloFisher = "mc-fisher"
 }
 
-/// A curvature matrix of an ``Objective`` at a fixed point, as a ``LinearOperator`` in the style of curvlinops'
+/// A curvature matrix of an ``Objective`` at a fixed point, as a `LinearOperator` in the style of curvlinops'
 /// `CurvatureLinearOperator`: the objective (the empirical risk: model, loss, data, batching, BatchNorm mode and
 /// parameter subset) is the base, and each matrix says only how it multiplies a block of vectors in the objective's
 /// precision. Products over the whole data set are exact whatever the batch size, because each is the

@@ -175,7 +175,7 @@ public struct Objective<Scalar: TensorScalar>: Sendable {
 
     /// The Hessian times each of `vectors`, formed as ``hessianProductMode`` says, sharing each batch's forward pass
     /// and first backward pass across the vectors: forward-over-reverse replays only the recorded tangent rules of both
-    /// passes per vector (``Linearization``); reverse-over-reverse differentiates the recorded gradient once per vector.
+    /// passes per vector (`Linearization`); reverse-over-reverse differentiates the recorded gradient once per vector.
     public func hessianBlockProduct(at theta: Tensor<Scalar>, _ vectors: [Tensor<Scalar>]) -> [Tensor<Scalar>] {
         if hessianProductMode == .forwardOverReverse {
             return vectors.count == 1 ? [forwardOverReverseProduct(at: theta, vectors[0])] : forwardOverReverseBlock(at: theta, vectors)

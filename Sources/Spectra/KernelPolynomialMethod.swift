@@ -100,7 +100,7 @@ public struct KernelPolynomialMethod: Sendable {
     /// (ascending). With `logSpectrum`, the density of `t = log10(|lambda| + epsilon)` on `points` equally spaced t,
     /// by the change of variables `rho_t(t) = (rho(l) + rho(-l)) ln(10) 10^t`, `l = 10^t - epsilon`, averaged over the
     /// cell of width `dt` around each t: the mass of |lambda| in that cell over `dt`, from the series' exact integral
-    /// (``chebyshevMass(_:from:to:)``). Point values would not do: `rho` has a `1 / sqrt(1 - x^2)` singularity at the
+    /// (`chebyshevMass`). Point values would not do: `rho` has a `1 / sqrt(1 - x^2)` singularity at the
     /// spectral bounds, and a grid point that lands next to it takes arbitrary mass.
     public static func density(
         moments averaged: [Double], bounds: SpectralBounds, points: Int = 10000, logSpectrum: Bool = false, epsilon: Double? = nil

@@ -40,10 +40,10 @@ public struct SpectrumOutputs: Sendable {
 /// The eigenvalue spectrum of a model's curvature as a library call: what `curvature spectrum` computes.
 ///
 /// For each checkpoint (or the model's own weights) and parameter group (all selected parameters, or one per tensor),
-/// the Hessian, GGN or empirical Fisher of the mean loss over the whole data set (``CurvatureOperator``) is handed to
-/// the eigensolver (``LanczosSolver``: thick-restart Lanczos with full reorthogonalisation, converged when every
-/// Ritz residual `||H v - theta v|| <= tolerance ||H||`; ``PowerIteration`` as PyHessian's `eigenvalues()`; or
-/// ``DenseSpectrum``), then optionally to the trace (Hutchinson `tr(H) ~ (1/m) sum z^T H z`, Hutch++, XTrace) and
+/// the Hessian, GGN or empirical Fisher of the mean loss over the whole data set (`CurvatureOperator`) is handed to
+/// the eigensolver (`LanczosSolver`: thick-restart Lanczos with full reorthogonalisation, converged when every
+/// Ritz residual `||H v - theta v|| <= tolerance ||H||`; `PowerIteration` as PyHessian's `eigenvalues()`; or
+/// `DenseSpectrum`), then optionally to the trace (Hutchinson `tr(H) ~ (1/m) sum z^T H z`, Hutch++, XTrace) and
 /// diagonal estimators and the SLQ or KPM density with its curvature criteria (Ghorbani et al. 2019; Yao et al. 2020).
 ///
 /// ```swift
@@ -68,7 +68,7 @@ public struct SpectrumAnalysis: Sendable {
     }
 
     /// Loads an objective for a checkpoint (nil: the objective's own weights). The default reads everything in this
-    /// process; a data-parallel caller loads its part of the data and shares the sums (``DataShare``).
+    /// process; a data-parallel caller loads its part of the data and shares the sums (`DataShare`).
     public typealias Loader<Scalar: TensorScalar> = (ObjectiveSettings) throws -> (objective: Objective<Scalar>, model: LoadedModel<Scalar>)
 
     /// Runs every row. `progress` hears each row start and each finished block of probes; an error it throws stops the

@@ -51,7 +51,7 @@ public struct DensitySettings: Sendable, Codable, Equatable {
 /// What `curvature spectrum` computes for each (checkpoint, parameter group): extreme eigenvalues, and optionally
 /// the trace, the diagonal and the spectral density with its curvature criteria.
 public struct SpectrumSettings: Sendable, Codable, Equatable {
-    /// Lanczos's operator-application budget per end when none is given (``LanczosSolver/defaultMaxMatvecs``).
+    /// Lanczos's operator-application budget per end when none is given (`LanczosSolver.defaultMaxMatvecs`).
     public static let defaultLanczosBudget = LanczosSolver.defaultMaxMatvecs
     /// Power iteration's iterations per eigenvalue when none are given (PyHessian's maxIter).
     public static let defaultPowerIterations = 100

@@ -8,7 +8,7 @@ cd "$(dirname "$0")/../.."
 configuration=("$@")
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
-for example in SpectrumOfASwiftModel HTSROfSafetensors HessianLandscape SagunOutliers; do
+for example in SpectrumOfASwiftModel HTSROfSafetensors HessianLandscape SagunOutliers ResumableSpectrum; do
   swift build "${configuration[@]}" --product "$example" >&2
   echo "== $example"
   arguments=("$work")  # the output directory, for the examples that write files
