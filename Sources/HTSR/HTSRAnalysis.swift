@@ -4,6 +4,9 @@ import ModelFormats
 
 /// The result of `curvature htsr`: one row per analysed layer, the skipped tensors, and the summary.
 public struct HTSRReport: Sendable, Encodable {
+    /// The report's layout version; it changes when a key changes meaning or is renamed.
+    public static let formatVersion = 2
+    public var version = formatVersion
     public var file: String
     public var format: String
     /// The base model whose weights were subtracted (a delta analysis), if any.

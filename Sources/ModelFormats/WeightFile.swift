@@ -85,6 +85,9 @@ public struct ArchiveSummary: Codable, Sendable, Equatable {
         public var byteCount: Int
     }
 
+    /// The summary's layout version; it changes when a key changes meaning or is renamed.
+    public static let formatVersion = 1
+    public var version = formatVersion
     public var file: String
     public var format: String
     /// Present for ONNX models: opsets, operators used, inputs and outputs.
