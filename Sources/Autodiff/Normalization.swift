@@ -3,18 +3,18 @@ import LinearAlgebra
 /// The normalisation arithmetic shared by the Swift layers (`BatchNorm`, `LayerNorm`) and the ONNX operators
 /// (`BatchNormalization`, `LayerNormalization`), written once so both give the same bits.
 extension Variable {
-    /// The mean and the biased variance over `axes`, kept as size-1 axes so they broadcast back.
-    public func moments(alongAxes axes: [Int]) -> (mean: Variable, variance: Variable) {
+    /// The mean, `x - mean` and the biased variance over `axes`, kept as size-1 axes so they broadcast back.
+    func moments(alongAxes axes: [Int]) -> (mean: Variable, centred: Variable, variance: Variable) {
         let mean = self.mean(alongAxes: axes, keepingDimensions: true)
         let centred = self - mean
-        return (mean, (centred * centred).mean(alongAxes: axes, keepingDimensions: true))
+        return (mean, centred, (centred * centred).mean(alongAxes: axes, keepingDimensions: true))
     }
 
     /// `(x - mean) / sqrt(var + epsilon)` over `axes`, with the biased variance (PyTorch's LayerNorm and train-mode
     /// BatchNorm).
     public func standardized(alongAxes axes: [Int], epsilon: Scalar) -> Variable {
-        let (mean, variance) = moments(alongAxes: axes)
-        return (self - mean) / (variance + epsilon).sqrt()
+        let (_, centred, variance) = moments(alongAxes: axes)
+        return centred / (variance + epsilon).sqrt()
     }
 
     /// BatchNorm over the channel axis 1 of [N, C, ...] (torch.nn.BatchNorm1d/2d, ONNX BatchNormalization):
@@ -31,9 +31,8 @@ extension Variable {
             let shift = bias - running.mean * factor
             return (self * factor.reshaped(channelShape) + shift.reshaped(channelShape), nil)
         }
-        let axes = [0] + Array(2..<shape.count)
-        let moments = self.moments(alongAxes: axes)
-        let normalized = (self - moments.mean) / (moments.variance + epsilon).sqrt()
-        return (normalized * weight.reshaped(channelShape) + bias.reshaped(channelShape), moments)
+        let (mean, centred, variance) = moments(alongAxes: [0] + Array(2..<shape.count))
+        let normalized = centred / (variance + epsilon).sqrt()
+        return (normalized * weight.reshaped(channelShape) + bias.reshaped(channelShape), (mean, variance))
     }
 }

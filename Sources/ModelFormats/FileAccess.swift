@@ -1,4 +1,5 @@
 import Foundation
+import Reporting
 
 /// File reads and writes that report `FormatError` naming the file.
 enum FileAccess {
@@ -7,7 +8,7 @@ enum FileAccess {
         do {
             return try Data(contentsOf: url, options: .alwaysMapped)
         } catch {
-            throw FormatError(.unreadable, file: url.relativePath, "cannot read: \(describe(error))")
+            throw FormatError(.unreadable, file: url.relativePath, "cannot read: \(OutputFile.describe(error))")
         }
     }
 
@@ -15,7 +16,7 @@ enum FileAccess {
         do {
             try data.write(to: url, options: .atomic)
         } catch {
-            throw FormatError(.unreadable, file: url.relativePath, "cannot write: \(describe(error))")
+            throw FormatError(.unreadable, file: url.relativePath, "cannot write: \(OutputFile.describe(error))")
         }
     }
 
@@ -36,24 +37,7 @@ enum FileAccess {
             throw error
         } catch {
             try? FileManager.default.removeItem(at: temporary)
-            throw FormatError(.unreadable, file: url.relativePath, "cannot write: \(describe(error))")
+            throw FormatError(.unreadable, file: url.relativePath, "cannot write: \(OutputFile.describe(error))")
         }
-    }
-
-    /// A short reason for a Foundation error, without Foundation's long boilerplate.
-    static func describe(_ error: any Error) -> String {
-        let nsError = error as NSError
-        if let underlying = nsError.userInfo[NSUnderlyingErrorKey] as? NSError,
-           underlying.domain == NSPOSIXErrorDomain, let code = POSIXErrorCode(rawValue: Int32(underlying.code)) {
-            return String(cString: strerror(code.rawValue))
-        }
-        if nsError.domain == NSCocoaErrorDomain {
-            switch nsError.code {
-            case NSFileReadNoSuchFileError, NSFileNoSuchFileError: return "no such file"
-            case NSFileReadNoPermissionError, NSFileWriteNoPermissionError: return "permission denied"
-            default: break
-            }
-        }
-        return nsError.localizedDescription
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import Reporting
 import ZIPFoundation
 
 /// A single .npy file as an archive of one tensor, named after the file.
@@ -94,7 +95,7 @@ public struct NumPyArchive: TensorArchive {
         } catch let error as FormatError {
             throw error
         } catch {
-            throw FormatError(.unreadable, file: url.relativePath, "cannot write the archive: \(FileAccess.describe(error))")
+            throw FormatError(.unreadable, file: url.relativePath, "cannot write the archive: \(OutputFile.describe(error))")
         }
     }
 

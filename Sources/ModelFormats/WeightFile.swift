@@ -1,4 +1,5 @@
 import Foundation
+import Reporting
 
 /// Opens any supported weight or data file, or a directory of them.
 public enum WeightFile {
@@ -37,7 +38,7 @@ public enum WeightFile {
         do {
             names = try FileManager.default.contentsOfDirectory(atPath: directory.path).sorted()
         } catch {
-            throw FormatError(.unreadable, file: directory.relativePath, "cannot list the directory: \(FileAccess.describe(error))")
+            throw FormatError(.unreadable, file: directory.relativePath, "cannot list the directory: \(OutputFile.describe(error))")
         }
         func matching(_ prefix: String, _ suffix: String) -> [String] {
             names.filter { $0.hasPrefix(prefix) && $0.hasSuffix(suffix) }

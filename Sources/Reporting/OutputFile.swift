@@ -45,14 +45,22 @@ public enum OutputFile {
         return URL(fileURLWithPath: path)
     }
 
-    /// Foundation's errors as one line: the underlying POSIX reason where there is one.
-    static func describe(_ error: any Error) -> String {
+    /// A file error as a short reason, without Foundation's long boilerplate: the underlying POSIX reason where
+    /// there is one, and a project error's own message.
+    public static func describe(_ error: any Error) -> String {
         if let message = error as? MessageError { return message.description }
         let nsError = error as NSError
         if let underlying = nsError.userInfo[NSUnderlyingErrorKey] as? NSError, underlying.domain == NSPOSIXErrorDomain {
             return String(cString: strerror(Int32(underlying.code)))
         }
         if nsError.domain == NSPOSIXErrorDomain { return String(cString: strerror(Int32(nsError.code))) }
-        return error is LocalizedError || nsError.domain == NSCocoaErrorDomain ? nsError.localizedDescription : "\(error)"
+        if nsError.domain == NSCocoaErrorDomain {
+            switch nsError.code {
+            case NSFileReadNoSuchFileError, NSFileNoSuchFileError: return "no such file"
+            case NSFileReadNoPermissionError, NSFileWriteNoPermissionError: return "permission denied"
+            default: return nsError.localizedDescription
+            }
+        }
+        return error is LocalizedError ? nsError.localizedDescription : "\(error)"
     }
 }
