@@ -34,10 +34,13 @@ let package = Package(
         // Debian's libopenmpi-dev (Open MPI): data-parallel runs under mpirun or srun.
         .systemLibrary(name: "CMPI", pkgConfig: "ompi-c",
                        providers: [.apt(["libopenmpi-dev"])]),
+        // Debian's libhdf5-dev: loss-landscape's surface and direction files, Keras weight files.
+        .systemLibrary(name: "CHDF5", pkgConfig: "hdf5",
+                       providers: [.apt(["libhdf5-dev"])]),
 
         .target(name: "LinearAlgebra", dependencies: ["CBLAS", "CLAPACKE", "CFFTW3"]),
         .target(name: "ModelFormats", dependencies: [
-            "LinearAlgebra", "Reporting",
+            "LinearAlgebra", "Reporting", "CHDF5",
             .product(name: "ZIPFoundation", package: "ZIPFoundation"),
             .product(name: "SwiftProtobuf", package: "swift-protobuf"),
         ]),

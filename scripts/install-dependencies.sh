@@ -3,7 +3,7 @@
 # Idempotent: a machine that has them all does nothing and needs no network.
 set -euo pipefail
 
-packages=(libopenblas-dev liblapacke-dev libfftw3-dev zlib1g-dev pkg-config libopenmpi-dev openmpi-bin)
+packages=(libopenblas-dev liblapacke-dev libfftw3-dev zlib1g-dev pkg-config libopenmpi-dev openmpi-bin libhdf5-dev)
 
 missing=()
 for package in "${packages[@]}"; do

@@ -6,7 +6,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install-dependencies.sh
-build=(-c release -Xswiftc -enable-testing)
+# The symbol graphs for the DocC check come out of the same build.
+build=(-c release -Xswiftc -enable-testing -Xswiftc -emit-symbol-graph -Xswiftc -emit-symbol-graph-dir -Xswiftc "$PWD/.build/symbol-graphs")
+mkdir -p .build/symbol-graphs
 echo "Building (release, testing enabled; several minutes from a clean clone)..." >&2
 log="$(mktemp)"
 if ! swift build "${build[@]}" --build-tests >"$log" 2>&1; then cat "$log" >&2; exit 1; fi
@@ -18,7 +20,8 @@ OPENBLAS_NUM_THREADS=1 bash scripts/checks/mpi.sh "$curvature"
 bash scripts/checks/examples.sh "${build[@]}"
 OPENBLAS_NUM_THREADS=1 bash scripts/checks/docs.sh "$curvature"
 bash scripts/checks/consumer.sh
-bash scripts/checks/docs-catalog.sh
+bash scripts/checks/docs-catalog.sh .build/symbol-graphs
+bash scripts/checks/reports.sh "$curvature"
 # Swift Testing runs tests in parallel on every core; OpenBLAS threads on top of that oversubscribe the cores and
 # make BLAS-heavy tests several times slower, so each BLAS call runs on the calling thread here.
 OPENBLAS_NUM_THREADS=1 swift test "${build[@]}" --skip-build

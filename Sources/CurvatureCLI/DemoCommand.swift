@@ -20,6 +20,8 @@ struct DemoCommand: AsyncParsableCommand {
     @Option(help: "Training epochs.")
     var epochs = Demo().epochs
 
+    @OptionGroup var page: ReportPageOptions
+
     @Flag(help: "No progress on stderr.")
     var quiet = false
 
@@ -35,6 +37,7 @@ struct DemoCommand: AsyncParsableCommand {
         let quiet = quiet
         let result = try await demo.run(digits: digits) { Progress.line($0, enabled: !quiet) }
         let files = try demo.write(result, to: out)
+        try page.write(demo.page(of: result))
         print(demo.summary(of: result, files: files), terminator: "")
     }
 }

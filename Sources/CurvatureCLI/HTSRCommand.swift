@@ -76,6 +76,7 @@ struct HTSRCommand: AsyncParsableCommand {
     var quiet = false
 
     @OptionGroup var output: OutputOptions
+    @OptionGroup var page: ReportPageOptions
 
     func validate() throws {
         guard minEvals >= 0 else { throw ValidationError("--min-evals must be at least 0, got \(minEvals)") }
@@ -92,7 +93,7 @@ struct HTSRCommand: AsyncParsableCommand {
         options.maxN = maxN
         options.layers = layers
         options.exclude = exclude
-        options.keepEigenvalues = saveEsd != nil || plot != nil
+        options.keepEigenvalues = saveEsd != nil || plot != nil || page.report != nil
         options.detX = detx
         options.upperLimit = xmax.value
         options.fit = fit
@@ -116,6 +117,7 @@ struct HTSRCommand: AsyncParsableCommand {
         guard group.isRoot else { return }
         if let saveEsd { try report.writeSpectra(to: saveEsd) }
         if let plot { try report.writePlots(to: plot) }
+        try page.write(report.page())
         print(try summary ? report.summary.rendered(as: output.format) : report.rendered(as: output.format), terminator: "")
     }
 }

@@ -156,6 +156,7 @@ struct LandscapeSliceCommand: ParsableCommand {
     var quiet = false
     @OptionGroup var files: LandscapeOutputOptions
     @OptionGroup var output: OutputOptions
+    @OptionGroup var page: ReportPageOptions
 
     func validate() throws {
         if grid != nil && points != nil { throw ValidationError("give --grid (2-D) or --points (1-D), not both") }
@@ -195,7 +196,13 @@ struct LandscapeSliceCommand: ParsableCommand {
         case .double: try compute(Double.self)
         case .float: try compute(Float.self)
         }
+        try page.write(record.page(appearance: files.appearance(title: plotTitle(record))))
         print(try files.rendered(record, as: output.format), terminator: "")
+    }
+
+    func plotTitle(_ record: LandscapeRecord) -> String {
+        "\(record.grid.quantities.contains(files.plotQuantity) ? files.plotQuantity : "loss") of " +
+            "\(URL(fileURLWithPath: modelOptions.model).lastPathComponent) on \(modelOptions.data), \(axes.rawValue) axes"
     }
 
     func settings() throws -> LandscapeSettings {
@@ -237,9 +244,7 @@ struct LandscapeSliceCommand: ParsableCommand {
             try OutputFile.write(to: saveDirections, option: "--save-directions") { try NumPyArchive.write(tensors, to: $0) }
         }
         try files.checkQuantity(run.record.grid)
-        let title = "\(run.record.grid.quantities.contains(files.plotQuantity) ? files.plotQuantity : "loss") of " +
-            "\(URL(fileURLWithPath: modelOptions.model).lastPathComponent) on \(modelOptions.data), \(axes.rawValue) axes"
-        let appearance = files.appearance(title: title)
+        let appearance = files.appearance(title: plotTitle(run.record))
         let targets = (resume.map { [$0] } ?? []) + files.out
         let workerCount = workers ?? ProcessInfo.processInfo.activeProcessorCount
         return try run.fill(workers: workerCount, share: group.landscapeShare, save: { record in

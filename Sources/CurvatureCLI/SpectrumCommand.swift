@@ -76,6 +76,7 @@ struct SpectrumCommand: ParsableCommand {
     @Flag(help: "No progress on stderr.")
     var quiet = false
     @OptionGroup var output: OutputOptions
+    @OptionGroup var page: ReportPageOptions
 
     var settings: SpectrumSettings {
         var settings = SpectrumSettings()
@@ -135,7 +136,9 @@ struct SpectrumCommand: ParsableCommand {
             guard let path else { continue }
             try OutputFile.write(to: path, option: option) { try NumPyArchive.write(tensors, to: $0) }
         }
-        if let plot, let svg = outputs.densityPlot(of: report, logY: logY) { try OutputFile.write(svg, to: plot, option: "--plot") }
+        let plotted = outputs.densityPlot(of: report, logY: logY)
+        if let plot, let plotted { try OutputFile.write(plotted, to: plot, option: "--plot") }
+        try page.write(report.page(plot: plotted))
         return report
     }
 }

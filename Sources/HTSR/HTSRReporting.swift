@@ -7,6 +7,12 @@ import Reporting
 extension HTSRReport: Report {
     /// The main columns, the optional analyses' main columns when asked for, and the summary line.
     public func table() -> String {
+        let delta = baseModel.map { ", each layer minus its tensor in \($0)" } ?? ""
+        return "\(file) (\(format)\(delta))\n\n" + layerTable.text() + "\n" + summaryLine
+    }
+
+    /// One row per layer: the main columns and the optional analyses' main columns when asked for.
+    public var layerTable: TableContent {
         let number = Rendering.number
         var extras: [(String, (LayerReport) -> String)] = []
         if options.fit != .powerLaw { extras.append(("Lambda", { number($0.truncationLambda, "%.4g") })) }
@@ -24,9 +30,36 @@ extension HTSRReport: Report {
              number(row.stableRank, "%.2f"), row.numPLSpikes.map(String.init) ?? "-"]
             return main + extras.map { $0.1(row) } + [row.warning]
         }
-        let table = Rendering.table(header: header, rows: rows, rightAligned: Set(0..<(header.count - 1)).subtracting([1]))
-        let delta = baseModel.map { ", each layer minus its tensor in \($0)" } ?? ""
-        return "\(file) (\(format)\(delta))\n\n" + table + "\n" + summaryLine
+        return TableContent(header: header, rows: rows, rightAligned: Set(0..<(header.count - 1)).subtracting([1]))
+    }
+
+    /// The report as one self-contained HTML page: the options, the summary, alpha per layer, the layer table, the
+    /// skipped tensors with their reasons, and each layer's ESD plot (the first `maximumPlots` layers).
+    public func page(maximumPlots: Int = 100) -> HTMLPage {
+        var settings = [("file", "\(file) (\(format))"), ("fit", options.fit.rawValue), ("pool", String(options.pool))]
+        if let baseModel { settings.append(("base model", baseModel)) }
+        if options.randomize { settings.append(("seed", String(options.seed))) }
+        let title = "HTSR of \(URL(fileURLWithPath: file).lastPathComponent)"
+        let fitted = layers.filter { $0.alpha != nil }
+        var sections = [
+            HTMLPage.Section("Summary", [.table(TableContent(header: ["metric", "value"], rows: summary.pairs.map { [$0.0, $0.1] }, rightAligned: [1])),
+                                         .svg(LinePlot.alphaPerLayer(layerIDs: fitted.map(\.layerID), alphas: fitted.compactMap(\.alpha), title: "alpha per layer").svg())]),
+            HTMLPage.Section("Layers", [.table(layerTable)]),
+        ]
+        if !skipped.isEmpty {
+            sections.append(HTMLPage.Section("Skipped tensors", [.table(TableContent(
+                header: ["layer_id", "name", "reason"], rows: skipped.map { [String($0.layerID), $0.name, $0.reason] }, rightAligned: [0]))]))
+        }
+        let plotted = layers.prefix(maximumPlots).map { row in HTMLPage.Block.svg(esdPlot(row)) }
+        let omitted = layers.count > maximumPlots ? [HTMLPage.Block.text(["\(layers.count - maximumPlots) more layers are not plotted here (--plot DIR writes every one)."])] : []
+        sections.append(HTMLPage.Section("Empirical spectral densities", plotted + omitted))
+        return HTMLPage(title: title, settings: settings, sections: sections)
+    }
+
+    private func esdPlot(_ row: LayerReport) -> String {
+        let title = "ESD of layer \(row.layerID) (\(row.name))" + (row.alpha.map { String(format: ", alpha %.3f", $0) } ?? ", no fit")
+        return LinePlot.empiricalSpectralDensity(eigenvalues: row.eigenvalues ?? [], alpha: row.alpha, xmin: row.xmin,
+                                                 truncation: row.truncationLambda, title: title).svg()
     }
 
     /// Every column WeightWatcher reports (and the optional analyses'), full precision.
@@ -76,12 +109,7 @@ extension HTSRReport: Report {
         func write(_ svg: String, _ name: String) throws(MessageError) {
             try OutputFile.write(svg, to: folder.appendingPathComponent(name).path, option: "--plot")
         }
-        for row in layers {
-            let title = "ESD of layer \(row.layerID) (\(row.name))" + (row.alpha.map { String(format: ", alpha %.3f", $0) } ?? ", no fit")
-            try write(LinePlot.empiricalSpectralDensity(eigenvalues: row.eigenvalues ?? [], alpha: row.alpha, xmin: row.xmin,
-                                                        truncation: row.truncationLambda, title: title).svg(),
-                      "esd_" + Self.fileStem(row) + ".svg")
-        }
+        for row in layers { try write(esdPlot(row), "esd_" + Self.fileStem(row) + ".svg") }
         let fitted = layers.filter { $0.alpha != nil }
         try write(LinePlot.alphaPerLayer(layerIDs: fitted.map(\.layerID), alphas: fitted.compactMap(\.alpha),
                                          title: "alpha per layer of \(URL(fileURLWithPath: file).lastPathComponent)").svg(), "alpha.svg")

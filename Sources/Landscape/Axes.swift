@@ -247,6 +247,42 @@ extension LandscapeAxes {
         return LandscapeAxes(kind: .file, directions: directions)
     }
 
+    /// Whether `names` are a direction file of loss-landscape's (Li et al.'s `net_plotter.setup_direction`):
+    /// groups `xdirection` (and `ydirection`) holding one dataset per parameter, `0`, `1`, ... in the order of
+    /// PyTorch's `net.parameters()`.
+    public static func isLossLandscapeFile(_ names: [String]) -> Bool {
+        names.contains("xdirection/0")
+    }
+
+    /// Directions from a loss-landscape direction file, taken as they are (loss-landscape normalises them when it
+    /// makes them, filter-wise by default with biases and BatchNorm zeroed): dataset `i` of `xdirection` and
+    /// `ydirection` is the `i`-th of `weights`, the model's parameters in the ONNX file's order, which for
+    /// `torch.onnx.export` is the order of `net.parameters()`. Every shape is checked; a file made with
+    /// `--dir_type states` (BatchNorm's running statistics among the tensors) is refused, since its buffers cannot
+    /// be placed without the module tree.
+    public static func lossLandscapeFile(_ tensors: [String: Tensor<Double>], weights: [NamedTensor], count: Int) throws -> LandscapeAxes {
+        let directions = try ["xdirection", "ydirection"].prefix(count).map { group in
+            let available = tensors.keys.filter { $0.hasPrefix(group + "/") }.count
+            guard available > 0 else { throw AxesError.directionTensor("the direction file has no '\(group)' group for a \(count)-D grid") }
+            guard available == weights.count else {
+                let states = available > weights.count ? " (a file made with --dir_type states holds BatchNorm's buffers too; make it with --dir_type weights)" : ""
+                throw AxesError.directionTensor("'\(group)' holds \(available) tensors, the model has \(weights.count) parameters\(states)")
+            }
+            let parameters = try weights.enumerated().map { index, weight in
+                guard let tensor = tensors["\(group)/\(index)"] else {
+                    throw AxesError.directionTensor("the direction file has no '\(group)/\(index)' for parameter '\(weight.name)' \(weight.tensor.shape)")
+                }
+                guard tensor.scalars.count == weight.tensor.scalars.count, tensor.shape.filter({ $0 != 1 }) == weight.tensor.shape.filter({ $0 != 1 }) else {
+                    throw AxesError.directionTensor("'\(group)/\(index)' has shape \(tensor.shape) but parameter \(index) ('\(weight.name)') has \(weight.tensor.shape): " +
+                                                    "the file's parameters are not in this model's order")
+                }
+                return NamedTensor(name: weight.name, tensor: Tensor(shape: weight.tensor.shape, scalars: tensor.scalars), outputAxis: weight.outputAxis)
+            }
+            return LandscapeDirection(parameters: parameters)
+        }
+        return LandscapeAxes(kind: .file, directions: directions)
+    }
+
     /// Every direction as `x/NAME`, `y/NAME` (and `x.buffers/NAME` for moving buffers): what ``file(_:weights:count:normalization:lowRank:)`` reads.
     public var directionTensors: [(name: String, tensor: Tensor<Double>)] {
         zip(["x", "y"], directions).flatMap { axis, direction in

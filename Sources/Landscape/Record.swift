@@ -89,7 +89,7 @@ public struct LandscapeRecord: Sendable, Codable {
 
     /// The formats a landscape is written in, by file extension.
     public enum FileKind: String, Sendable, CaseIterable {
-        case npz, csv, json, vts, vtp, svg
+        case npz, csv, json, vts, vtp, svg, h5
 
         public init(path: String) throws(MessageError) {
             let ext = URL(fileURLWithPath: path).pathExtension.lowercased()
@@ -124,6 +124,7 @@ public struct LandscapeRecord: Sendable, Codable {
             case .vts: try Data(grid.vts(height: appearance.height).utf8).write(to: url)
             case .vtp: try Data(grid.vtp(height: appearance.height).utf8).write(to: url)
             case .svg: try Data(svg(appearance).utf8).write(to: url)
+            case .h5: try h5(to: url)
             }
         }
     }
@@ -157,6 +158,27 @@ public struct LandscapeRecord: Sendable, Codable {
         let json = Data(try Rendering.json(self, userInfo: [LandscapeGrid.axesOnly: true]).utf8)
         tensors.append(StoredTensor(descriptor: TensorDescriptor(name: "metadata", dtype: .uint8, shape: [json.count]), data: json))
         return tensors
+    }
+
+    /// loss-landscape's surface-file names for the quantities it knows.
+    static let lossLandscapeNames = ["loss": "train_loss", "accuracy": "train_acc", "test_loss": "test_loss", "test_accuracy": "test_acc"]
+
+    /// A surface file in loss-landscape's layout (Li et al.), which its `plot_1D.py`, `plot_2D.py` and `h52vtp.py`
+    /// read unchanged: `xcoordinates`, `ycoordinates`, and each quantity as `train_loss`, `train_acc`, `test_loss`,
+    /// `test_acc` (other quantities under their own names), float64. A 2-D quantity is stored [ny, nx] with
+    /// `[j][i]` at `(x[i], y[j])`: the bytes loss-landscape writes (it fills in meshgrid order), in the shape its
+    /// `plot_2D.py` contours, so non-square grids plot correctly too. `dir_file` names a direction file the axes came
+    /// from; the root attributes `seed` and `curvature_metadata` (the settings as JSON, as in the .npz) record how the
+    /// grid was made. Points not computed are NaN (loss-landscape writes -1 before it computes a point).
+    func h5(to url: URL) throws {
+        var tensors = [StoredTensor(name: "xcoordinates", tensor: Tensor(grid.x))]
+        if !grid.y.isEmpty { tensors.append(StoredTensor(name: "ycoordinates", tensor: Tensor(grid.y))) }
+        for (name, list) in zip(grid.quantities, grid.values) {
+            tensors.append(StoredTensor(name: Self.lossLandscapeNames[name] ?? name, tensor: Tensor(shape: grid.shape, scalars: list)))
+        }
+        let metadata = try Rendering.json(self, userInfo: [LandscapeGrid.axesOnly: true])
+        try HDF5Archive.write(tensors, strings: settings.directions.map { [("dir_file", $0)] } ?? [],
+                              attributes: [("seed", String(settings.seed)), ("curvature_metadata", metadata)], to: url)
     }
 
     /// Reads a landscape written by `curvature landscape` (or ``write(to:appearance:)``) as .json or .npz.

@@ -34,6 +34,30 @@ extension LandscapeRecord: Report {
         return lines.joined(separator: "\n") + "\n"
     }
 
+    /// The report as one self-contained HTML page: the settings, the summary lines, the plot of `appearance`'s
+    /// quantity, and the values as a table (for a 2-D grid, the plotted quantity with b down and a across; for a
+    /// 1-D slice, every quantity per point) when the grid has at most 41 columns.
+    public func page(appearance: Appearance = Appearance()) -> HTMLPage {
+        let s = settings
+        var pairs = [("model", s.objective.model), ("data", s.objective.data), ("axes", s.axes.rawValue),
+                     ("normalization", "\(s.normalization.rawValue) (bias-bn \(s.biasBn.rawValue))"),
+                     ("bn_mode", s.objective.bnMode.rawValue), ("precision", s.objective.precision.rawValue), ("seed", String(s.seed))]
+        if let directions = s.directions { pairs.append(("directions", directions)) }
+        let number = { (v: Double) in String(format: "%.6g", v) }
+        var blocks: [HTMLPage.Block] = [.text(Array(table().split(separator: "\n").dropFirst().map(String.init))), .svg(svg(appearance))]
+        let quantity = grid.quantities.contains(appearance.plotQuantity) ? appearance.plotQuantity : grid.quantities[0]
+        if grid.y.isEmpty {
+            let rows = grid.x.indices.map { i in [number(grid.x[i])] + grid.values.map { number($0[i]) } }
+            blocks.append(.table(TableContent(header: ["a"] + grid.quantities, rows: rows, rightAligned: Set(0...grid.quantities.count))))
+        } else if grid.x.count <= 41, let values = grid[quantity] {
+            let rows = grid.y.indices.reversed().map { j in [number(grid.y[j])] + grid.x.indices.map { number(values[j * grid.x.count + $0]) } }
+            blocks.append(.text(["\(quantity) at (a, b): b down, a across"]))
+            blocks.append(.table(TableContent(header: ["b \\ a"] + grid.x.map(number), rows: rows, rightAligned: Set(0...grid.x.count))))
+        }
+        let title = appearance.title.isEmpty ? "Loss landscape of \(URL(fileURLWithPath: s.objective.model).lastPathComponent)" : appearance.title
+        return HTMLPage(title: title, settings: pairs, sections: [HTMLPage.Section(grid.y.isEmpty ? "Slice" : "Surface", blocks)])
+    }
+
     /// The long form: one row per point, x, y and every quantity.
     public func csv() -> String { grid.csv() }
 }

@@ -235,6 +235,9 @@ public struct LandscapeRun<Scalar: TensorScalar>: Sendable {
                     let archive = try WeightFile.open(URL(fileURLWithPath: path))
                     let tensors = try Dictionary(archive.descriptors.map { ($0.name, try archive.tensor(named: $0.name).tensor(Double.self)) },
                                                  uniquingKeysWith: { a, _ in a })
+                    if LandscapeAxes.isLossLandscapeFile(Array(tensors.keys)) {
+                        return try LandscapeAxes.lossLandscapeFile(tensors, weights: weights, count: count)
+                    }
                     return try LandscapeAxes.file(tensors, weights: weights, count: count, normalization: normalization, lowRank: lowRank)
                 } catch let error as AxesError {
                     throw MessageError("--directions \(path): \(error)")

@@ -4,7 +4,7 @@ import Reporting
 /// Opens any supported weight or data file, or a directory of them.
 public enum WeightFile {
     /// The formats `open(_:)` recognises, by file extension.
-    public static let supportedExtensions = ["safetensors", "bin", "pt", "pth", "onnx", "npy", "npz"]
+    public static let supportedExtensions = ["safetensors", "bin", "pt", "pth", "onnx", "npy", "npz", "h5", "hdf5"]
 
     /// Opens `url` as a tensor archive: a file by its extension, an `*.index.json` as a sharded checkpoint,
     /// a directory by ``discover(in:)``.
@@ -21,6 +21,7 @@ public enum WeightFile {
         case "onnx": return try ONNXModel(contentsOf: url)
         case "npy": return try NumPyFile(contentsOf: url)
         case "npz": return try NumPyArchive(contentsOf: url)
+        case "h5", "hdf5": return try HDF5Archive(contentsOf: url)
         default:
             throw FormatError(.unsupportedFeature, file: url.relativePath,
                               "unrecognised file type (supported: \(supportedExtensions.map { "." + $0 }.joined(separator: ", ")), " +

@@ -7,6 +7,13 @@ import Spectra
 extension SpectrumReport: Report {
     /// The run's settings, one line per row, the largest residual, and the estimates as sentences.
     public func table() -> String {
+        "\(model) on \(data) (\(nSamples) samples): \(matrix.rawValue), \(method.rawValue), " +
+            "bn_mode \(bnMode.rawValue), \(precision.rawValue), seed \(seed)\n\n" +
+            eigenvalueTable.text() + "\n" + notes.map { $0 + "\n" }.joined()
+    }
+
+    /// One row per (checkpoint, parameter group): loss, eigenvalues, products and convergence.
+    var eigenvalueTable: TableContent {
         let values = { (list: [Double]) in list.map { String(format: "%.6g", $0) }.joined(separator: " ") }
         let showCheckpoint = rows.contains { $0.checkpoint != nil }
         let header = (showCheckpoint ? ["checkpoint"] : []) + ["parameters", "n_parameters", "loss", "top eigenvalues", "bottom eigenvalues", "matvecs", "converged"]
@@ -14,14 +21,27 @@ extension SpectrumReport: Report {
             (showCheckpoint ? [row.checkpoint ?? ""] : []) + [row.parameters, String(row.nParameters), String(format: "%.6f", row.loss),
              values(row.topEigenvalues), values(row.bottomEigenvalues), String(row.matvecs), row.converged ? "yes" : "NO"]
         }
+        return TableContent(header: header, rows: lines, rightAligned: Set([showCheckpoint ? 2 : 1]))
+    }
+
+    /// The largest residual, the estimates as sentences, and what the export changed, one line each.
+    var notes: [String] {
         let worst = rows.flatMap { $0.residuals.top + $0.residuals.bottom }.max() ?? 0
         let hasEigenpairs = rows.contains { !$0.topEigenvalues.isEmpty || !$0.bottomEigenvalues.isEmpty }
-        return "\(model) on \(data) (\(nSamples) samples): \(matrix.rawValue), \(method.rawValue), " +
-            "bn_mode \(bnMode.rawValue), \(precision.rawValue), seed \(seed)\n\n" +
-            Rendering.table(header: header, rows: lines, rightAligned: Set([showCheckpoint ? 2 : 1])) +
-            "\n" + (hasEigenpairs ? "largest residual ||H v - lambda v||: \(String(format: "%.2e", worst)) (tolerance \(String(format: "%.0e", tolerance)) x ||H||)\n" : "") +
-            rows.map(Self.estimatesSummary).joined() +
-            ExportNotes.text(batchNormFolded: batchNormFolded, untied: untiedTensors)
+        let residual = hasEigenpairs
+            ? ["largest residual ||H v - lambda v||: \(String(format: "%.2e", worst)) (tolerance \(String(format: "%.0e", tolerance)) x ||H||)"] : []
+        let export = ExportNotes.text(batchNormFolded: batchNormFolded, untied: untiedTensors)
+        return residual + rows.flatMap(Self.estimatesSummary) + export.split(separator: "\n").map(String.init)
+    }
+
+    /// The report as one self-contained HTML page, with `plot` (the density SVG, when one was estimated) inline.
+    public func page(plot: String? = nil) -> HTMLPage {
+        let settings = [("model", model), ("data", "\(data) (\(nSamples) samples)"), ("matrix", matrix.rawValue), ("method", method.rawValue),
+                        ("bn_mode", bnMode.rawValue), ("precision", precision.rawValue), ("tolerance", String(format: "%.0e", tolerance)),
+                        ("seed", String(seed))]
+        var sections = [HTMLPage.Section("Eigenvalues", [.table(eigenvalueTable), .text(notes)])]
+        if let plot { sections.append(HTMLPage.Section("Spectral density", [.svg(plot)])) }
+        return HTMLPage(title: "\(matrix.rawValue) spectrum of \(URL(fileURLWithPath: model).lastPathComponent)", settings: settings, sections: sections)
     }
 
     /// One row per (checkpoint, parameter group); eigenvalues joined by ';'.
@@ -39,7 +59,7 @@ extension SpectrumReport: Report {
     }
 
     /// The trace, density and criteria of a row as sentences under the table.
-    static func estimatesSummary(_ row: SpectrumRow) -> String {
+    static func estimatesSummary(_ row: SpectrumRow) -> [String] {
         let prefix = "\(row.checkpoint.map { "[\($0)] " } ?? "")\(row.parameters): "
         var lines: [String] = []
         if let trace = row.trace {
@@ -57,7 +77,7 @@ extension SpectrumReport: Report {
                          "re \(String(format: "%.4g", c.re)), Kh0.5 \(String(format: "%.4g", c.kh05)), negative mass \(String(format: "%.4g", c.negativeMass)), " +
                          "condition \(c.condition.map { String(format: "%.4g", $0) } ?? "n/a")")
         }
-        return lines.map { $0 + "\n" }.joined()
+        return lines
     }
 }
 

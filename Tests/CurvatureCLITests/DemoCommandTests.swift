@@ -32,10 +32,15 @@ import Curvature
         defer { try? FileManager.default.removeItem(at: folder) }
         let files = try demo.write(result, to: folder.path)
         #expect(files.map { URL(fileURLWithPath: $0.0).lastPathComponent } ==
-                ["model.safetensors", "density.svg", "landscape.svg", "landscape.csv", "landscape.vts", "alpha.svg"])
+                ["model.safetensors", "density.svg", "landscape.svg", "landscape.csv", "landscape.vts", "alpha.svg", "report.html"])
         for (path, _) in files where path.hasSuffix(".svg") || path.hasSuffix(".vts") {
             #expect(XMLParser(data: try Data(contentsOf: URL(fileURLWithPath: path))).parse(), "\(path)")
         }
+        // The page inlines the three plots, each a well-formed SVG document.
+        let page = try String(contentsOf: folder.appendingPathComponent("report.html"), encoding: .utf8)
+        let svgs = page.components(separatedBy: "<svg").dropFirst().map { "<svg" + $0.components(separatedBy: "</svg>")[0] + "</svg>" }
+        #expect(svgs.count == 3 && svgs.allSatisfy { XMLParser(data: Data($0.utf8)).parse() })
+        #expect(page.contains("seed</dt><dd>\(demo.seed)</dd>") && !page.contains("src=\"http") && !page.contains("href=\"http"))
         let weights = try WeightFile.open(folder.appendingPathComponent("model.safetensors"))
         #expect(weights.descriptors.map(\.name) == result.parameters.names)
         let text = demo.summary(of: result, files: files)

@@ -3,6 +3,7 @@ import Foundation
 import FoundationXML
 #endif
 import LinearAlgebra
+import ModelFormats
 import ModelImport
 import NeuralNetworks
 import Reporting
@@ -260,6 +261,38 @@ func quadraticObjective() -> Objective<Double> {
     }
 }
 
+extension AxesTests {
+    /// loss-landscape's direction files: dataset i of xdirection/ydirection is the model's i-th parameter.
+    @Test func aLossLandscapeDirectionFileMapsByPosition() throws {
+        let w = weights()
+        let d = [Directions.gaussian(like: w, seed: 7), Directions.gaussian(like: w, seed: 8)]
+        var tensors: [String: Tensor<Double>] = [:]
+        for (group, direction) in zip(["xdirection", "ydirection"], d) {
+            for (i, t) in direction.enumerated() { tensors["\(group)/\(i)"] = t.tensor }
+        }
+        #expect(LandscapeAxes.isLossLandscapeFile(Array(tensors.keys)))
+        let axes = try LandscapeAxes.lossLandscapeFile(tensors, weights: w, count: 2)
+        #expect(axes.directions.map(\.parameters) == d)
+        // A states file (buffers among the tensors), a missing y group, and parameters in another order are refused.
+        var states = tensors
+        states["xdirection/\(w.count)"] = Tensor(repeating: 0, shape: [3])
+        #expect(throws: AxesError.directionTensor("'xdirection' holds \(w.count + 1) tensors, the model has \(w.count) parameters " +
+                                                  "(a file made with --dir_type states holds BatchNorm's buffers too; make it with --dir_type weights)")) {
+            try LandscapeAxes.lossLandscapeFile(states, weights: w, count: 1)
+        }
+        #expect(throws: AxesError.self) { try LandscapeAxes.lossLandscapeFile(tensors.filter { $0.key.hasPrefix("x") }, weights: w, count: 2) }
+        var swapped = tensors
+        swapped["xdirection/0"] = tensors["xdirection/1"]
+        swapped["xdirection/1"] = tensors["xdirection/0"]
+        do {
+            _ = try LandscapeAxes.lossLandscapeFile(swapped, weights: w, count: 1)
+            Issue.record("parameters out of order were accepted")
+        } catch {
+            #expect("\(error)".contains("not in this model's order"), "\(error)")
+        }
+    }
+}
+
 @Suite struct ExportTests {
     func grid(ny: Int) throws -> LandscapeGrid {
         var grid = LandscapeGrid(x: linspace(-1, 1, count: 4), y: ny > 0 ? linspace(-1, 1, count: ny) : [])
@@ -348,5 +381,47 @@ func quadraticObjective() -> Objective<Double> {
         var other = settings
         other.seed = 4
         #expect(throws: MessageError.self) { try LandscapeRun<Double>(other, grid: axes, resume: path) }
+    }
+
+    /// A surface file in loss-landscape's layout, and a run driven by a loss-landscape direction file holding the
+    /// same directions, which gives the same grid bit for bit.
+    @Test func surfaceFilesAndDirectionFilesInLossLandscapesLayout() throws {
+        var objective = ObjectiveSettings(model: mlp, data: "digits")
+        objective.dataOptions.limit = 40
+        let settings = LandscapeSettings(objective: objective, axes: .random, seed: 5)
+        let axes = [GridAxisRequest(count: 4), GridAxisRequest(count: 3)]
+        let run = try LandscapeRun<Double>(settings, grid: axes)
+        let record = try run.fill(workers: 2)
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("landscape-h5-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder) }
+
+        let surface = folder.appendingPathComponent("surface.h5")
+        try record.write(to: surface.path)
+        let file = try HDF5Archive(contentsOf: surface)
+        #expect(file.descriptors.map(\.name) == ["train_acc", "train_loss", "xcoordinates", "ycoordinates"])
+        #expect(try file.tensor(named: "xcoordinates").doubles() == record.grid.x)
+        #expect(try file.tensor(named: "ycoordinates").doubles() == record.grid.y)
+        let loss = try file.tensor(named: "train_loss")
+        #expect(loss.shape == [3, 4] && loss.doubles() == record.grid.loss)
+        // [j][i] is the point (x[i], y[j]): the meshgrid order loss-landscape fills.
+        #expect(record.grid.coordinates(1 * 4 + 2) == (record.grid.x[2], record.grid.y[1]))
+
+        let directions = folder.appendingPathComponent("directions.h5")
+        let groups = ["x/": "xdirection", "y/": "ydirection"]
+        var counters: [String: Int] = [:]
+        let stored = run.directionTensors.compactMap { name, tensor -> StoredTensor? in
+            guard let group = groups[String(name.prefix(2))] else { return nil }
+            defer { counters[group, default: 0] += 1 }
+            return StoredTensor(name: "\(group)/\(counters[group, default: 0])", tensor: tensor.converted(to: Float.self).converted(to: Double.self))
+        }
+        try HDF5Archive.write(stored, to: directions)
+        var fromFile = settings
+        fromFile.axes = .file
+        fromFile.directions = directions.path
+        let read = try LandscapeRun<Double>(fromFile, grid: axes).fill(workers: 2)
+        // The file holds the directions rounded to float32 (as loss-landscape writes them), so the grid agrees to rounding.
+        for (a, b) in zip(read.grid.loss, record.grid.loss) { #expect(abs(a - b) < 1e-5 * max(1, abs(b))) }
+        #expect(Set(read.grid.loss).count == read.grid.pointCount)
     }
 }

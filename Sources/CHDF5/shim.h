@@ -1,0 +1,59 @@
+// HDF5's type and property handles (H5T_NATIVE_DOUBLE, H5P_DEFAULT, ...) are macros that Swift does not import, and
+// its iteration API is renamed between 1.10 and 1.14 by macros too; these functions give Swift one stable surface.
+#include <hdf5.h>
+#include <stdlib.h>
+#include <string.h>
+
+static inline hid_t curvature_h5p_default(void) { return H5P_DEFAULT; }
+static inline hid_t curvature_h5s_all(void) { return H5S_ALL; }
+static inline hid_t curvature_h5p_link_create(void) { return H5P_LINK_CREATE; }
+static inline unsigned curvature_h5f_acc_rdonly(void) { return H5F_ACC_RDONLY; }
+static inline unsigned curvature_h5f_acc_trunc(void) { return H5F_ACC_TRUNC; }
+static inline hid_t curvature_h5t_native_double(void) { return H5T_NATIVE_DOUBLE; }
+static inline hid_t curvature_h5t_native_float(void) { return H5T_NATIVE_FLOAT; }
+static inline hid_t curvature_h5t_c_s1(void) { return H5T_C_S1; }
+static inline hid_t curvature_h5t_std_u64le(void) { return H5T_STD_U64LE; }
+static inline hid_t curvature_h5t_std_i64le(void) { return H5T_STD_I64LE; }
+
+/// Silences HDF5's own error stack printing: the callers turn failures into one-line errors.
+static inline void curvature_h5_quiet(void) { H5Eset_auto2(H5E_DEFAULT, NULL, NULL); }
+
+/// The paths of every dataset under a file's root, each followed by a NUL, found by walking the links
+/// (hard links only, so a cycle of soft links cannot loop).
+typedef struct {
+    char *bytes;
+    size_t length;
+    size_t capacity;
+    int failed;
+} curvature_h5_names;
+
+static inline herr_t curvature_h5_visit_link(hid_t group, const char *name, const H5L_info_t *info, void *data) {
+    curvature_h5_names *names = (curvature_h5_names *)data;
+    if (info->type != H5L_TYPE_HARD) return 0;
+    hid_t object = H5Oopen(group, name, H5P_DEFAULT);
+    if (object < 0) return 0;
+    int isDataset = H5Iget_type(object) == H5I_DATASET;
+    H5Oclose(object);
+    if (!isDataset) return 0;
+    size_t needed = strlen(name) + 1;
+    if (names->length + needed > names->capacity) {
+        size_t capacity = (names->capacity + needed) * 2;
+        char *grown = (char *)realloc(names->bytes, capacity);
+        if (grown == NULL) { names->failed = 1; return -1; }
+        names->bytes = grown;
+        names->capacity = capacity;
+    }
+    memcpy(names->bytes + names->length, name, needed);
+    names->length += needed;
+    return 0;
+}
+
+/// Walks `file` in creation order where the file tracks it, else by name; returns a negative value on failure.
+static inline herr_t curvature_h5_dataset_names(hid_t file, curvature_h5_names *names) {
+    herr_t status = H5Lvisit(file, H5_INDEX_CRT_ORDER, H5_ITER_INC, curvature_h5_visit_link, names);
+    if (status < 0 && !names->failed) {
+        names->length = 0;
+        status = H5Lvisit(file, H5_INDEX_NAME, H5_ITER_INC, curvature_h5_visit_link, names);
+    }
+    return names->failed ? -1 : status;
+}
