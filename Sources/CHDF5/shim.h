@@ -7,7 +7,6 @@
 static inline hid_t curvature_h5p_default(void) { return H5P_DEFAULT; }
 static inline hid_t curvature_h5s_all(void) { return H5S_ALL; }
 static inline hid_t curvature_h5p_link_create(void) { return H5P_LINK_CREATE; }
-static inline unsigned curvature_h5f_acc_rdonly(void) { return H5F_ACC_RDONLY; }
 static inline unsigned curvature_h5f_acc_trunc(void) { return H5F_ACC_TRUNC; }
 static inline hid_t curvature_h5t_native_double(void) { return H5T_NATIVE_DOUBLE; }
 static inline hid_t curvature_h5t_native_float(void) { return H5T_NATIVE_FLOAT; }
@@ -15,8 +14,23 @@ static inline hid_t curvature_h5t_c_s1(void) { return H5T_C_S1; }
 static inline hid_t curvature_h5t_std_u64le(void) { return H5T_STD_U64LE; }
 static inline hid_t curvature_h5t_std_i64le(void) { return H5T_STD_I64LE; }
 
-/// Silences HDF5's own error stack printing: the callers turn failures into one-line errors.
-static inline void curvature_h5_quiet(void) { H5Eset_auto2(H5E_DEFAULT, NULL, NULL); }
+/// Opens a file read-only so that closing it closes every object still open in it (a damaged file can leave some).
+static inline hid_t curvature_h5_open_read_only(const char *path) {
+    hid_t access = H5Pcreate(H5P_FILE_ACCESS);
+    if (access < 0) return -1;
+    H5Pset_fclose_degree(access, H5F_CLOSE_STRONG);
+    hid_t file = H5Fopen(path, H5F_ACC_RDONLY, access);
+    H5Pclose(access);
+    return file;
+}
+
+/// Called before any other HDF5 call: no cleanup at exit (every file is closed when its call returns, and a damaged
+/// file can leave the library's caches in a state its exit handler reports as "infinite loop closing library"),
+/// and no printing of HDF5's error stack (the callers turn failures into one-line errors).
+static inline void curvature_h5_set_up(void) {
+    H5dont_atexit();
+    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+}
 
 /// The paths of every dataset under a file's root, each followed by a NUL, found by walking the links
 /// (hard links only, so a cycle of soft links cannot loop).

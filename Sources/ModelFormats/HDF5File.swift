@@ -65,7 +65,6 @@ public struct HDF5Archive: TensorArchive {
     ) throws(FormatError) {
         let file = url.relativePath
         try HDF5.locked { () throws(FormatError) in
-            curvature_h5_quiet()
             let handle = H5Fcreate(url.path, curvature_h5f_acc_trunc(), curvature_h5p_default(), curvature_h5p_default())
             guard handle >= 0 else { throw FormatError(.unreadable, file: file, "cannot create the HDF5 file") }
             var closed = false
@@ -82,10 +81,15 @@ public struct HDF5Archive: TensorArchive {
 /// The calls into libhdf5, each under one lock.
 enum HDF5 {
     private static let lock = NSLock()
+    nonisolated(unsafe) private static var isSetUp = false
 
     static func locked<T>(_ body: () throws(FormatError) -> T) throws(FormatError) -> T {
         lock.lock()
         defer { lock.unlock() }
+        if !isSetUp {
+            curvature_h5_set_up()
+            isSetUp = true
+        }
         return try body()
     }
 
@@ -97,8 +101,7 @@ enum HDF5 {
             throw FormatError(.invalidHeader, file: display, "not an HDF5 file (no HDF5 signature at its start)")
         }
         return try locked { () throws(FormatError) in
-            curvature_h5_quiet()
-            let handle = H5Fopen(url.path, curvature_h5f_acc_rdonly(), curvature_h5p_default())
+            let handle = curvature_h5_open_read_only(url.path)
             guard handle >= 0 else { throw FormatError(.invalidHeader, file: display, "HDF5 cannot open the file (damaged or truncated)") }
             defer { H5Fclose(handle) }
             return try body(handle)
