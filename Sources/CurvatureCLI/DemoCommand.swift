@@ -34,8 +34,9 @@ struct DemoCommand: AsyncParsableCommand {
         demo.seed = seed
         demo.epochs = epochs
         let digits: Dataset<Double> = try DataLoader.load("digits")
-        let quiet = quiet
-        let result = try await demo.run(digits: digits) { Progress.line($0, enabled: !quiet) }
+        let progress = ProgressDisplay(quiet: quiet)
+        let result = try await demo.run(digits: digits) { progress.show($0) }
+        progress.finish()
         let files = try demo.write(result, to: out)
         try page.write(demo.page(of: result))
         print(demo.summary(of: result, files: files), terminator: "")

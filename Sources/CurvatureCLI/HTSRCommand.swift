@@ -111,36 +111,15 @@ struct HTSRCommand: AsyncParsableCommand {
         let (archive, base) = try group.agreeing {
             (try WeightFile.open(URL(fileURLWithPath: file)), try baseModel.map { try WeightFile.open(URL(fileURLWithPath: $0)) })
         }
-        let progress = Progress.reporter(enabled: !quiet)
-        let report = try await analyzeHTSR(archive, options: options, base: base, share: group.htsrShare, progress: progress)
-        Progress.finish(enabled: !quiet)
+        let progress = ProgressDisplay(quiet: quiet)
+        let show: @Sendable (HTSRProgress) -> Void = { progress.show($0) }
+        let report = try await analyzeHTSR(archive, options: options, base: base, share: group.htsrShare, progress: progress.isShown ? show : nil)
+        progress.finish()
         guard group.isRoot else { return }
         if let saveEsd { try report.writeSpectra(to: saveEsd) }
         if let plot { try report.writePlots(to: plot) }
         try page.write(report.page())
         print(try summary ? report.summary.rendered(as: output.format) : report.rendered(as: output.format), terminator: "")
-    }
-}
-
-/// Progress lines on stderr, only when stderr is a terminal and not silenced, and only from rank 0 of an MPI run.
-enum Progress {
-    /// One line, when enabled and stderr is a terminal.
-    static func line(_ message: String, enabled: Bool) {
-        guard enabled, ProcessGroup.world.isRoot, isatty(STDERR_FILENO) != 0 else { return }
-        FileHandle.standardError.write(Data((message + "\n").utf8))
-    }
-
-    static func reporter(enabled: Bool) -> (@Sendable (HTSRProgress) -> Void)? {
-        guard enabled, ProcessGroup.world.isRoot, isatty(STDERR_FILENO) != 0 else { return nil }
-        return { progress in
-            let line = "\r[\(progress.completed)/\(progress.total)] \(progress.layer)"
-            FileHandle.standardError.write(Data((line.padding(toLength: max(line.count, 72), withPad: " ", startingAt: 0)).utf8))
-        }
-    }
-
-    static func finish(enabled: Bool) {
-        guard enabled, ProcessGroup.world.isRoot, isatty(STDERR_FILENO) != 0 else { return }
-        FileHandle.standardError.write(Data(("\r" + String(repeating: " ", count: 72) + "\r").utf8))
     }
 }
 

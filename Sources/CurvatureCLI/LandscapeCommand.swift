@@ -232,11 +232,12 @@ struct LandscapeSliceCommand: ParsableCommand {
         if group.size > 1, shard != nil {
             throw MessageError("--shard splits a grid over separate runs; under mpirun the ranks share the grid already (drop --shard)")
         }
-        let quiet = self.quiet
+        let progress = ProgressDisplay(quiet: quiet)
+        defer { progress.finish() }
         let settings = try settings()
         let run = try group.agreeing {
             try LandscapeRun<Scalar>(settings, grid: gridRequest, shard: shard.map { ($0.index, $0.count) }, resume: resume) { event in
-                Progress.line(event.description, enabled: !quiet)
+                progress.show(event)
             }
         }
         if let saveDirections, group.isRoot {
@@ -249,7 +250,7 @@ struct LandscapeSliceCommand: ParsableCommand {
         let workerCount = workers ?? ProcessInfo.processInfo.activeProcessorCount
         return try run.fill(workers: workerCount, share: group.landscapeShare, save: { record in
             for path in targets { try record.write(to: path, appearance: appearance) }
-        }, progress: { event in Progress.line(event.description, enabled: !quiet) })
+        }, progress: { event in progress.show(event) })
     }
 }
 

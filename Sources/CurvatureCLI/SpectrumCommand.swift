@@ -126,10 +126,11 @@ struct SpectrumCommand: ParsableCommand {
         var analysis = SpectrumAnalysis(objective: try modelOptions.settings(checkpoint: weightFiles.first),
                                         settings: settings, checkpoints: weightFiles.count > 1 ? weightFiles : [])
         analysis.keepEigenvectors = saveEigenvectors != nil
-        let quiet = self.quiet, group = ProcessGroup.world
+        let progress = ProgressDisplay(quiet: quiet), group = ProcessGroup.world
+        defer { progress.finish() }
         let (report, outputs) = try analysis.run(Scalar.self, resume: resume, writesResumeState: group.isRoot, load: { settings in
             try modelOptions.objective(Scalar.self, settings: settings, sharded: true)
-        }, progress: { event in Progress.line(event.description, enabled: !quiet) })
+        }, progress: { event in progress.show(event) })
         // Under MPI every rank computes the same results; rank 0 writes them.
         guard group.isRoot else { return report }
         for (option, path, tensors) in [("--save-eigenvectors", saveEigenvectors, outputs.eigenvectors), ("--diagonal", diagonal, outputs.diagonal)] {

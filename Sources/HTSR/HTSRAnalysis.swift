@@ -1,6 +1,7 @@
 import Foundation
 import LinearAlgebra
 import ModelFormats
+import Reporting
 
 /// The result of `curvature htsr`: one row per analysed layer, the skipped tensors, and the summary.
 public struct HTSRReport: Sendable, Encodable {
@@ -23,6 +24,11 @@ public struct HTSRProgress: Sendable {
     public var total: Int
     /// The layer just finished.
     public var layer: String
+}
+
+extension HTSRProgress: ProgressEvent {
+    public var count: ProgressCount? { ProgressCount(stage: "htsr", done: completed, total: total, unit: "layers") }
+    public var description: String { "htsr: \(completed)/\(total) layers, \(layer) done" }
 }
 
 /// Why an HTSR analysis stopped.

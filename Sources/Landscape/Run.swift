@@ -41,6 +41,13 @@ public enum LandscapeProgress: Sendable {
     case points(done: Int, total: Int, seconds: Double, workers: Int)
 }
 
+extension LandscapeProgress: ProgressEvent {
+    public var count: ProgressCount? {
+        guard case .points(let done, let total, _, _) = self else { return nil }
+        return ProgressCount(stage: "landscape", done: done, total: total, unit: "points")
+    }
+}
+
 extension LandscapeProgress: CustomStringConvertible {
     /// The progress line: rate and time left while points remain, the totals at the end.
     public var description: String {

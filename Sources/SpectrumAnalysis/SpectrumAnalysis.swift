@@ -3,6 +3,7 @@ import LinearAlgebra
 import ModelFormats
 import ModelImport
 import NeuralNetworks
+import Reporting
 import Spectra
 
 /// What a spectrum analysis reports while it works.
@@ -13,6 +14,8 @@ public enum SpectrumProgress: Sendable {
     case trace(done: Int, total: Int)
     /// Density probes finished so far.
     case density(method: DensityMethod, done: Int, total: Int)
+    /// Products an eigensolver has taken at one end of the spectrum, of at most `limit`.
+    case eigensolver(method: SpectrumMethod, end: SpectrumEnd, done: Int, limit: Int)
 }
 
 extension SpectrumProgress: CustomStringConvertible {
@@ -22,8 +25,55 @@ extension SpectrumProgress: CustomStringConvertible {
             "\(checkpoint.map { "[\($0)] " } ?? "")\(parameters): \(method.rawValue) on \(dimension) parameters"
         case .trace(let done, let total): "trace: \(done)/\(total) probes"
         case .density(let method, let done, let total): "density (\(method.rawValue)): \(done)/\(total) probes"
+        case .eigensolver(let method, let end, let done, let limit): "\(method.rawValue) (\(end.rawValue)): \(done)/\(limit) products at most"
         }
     }
+}
+
+extension SpectrumProgress: ProgressEvent {
+    public var count: ProgressCount? {
+        switch self {
+        case .row: nil
+        case .trace(let done, let total): ProgressCount(stage: "trace", done: done, total: total, unit: "probes")
+        case .density(let method, let done, let total): ProgressCount(stage: "density (\(method.rawValue))", done: done, total: total, unit: "probes")
+        case .eigensolver(let method, let end, let done, let limit):
+            ProgressCount(stage: "\(method.rawValue) (\(end.rawValue))", done: done, total: limit, unit: "products", isLimit: true)
+        }
+    }
+}
+
+/// An operator that reports its products as they happen. The eigensolvers cannot stop midway, so an error the
+/// report throws is kept and rethrown by ``rethrow()`` once the solver returns.
+private final class ReportingOperator: LinearOperator, @unchecked Sendable {
+    let base: any LinearOperator
+    let report: (Int) throws -> Void
+    private(set) var products = 0
+    private var error: (any Error)?
+
+    init(_ base: any LinearOperator, report: @escaping (Int) throws -> Void) {
+        self.base = base
+        self.report = report
+    }
+
+    var dimension: Int { base.dimension }
+
+    func apply(_ vector: Tensor<Double>) -> Tensor<Double> {
+        defer { counted(1) }
+        return base.apply(vector)
+    }
+
+    func apply(block vectors: [Tensor<Double>]) -> [Tensor<Double>] {
+        defer { counted(vectors.count) }
+        return base.apply(block: vectors)
+    }
+
+    private func counted(_ count: Int) {
+        products += count
+        guard error == nil else { return }
+        do { try report(products) } catch { self.error = error }
+    }
+
+    func rethrow() throws { if let error { throw error } }
 }
 
 /// Everything a spectrum analysis produced besides its report: the first row's eigenvectors and every first-checkpoint
@@ -125,6 +175,19 @@ public struct SpectrumAnalysis: Sendable {
         return settings.perLayer ? selected.map { ($0, [$0]) } : [(settings.parameters ?? "all", selected)]
     }
 
+    /// Runs `solve` on `op` with each product reported as an ``SpectrumProgress/eigensolver(method:end:done:limit:)`` event.
+    private func reporting(
+        _ op: any LinearOperator, _ method: SpectrumMethod, _ end: SpectrumEnd, limit: Int, _ progress: (SpectrumProgress) throws -> Void,
+        solve: (any LinearOperator) -> EigenResult
+    ) throws -> EigenResult {
+        try withoutActuallyEscaping(progress) { progress in
+            let reporting = ReportingOperator(op) { try progress(.eigensolver(method: method, end: end, done: $0, limit: limit)) }
+            let result = solve(reporting)
+            try reporting.rethrow()
+            return result
+        }
+    }
+
     func row<Scalar: TensorScalar>(
         _ objective: Objective<Scalar>, checkpoint: String?, label: String, saved: inout SpectrumResumeState.Row,
         outputs: inout SpectrumOutputs, isFirst: Bool, firstCheckpoint: Bool, progress: (SpectrumProgress) throws -> Void,
@@ -138,14 +201,20 @@ public struct SpectrumAnalysis: Sendable {
         case .lanczos:
             let budget = settings.maxMatvecs ?? SpectrumSettings.defaultLanczosBudget
             if settings.topK > 0 {
-                top = LanczosSolver(count: settings.topK, end: .largest, tolerance: tolerance, maxMatvecs: budget, seed: seed).solve(op)
+                top = try reporting(op, .lanczos, .largest, limit: budget, progress) {
+                    LanczosSolver(count: settings.topK, end: .largest, tolerance: tolerance, maxMatvecs: budget, seed: seed).solve($0)
+                }
             }
             if settings.bottomK > 0 {
-                bottom = LanczosSolver(count: settings.bottomK, end: .smallest, tolerance: tolerance, maxMatvecs: budget, seed: seed &+ 1).solve(op)
+                bottom = try reporting(op, .lanczos, .smallest, limit: budget, progress) {
+                    LanczosSolver(count: settings.bottomK, end: .smallest, tolerance: tolerance, maxMatvecs: budget, seed: seed &+ 1).solve($0)
+                }
             }
         case .power:
-            top = PowerIteration(count: settings.topK, maxIterations: settings.maxMatvecs ?? SpectrumSettings.defaultPowerIterations,
-                                 tolerance: tolerance, seed: seed).solve(op)
+            let iterations = settings.maxMatvecs ?? SpectrumSettings.defaultPowerIterations
+            top = try reporting(op, .power, .largest, limit: iterations, progress) {
+                PowerIteration(count: settings.topK, maxIterations: iterations, tolerance: tolerance, seed: seed).solve($0)
+            }
         case .dense:
             (top, bottom) = try DenseSpectrum.extremes(op, top: settings.topK, bottom: settings.bottomK)
         }

@@ -12,11 +12,11 @@ matches() {  # matches FILE PATTERN: the pattern EMPTY means the file must be em
   if [ "$2" = EMPTY ]; then [ ! -s "$1" ]; else grep -Eq "$2" "$1"; fi
 }
 
-check() {  # check NAME EXPECTED_EXIT STDOUT_PATTERN STDERR_PATTERN -- ARGS...
+check() {  # check NAME EXPECTED_EXIT STDOUT_PATTERN STDERR_PATTERN -- ARGS...   (stderr is a pipe: no progress)
   local name="$1" expected_exit="$2" out_pattern="$3" err_pattern="$4"
   shift 5
-  "$curvature" "$@" >"$work/out" 2>"$work/err"
-  local status=$?
+  "$curvature" "$@" 2>&1 >"$work/out" | cat >"$work/err"
+  local status=${PIPESTATUS[0]}
   if [ "$status" -ne "$expected_exit" ] || ! matches "$work/out" "$out_pattern" || ! matches "$work/err" "$err_pattern"; then
     echo "CLI check failed: $name (exit $status)" >&2
     sed 's/^/  stdout: /' "$work/out" >&2
@@ -104,6 +104,13 @@ check "landscape wrong checkpoint" 1 EMPTY "cnn\.pt: its weights do not fit" -- 
 check "landscape not a landscape" 1 EMPTY "expected\.npz: not a landscape file written by curvature \(it has no 'metadata' array\)$" -- landscape merge "$fixtures/expected.npz"
 check "batch index past the end" 1 EMPTY 'past the last batch' -- eval "$models/mlp.onnx" --data digits --batch-size 1000 --batch-index 2
 check "bad option" 64 EMPTY 'xml' -- info Examples/data/digits.npz --format xml
+# Progress: lines per stage when stderr is a file, nothing with --quiet (and nothing into a pipe: every check above).
+"$curvature" spectrum "$models/mlp.onnx" --data digits --limit 100 --top-k 1 --trace --matvecs 4 >/dev/null 2>"$work/progress"
+for line in '^all: lanczos on 1482 parameters$' '^lanczos \(largest\): [0-9]+ products in ' '^trace: 4 probes in '; do
+  grep -Eq "$line" "$work/progress" || { echo "CLI check failed: progress in a file lacks '$line'" >&2; cat "$work/progress" >&2; failures=$((failures + 1)); }
+done
+"$curvature" landscape "$models/mlp.onnx" --data digits --limit 50 --points 3 --quiet >/dev/null 2>"$work/progress"
+[ ! -s "$work/progress" ] || { echo "CLI check failed: --quiet still wrote progress" >&2; failures=$((failures + 1)); }
 
 if [ "$failures" -ne 0 ]; then
   echo "$failures CLI checks failed" >&2
