@@ -108,6 +108,7 @@ struct GraphOperators<Scalar: TensorScalar> {
         case "Split": return try split(operands)
         case "Slice": return [try slice(operands)]
         case "Gather": return [try gather(operands[0]!, try integers(operands[1]))]
+        case "GatherElements": return [try gatherElements(operands[0]!, try integers(operands[1]))]
         case "Shape":
             let shape = x!.shape
             let start = try clampedAxis(int("start", 0), shape.count), end = try clampedAxis(int("end", shape.count), shape.count)
@@ -452,6 +453,43 @@ struct GraphOperators<Scalar: TensorScalar> {
         switch data {
         case .float(let v): return .float(v.gathered(offsets).reshaped(outputShape))
         case .integer(let t): return .integer(IntegerTensor(shape: outputShape, values: offsets.map { t.values[$0] }))
+        }
+    }
+
+    /// ONNX GatherElements: `out[i_0, ..., i_r] = data[i_0, ..., indices[i_0, ..., i_r], ..., i_r]` along `axis`;
+    /// the output has the indices' shape, which may be smaller than the data's on every axis.
+    func gatherElements(_ data: Value, _ indices: IntegerTensor) throws -> Value {
+        let shape = data.shape, rank = shape.count
+        let a = try axis(int("axis", 0), rank: rank)
+        guard indices.shape.count == rank else {
+            throw fail("indices of rank \(indices.shape.count) for data of rank \(rank): GatherElements needs the same rank")
+        }
+        for k in 0..<rank where k != a && indices.shape[k] > shape[k] {
+            throw fail("indices extent \(indices.shape[k]) on axis \(k) exceeds the data's \(shape[k])")
+        }
+        let extent = shape[a]
+        var dataStrides = [Int](repeating: 1, count: rank)
+        for k in stride(from: rank - 2, through: 0, by: -1) { dataStrides[k] = dataStrides[k + 1] * shape[k + 1] }
+        var offsets: [Int] = []
+        offsets.reserveCapacity(indices.values.count)
+        var position = [Int](repeating: 0, count: rank)
+        for value in indices.values {
+            let index = value < 0 ? value + extent : value
+            guard index >= 0 && index < extent else { throw fail("index \(value) outside 0..<\(extent) on axis \(a)") }
+            var offset = 0
+            for k in 0..<rank { offset += (k == a ? index : position[k]) * dataStrides[k] }
+            offsets.append(offset)
+            var k = rank - 1
+            while k >= 0 {
+                position[k] += 1
+                if position[k] < indices.shape[k] { break }
+                position[k] = 0
+                k -= 1
+            }
+        }
+        switch data {
+        case .float(let v): return .float(v.gathered(offsets).reshaped(indices.shape))
+        case .integer(let t): return .integer(IntegerTensor(shape: indices.shape, values: offsets.map { t.values[$0] }))
         }
     }
 }

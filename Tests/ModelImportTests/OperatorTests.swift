@@ -9,7 +9,8 @@ import Testing
 /// Graphs built by scripts/fixtures/make_operator_fixtures.py for the operators the exported models do not use
 /// (Sigmoid, Pow, Sqrt, Reciprocal, Slice, ReduceSum, Unsqueeze, Squeeze, Expand, Where, Shape, ConstantOfShape,
 /// Neg, LogSoftmax, Gather on shapes, Cast, AveragePool with and without padding counted, Exp, Log, Gelu in both
-/// forms), against numpy's answers.
+/// forms, GatherElements on floats and on integer positions), against numpy's answers (and onnx's reference
+/// evaluator for GatherElements).
 @Suite struct OperatorTests {
     let expected = try! NumPyArchive(contentsOf: fixture("operators_expected.npz"))
 
@@ -22,7 +23,8 @@ import Testing
         return try model.run(Variable(x), ParameterScope(values))
     }
 
-    @Test(arguments: [("operators_opset17.onnx", "opset17"), ("operators_opset20.onnx", "opset20")])
+    @Test(arguments: [("operators_opset17.onnx", "opset17"), ("operators_opset20.onnx", "opset20"),
+                      ("operators_gather_elements.onnx", "gather_elements")])
     func outputsMatchNumPy(file: String, key: String) throws {
         let y = try run(file).value
         let truth = try expected.tensor(named: key).tensor(Double.self)
