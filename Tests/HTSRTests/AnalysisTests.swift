@@ -304,3 +304,44 @@ func gaussian(_ shape: [Int], seed: UInt64) -> Tensor<Double> {
         }
     }
 }
+
+/// Keras's own weight files (scripts/fixtures/make_keras_fixtures.py): the Keras 3 layout and the legacy .h5 give the
+/// same layers, and each equals its tensor rearranged into PyTorch's layout (a conv kernel (out, in, kh, kw), a dense
+/// kernel (out, in)) in a channels-first archive.
+@Suite struct KerasFileTests {
+    let folder = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .appendingPathComponent("ModelFormatsTests/Fixtures/hdf5")
+
+    @Test func kerasFilesGiveThePyTorchLayoutsSpectra() async throws {
+        var options = HTSROptions()
+        options.minEvals = 2
+        let modern = try await analyzeHTSR(try WeightFile.open(folder.appendingPathComponent("keras3.weights.h5")), options: options)
+        let legacy = try await analyzeHTSR(try WeightFile.open(folder.appendingPathComponent("keras3_legacy.h5")), options: options)
+        #expect(modern.layers.map(\.numEvals).sorted() == [10, 27, 32] && modern.skipped.count == 3)
+        let byShape = { (report: HTSRReport) in Dictionary(uniqueKeysWithValues: report.layers.map { ("\($0.n)x\($0.m)x\($0.rf)", $0) }) }
+        #expect(Set(byShape(modern).keys) == ["16x3x9", "256x32x1", "32x10x1"])
+
+        let file = try WeightFile.open(folder.appendingPathComponent("keras3.weights.h5"))
+        var rearranged: [StoredTensor] = []
+        for descriptor in file.descriptors where descriptor.shape.count > 1 {
+            let kernel = try file.tensor(named: descriptor.name).tensor(Double.self)
+            let torchLayout: Tensor<Double>
+            if kernel.rank == 4 {
+                let (kh, kw, input, output) = (kernel.shape[0], kernel.shape[1], kernel.shape[2], kernel.shape[3])
+                var t = Tensor<Double>(zeros: [output, input, kh, kw])
+                for i in 0..<kh { for j in 0..<kw { for c in 0..<input { for o in 0..<output { t[o, c, i, j] = kernel[i, j, c, o] } } } }
+                torchLayout = t
+            } else {
+                torchLayout = kernel.transposed()
+            }
+            rearranged.append(StoredTensor(name: descriptor.name + ".weight", tensor: torchLayout))
+        }
+        let torch = try await analyzeHTSR(InMemoryArchive(path: "torch", tensors: rearranged, kernelLayout: .channelsFirst), options: options)
+        for (key, row) in byShape(torch) {
+            for other in [byShape(modern)[key], byShape(legacy)[key]] {
+                let other = try #require(other, "\(key)")
+                #expect(abs(other.lambdaMax - row.lambdaMax) < 1e-9 * row.lambdaMax && other.alpha == row.alpha, "\(key)")
+            }
+        }
+    }
+}
