@@ -39,6 +39,6 @@ struct DemoCommand: AsyncParsableCommand {
         progress.finish()
         let files = try demo.write(result, to: out)
         try page.write(demo.page(of: result))
-        print(demo.summary(of: result, files: files), terminator: "")
+        try writeToStandardOutput(demo.summary(of: result, files: files))
     }
 }

@@ -11,7 +11,7 @@ struct EvalCommand: ParsableCommand {
     @OptionGroup var output: OutputOptions
 
     func run() throws {
-        print(try report().rendered(as: output.format), terminator: "")
+        try writeToStandardOutput(try report().rendered(as: output.format))
     }
 
     func report() throws -> Evaluation {

@@ -119,7 +119,7 @@ struct HTSRCommand: AsyncParsableCommand {
         if let saveEsd { try report.writeSpectra(to: saveEsd) }
         if let plot { try report.writePlots(to: plot) }
         try page.write(report.page())
-        print(try summary ? report.summary.rendered(as: output.format) : report.rendered(as: output.format), terminator: "")
+        try writeToStandardOutput(try summary ? report.summary.rendered(as: output.format) : report.rendered(as: output.format))
     }
 }
 

@@ -30,7 +30,7 @@ struct HTSRCompareCommand: AsyncParsableCommand {
     @OptionGroup var output: OutputOptions
 
     func run() async throws {
-        print(try await compare().rendered(as: output.format), terminator: "")
+        try writeToStandardOutput(try await compare().rendered(as: output.format))
     }
 
     func compare() async throws -> HTSRComparison {

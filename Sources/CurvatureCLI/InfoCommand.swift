@@ -14,7 +14,7 @@ struct InfoCommand: ParsableCommand {
     @OptionGroup var output: OutputOptions
 
     func run() throws {
-        print(try renderedOutput(), terminator: "")
+        try writeToStandardOutput(try renderedOutput())
     }
 
     /// What `run()` prints: the summary of `file` in the chosen format.

@@ -197,7 +197,7 @@ struct LandscapeSliceCommand: ParsableCommand {
         case .float: try compute(Float.self)
         }
         try page.write(record.page(appearance: files.appearance(title: plotTitle(record))))
-        print(try files.rendered(record, as: output.format), terminator: "")
+        try writeToStandardOutput(try files.rendered(record, as: output.format))
     }
 
     func plotTitle(_ record: LandscapeRecord) -> String {
@@ -274,6 +274,6 @@ struct LandscapeMergeCommand: ParsableCommand {
         let settings = merged.settings
         let title = "\(files.plotQuantity) of \(URL(fileURLWithPath: settings.objective.model).lastPathComponent) on \(settings.objective.data), \(settings.axes.rawValue) axes"
         for path in files.out { try merged.write(to: path, appearance: files.appearance(title: title)) }
-        print(try files.rendered(merged, as: output.format), terminator: "")
+        try writeToStandardOutput(try files.rendered(merged, as: output.format))
     }
 }

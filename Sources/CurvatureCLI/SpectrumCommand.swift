@@ -118,7 +118,7 @@ struct SpectrumCommand: ParsableCommand {
         case .double: try compute(Double.self)
         case .float: try compute(Float.self)
         }
-        print(try report.rendered(as: output.format), terminator: "")
+        try writeToStandardOutput(try report.rendered(as: output.format))
     }
 
     func compute<Scalar: TensorScalar>(_: Scalar.Type) throws -> SpectrumReport {

@@ -24,6 +24,9 @@ public struct FormatError: Error, Equatable, Sendable, CustomStringConvertible {
         case unsupportedFeature
         /// No tensor of the requested name.
         case missingTensor
+        /// The file's own checks fail: a zip entry's CRC-32, a central directory that lists fewer entries than it
+        /// declares.
+        case corrupt
     }
 
     public var kind: Kind

@@ -1,8 +1,11 @@
 import Foundation
 import ZIPFoundation
 
-/// Bounded reads from zip archives (npz, torch.save). An entry never inflates past the size its headers declare,
-/// so a compression bomb costs at most the memory it claims up front, which callers check against a limit first.
+/// Bounded, checked reads from zip archives (npz, torch.save). An entry never inflates past the size its headers
+/// declare, so a compression bomb costs at most the memory it claims up front, which callers check against a limit
+/// first. Every entry read whole is checked against its CRC-32, and an archive whose central directory yields fewer
+/// entries than its end record declares is refused: one flipped bit must not become a silently wrong tensor or a
+/// silently missing one.
 enum ZipContainer {
     private struct Overrun: Error {}
     private struct Enough: Error {}
@@ -11,10 +14,39 @@ enum ZipContainer {
         guard FileManager.default.isReadableFile(atPath: url.path) else {
             throw FormatError(.unreadable, file: url.relativePath, "cannot read: no such file or permission denied")
         }
+        let archive: Archive
         do {
-            return try Archive(url: url, accessMode: .read)
+            archive = try Archive(url: url, accessMode: .read)
         } catch {
             throw FormatError(.invalidHeader, file: url.relativePath, "not a valid \(formatName) (zip) archive")
+        }
+        if let declared = try declaredEntryCount(url) {
+            let found = archive.reduce(0) { count, _ in count + 1 }
+            guard found == declared else {
+                throw FormatError(.corrupt, file: url.relativePath,
+                                  "the zip's central directory declares \(declared) entries but \(found) could be read: the file is damaged")
+            }
+        }
+        return archive
+    }
+
+    /// The entry count the end-of-central-directory record declares, or nil where it defers to a zip64 record.
+    private static func declaredEntryCount(_ url: URL) throws(FormatError) -> Int? {
+        let contents = try FileAccess.mappedContents(of: url)
+        // The record is 22 bytes plus a comment of at most 65535; search backwards for its signature.
+        let signature: [UInt8] = [0x50, 0x4b, 0x05, 0x06]
+        guard contents.count >= 22 else { return nil }
+        let lowest = max(0, contents.count - 22 - 65535)
+        return contents.withUnsafeBytes { (raw: UnsafeRawBufferPointer) -> Int? in
+            var offset = contents.count - 22
+            while offset >= lowest {
+                if raw[offset] == signature[0], raw[offset + 1] == signature[1], raw[offset + 2] == signature[2], raw[offset + 3] == signature[3] {
+                    let total = Int(raw[offset + 10]) | Int(raw[offset + 11]) << 8
+                    return total == 0xffff ? nil : total
+                }
+                offset -= 1
+            }
+            return nil
         }
     }
 
@@ -26,8 +58,9 @@ enum ZipContainer {
         let size = Int(entry.uncompressedSize)
         var contents = Data()
         contents.reserveCapacity(size)
+        let checksum: CRC32
         do {
-            _ = try archive.extract(entry) { chunk in
+            checksum = try archive.extract(entry) { chunk in
                 guard contents.count + chunk.count <= size else { throw Overrun() }
                 contents.append(chunk)
             }
@@ -42,8 +75,15 @@ enum ZipContainer {
             throw FormatError(.truncated, file: file, tensor: tensor,
                               "the zip entry \(entry.path) holds \(contents.count) bytes, not the declared \(size)")
         }
+        guard checksum == entry.checksum else {
+            throw FormatError(.corrupt, file: file, tensor: tensor,
+                              "the zip entry \(entry.path) fails its CRC-32 check (stored \(hex(entry.checksum)), computed \(hex(checksum))): " +
+                              "the file is damaged")
+        }
         return contents
     }
+
+    private static func hex(_ value: CRC32) -> String { "0x" + String(value, radix: 16) }
 
     /// The first bytes of an entry, inflating no more than `isEnough` needs (or `limit` bytes).
     static func prefix(

@@ -58,8 +58,8 @@ public enum Rendering {
     }
 }
 
-/// A coding key converted from camelCase to snake_case (`tensorCount` -> `tensor_count`), leaving keys with no
-/// lower-case letters alone.
+/// A coding key converted from camelCase to snake_case (`tensorCount` -> `tensor_count`, an acronym as one word:
+/// `layerID` -> `layer_id`, `onnxURLPath` -> `onnx_url_path`), leaving keys with no lower-case letters alone.
 public struct SnakeCaseKey: CodingKey {
     public var stringValue: String
     public var intValue: Int? { nil }
@@ -69,14 +69,17 @@ public struct SnakeCaseKey: CodingKey {
             stringValue = key
             return
         }
+        let characters = Array(key)
         var result = ""
-        for character in key {
-            if character.isUppercase {
-                if !result.isEmpty { result += "_" }
-                result += character.lowercased()
-            } else {
-                result.append(character)
+        for (index, character) in characters.enumerated() {
+            if character.isUppercase, index > 0 {
+                let previous = characters[index - 1]
+                let next = index + 1 < characters.count ? characters[index + 1] : nil
+                // A word starts at an upper-case letter after a lower-case one or a digit, or at the last capital
+                // of an acronym that a lower-case letter follows.
+                if !previous.isUppercase || next?.isLowercase == true { result += "_" }
             }
+            result += character.lowercased()
         }
         stringValue = result
     }

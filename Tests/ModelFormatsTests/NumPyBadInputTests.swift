@@ -113,6 +113,43 @@ import Testing
         }
     }
 
+    /// One flipped bit anywhere in a stored member's data is a CRC-32 error, never a different number.
+    @Test func everyFlippedDataBitIsCaughtByTheChecksum() throws {
+        let valid = try Data(contentsOf: fixture("numpy/dtypes_stored.npz"))
+        let archive = try NumPyArchive(contentsOf: fixture("numpy/dtypes_stored.npz"))
+        let original = try archive.allTensors()
+        let directory = temporaryDirectory()
+        // The data of the first member starts after its local header (30 bytes, name, extra field) and its .npy
+        // header (10 bytes and the dictionary, version 1).
+        let npy = 30 + (Int(valid[26]) | Int(valid[27]) << 8) + (Int(valid[28]) | Int(valid[29]) << 8)
+        #expect(valid[npy..<(npy + 6)] == Data([0x93] + Array("NUMPY".utf8)))
+        let dataStart = npy + 10 + (Int(valid[npy + 8]) | Int(valid[npy + 9]) << 8), dataEnd = dataStart + original[0].data.count
+        var caught = 0
+        let offsets = Array(stride(from: dataStart, to: dataEnd, by: max(1, (dataEnd - dataStart) / 16)))
+        for offset in offsets {
+            var flipped = valid
+            flipped[offset] ^= 0x10
+            let url = directory.appendingPathComponent("flipped.npz")
+            try flipped.write(to: url)
+            let error = formatError { _ = try NumPyArchive(contentsOf: url).allTensors() }
+            if error?.kind == .corrupt, error?.description.contains("fails its CRC-32 check") == true { caught += 1 }
+        }
+        #expect(!offsets.isEmpty && caught == offsets.count)
+    }
+
+    /// An end record declaring more entries than the central directory yields: refused, not "0 tensors".
+    @Test func aCentralDirectoryShortOfItsDeclaredCountIsRefused() throws {
+        var damaged = try Data(contentsOf: fixture("numpy/dtypes_stored.npz"))
+        let end = damaged.count - 22
+        #expect(damaged[end..<(end + 4)] == Data([0x50, 0x4b, 0x05, 0x06]))
+        damaged[end + 10] &+= 1
+        damaged[end + 8] &+= 1
+        let url = temporaryDirectory().appendingPathComponent("short.npz")
+        try damaged.write(to: url)
+        let error = expectFormatError(.corrupt, file: "short.npz") { _ = try NumPyArchive(contentsOf: url) }
+        #expect(error?.description.contains("declares") == true)
+    }
+
     @Test func missingFileAndUnknownExtension() {
         expectFormatError(.unreadable, file: "no/such.npz") { _ = try WeightFile.open(URL(fileURLWithPath: "no/such.npz")) }
         expectFormatError(.unsupportedFeature, file: "Package.swift") {

@@ -104,6 +104,13 @@ check "landscape wrong checkpoint" 1 EMPTY "cnn\.pt: its weights do not fit" -- 
 check "landscape not a landscape" 1 EMPTY "expected\.npz: not a landscape file written by curvature \(it has no 'metadata' array\)$" -- landscape merge "$fixtures/expected.npz"
 check "batch index past the end" 1 EMPTY 'past the last batch' -- eval "$models/mlp.onnx" --data digits --batch-size 1000 --batch-index 2
 check "bad option" 64 EMPTY 'xml' -- info Examples/data/digits.npz --format xml
+# A full disk behind stdout is an error, not exit status 0 over nothing written.
+if [ -w /dev/full ]; then
+  "$curvature" info Examples/data/digits.npz >/dev/full 2>"$work/err"; status=$?
+  if [ "$status" -ne 1 ] || ! grep -q '^Error: cannot write the results to stdout: No space left on device$' "$work/err"; then
+    echo "CLI check failed: stdout to /dev/full (exit $status)" >&2; cat "$work/err" >&2; failures=$((failures + 1))
+  fi
+fi
 # Progress: lines per stage when stderr is a file, nothing with --quiet (and nothing into a pipe: every check above).
 "$curvature" spectrum "$models/mlp.onnx" --data digits --limit 100 --top-k 1 --trace --matvecs 4 >/dev/null 2>"$work/progress"
 for line in '^all: lanczos on 1482 parameters$' '^lanczos \(largest\): [0-9]+ products in ' '^trace: 4 probes in '; do
