@@ -24,7 +24,7 @@ struct CurvatureCommand: AsyncParsableCommand {
         if !group.isRoot { dup2(open("/dev/null", O_WRONLY), STDOUT_FILENO) }
         var command: any ParsableCommand
         do {
-            command = try parseAsRoot()
+            command = try parseAsRoot(joiningNegativeValues(Array(CommandLine.arguments.dropFirst())))
         } catch {
             // Every rank parsed the same arguments and failed alike: rank 0 says so once.
             group.finish()
@@ -50,6 +50,22 @@ struct CurvatureCommand: AsyncParsableCommand {
             group.abort(status: exitCode(for: error).rawValue)
         }
     }
+}
+
+/// `--limit -1` as `--limit=-1`: ArgumentParser reads a token starting with a dash as an option, so a negative
+/// number after an option would be "Missing value"; joined, it reaches the option's own check, which says what is
+/// allowed. A negative number is never an option name, so nothing else changes meaning.
+func joiningNegativeValues(_ arguments: [String]) -> [String] {
+    var result: [String] = []
+    for argument in arguments {
+        if let last = result.last, last.hasPrefix("--"), !last.contains("="), argument.count > 1, argument.hasPrefix("-"),
+           argument.dropFirst().first.map({ $0.isNumber || $0 == "." }) == true {
+            result[result.count - 1] = last + "=" + argument
+        } else {
+            result.append(argument)
+        }
+    }
+    return result
 }
 
 /// A failure that every rank of an MPI run has agreed on; `error` is set on the rank that failed.

@@ -104,6 +104,8 @@ check "landscape wrong checkpoint" 1 EMPTY "cnn\.pt: its weights do not fit" -- 
 check "landscape not a landscape" 1 EMPTY "expected\.npz: not a landscape file written by curvature \(it has no 'metadata' array\)$" -- landscape merge "$fixtures/expected.npz"
 check "batch index past the end" 1 EMPTY 'past the last batch' -- eval "$models/mlp.onnx" --data digits --batch-size 1000 --batch-index 2
 check "bad option" 64 EMPTY 'xml' -- info Examples/data/digits.npz --format xml
+check "negative limit" 64 EMPTY '^Error: --limit must be at least 1, got -1$' -- eval "$models/mlp.onnx" --data digits --limit -1
+check "negative workers" 64 EMPTY '^Error: --workers must be at least 1$' -- landscape "$models/mlp.onnx" --data digits --workers -2
 # A full disk behind stdout is an error, not exit status 0 over nothing written.
 if [ -w /dev/full ]; then
   "$curvature" info Examples/data/digits.npz >/dev/full 2>"$work/err"; status=$?
