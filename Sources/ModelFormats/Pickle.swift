@@ -36,14 +36,20 @@ indirect enum PickleValue {
     }
 }
 
-/// Python lists and dicts are mutable and shared through the memo, so they are reference types here.
+/// Python lists and dicts are mutable and shared through the memo, so they are reference types here. Each knows its
+/// nesting depth and whether it sits inside another container, after which it may not change (see
+/// ``TorchUnpickler/maximumDepth``).
 final class PickleList {
     var items: [PickleValue]
+    var depth = 1
+    var isContained = false
     init(_ items: [PickleValue] = []) { self.items = items }
 }
 
 final class PickleDictionary {
     var entries: [(key: PickleValue, value: PickleValue)] = []
+    var depth = 1
+    var isContained = false
     init() {}
 }
 
@@ -67,9 +73,16 @@ struct TorchTensorReference: Equatable {
 struct TorchUnpickler {
     let file: String
     private var reader: ByteReader
-    private var stack: [PickleValue] = []
+    /// A value on the machine's stack or in its memo, with the nesting depth it had when built (a tuple's is final;
+    /// a list's or dict's lives in the object).
+    private struct Entry {
+        var value: PickleValue
+        var depth: Int
+    }
+
+    private var stack: [Entry] = []
     private var markStack: [Int] = []
-    private var memo: [Int: PickleValue] = [:]
+    private var memo: [Int: Entry] = [:]
     /// Accepts the legacy format's persistent ids, which carry a sixth field (a storage view, which must be None).
     private let legacy: Bool
     /// Every storage a persistent id named, by key.
@@ -87,6 +100,10 @@ struct TorchUnpickler {
 
     /// Bounds the values a hostile pickle can pile up (DUP in a loop costs one byte per value).
     static let maximumValues = 1 << 22
+    /// Bounds how deeply containers nest. A checkpoint nests a few levels (a dict of optimizer state of dicts of
+    /// tensors); a 60 KB pickle of lists nested 20,000 deep overflowed the stack when freed. A container may not
+    /// change once it is inside another (torch.save fills each before placing it), which also refuses cycles.
+    static let maximumDepth = 200
 
     /// Storage classes named in persistent ids, with their element types.
     static let storageTypes: [String: DType] = [
@@ -118,14 +135,59 @@ struct TorchUnpickler {
         FormatError(.invalidHeader, file: file, "malformed pickle: \(reason)")
     }
 
-    private mutating func pop() throws(FormatError) -> PickleValue {
+    private mutating func pop() throws(FormatError) -> Entry {
         guard let value = stack.popLast() else { throw malformed("stack underflow") }
         if let mark = markStack.last, stack.count < mark { throw malformed("stack underflow past a mark") }
         return value
     }
 
+    private mutating func push(_ value: PickleValue, depth: Int = 0) {
+        stack.append(Entry(value: value, depth: depth))
+    }
+
+    /// An entry's depth now: a list or dict may have grown since it was pushed.
+    private func depth(_ entry: Entry) -> Int {
+        switch entry.value {
+        case .list(let list): list.depth
+        case .dictionary(let dictionary): dictionary.depth
+        default: entry.depth
+        }
+    }
+
+    /// The depth of a container holding `children`, which from now on may not change; refused past the limit.
+    private func contain(_ children: [Entry]) throws(FormatError) -> Int {
+        let nested = 1 + (children.map(depth).max() ?? 0)
+        guard nested <= Self.maximumDepth else {
+            throw malformed("containers nested more than \(Self.maximumDepth) deep: not a state dict")
+        }
+        for child in children {
+            switch child.value {
+            case .list(let list): list.isContained = true
+            case .dictionary(let dictionary): dictionary.isContained = true
+            default: break
+            }
+        }
+        return nested
+    }
+
+    /// The new depth of `container` (a list or dict on top of the stack) once it holds `children`. It must not sit
+    /// inside another container yet, nor be one of the children.
+    private func grow(_ container: AnyObject, by children: [Entry], isContained: Bool, depth current: Int) throws(FormatError) -> Int {
+        let isItself = children.contains { child in
+            switch child.value {
+            case .list(let list): list === container
+            case .dictionary(let dictionary): dictionary === container
+            default: false
+            }
+        }
+        guard !isContained, !isItself else {
+            throw refused("a list or dict changed after being placed in another, or placed in itself (a recursive structure)")
+        }
+        return max(current, try contain(children))
+    }
+
     /// The items above the topmost mark, removing them and the mark.
-    private mutating func popToMark() throws(FormatError) -> [PickleValue] {
+    private mutating func popToMark() throws(FormatError) -> [Entry] {
         guard let mark = markStack.popLast() else { throw malformed("no mark on the stack") }
         guard mark <= stack.count else { throw malformed("mark past the stack") }
         let items = Array(stack[mark...])
@@ -236,18 +298,18 @@ struct TorchUnpickler {
             case 0x80: _ = try reader.byte("the protocol number")  // PROTO
             case 0x95: _ = try reader.integer(UInt64.self, "a frame length")  // FRAME: framing is advisory
             case 0x2E:  // STOP
-                guard let value = stack.last else { throw malformed("empty stack at STOP") }
+                guard let value = stack.last?.value else { throw malformed("empty stack at STOP") }
                 return value
             case 0x28: markStack.append(stack.count)  // MARK
-            case 0x7D: stack.append(.dictionary(PickleDictionary()))  // EMPTY_DICT
-            case 0x5D: stack.append(.list(PickleList()))  // EMPTY_LIST
-            case 0x29: stack.append(.tuple([]))  // EMPTY_TUPLE
-            case 0x4E: stack.append(.none)
-            case 0x88: stack.append(.bool(true))
-            case 0x89: stack.append(.bool(false))
-            case 0x4B: stack.append(.integer(Int(try reader.byte("an int"))))  // BININT1
-            case 0x4D: stack.append(.integer(Int(try reader.integer(UInt16.self, "an int"))))  // BININT2
-            case 0x4A: stack.append(.integer(Int(try reader.integer(Int32.self, "an int"))))  // BININT
+            case 0x7D: push(.dictionary(PickleDictionary()), depth: 1)  // EMPTY_DICT
+            case 0x5D: push(.list(PickleList()), depth: 1)  // EMPTY_LIST
+            case 0x29: push(.tuple([]), depth: 1)  // EMPTY_TUPLE
+            case 0x4E: push(.none)
+            case 0x88: push(.bool(true))
+            case 0x89: push(.bool(false))
+            case 0x4B: push(.integer(Int(try reader.byte("an int"))))  // BININT1
+            case 0x4D: push(.integer(Int(try reader.integer(UInt16.self, "an int"))))  // BININT2
+            case 0x4A: push(.integer(Int(try reader.integer(Int32.self, "an int"))))  // BININT
             case 0x8A:  // LONG1
                 let count = Int(try reader.byte("a long's length"))
                 let bytes = try reader.bytes(count, "a long")
@@ -255,15 +317,15 @@ struct TorchUnpickler {
                 var value: UInt64 = 0
                 for (i, byte) in bytes.enumerated() { value |= UInt64(byte) << (8 * UInt64(i)) }
                 if count > 0, count < 8, bytes.last! & 0x80 != 0 { value |= ~0 << (8 * UInt64(count)) }
-                stack.append(.integer(Int(truncatingIfNeeded: value)))
+                push(.integer(Int(truncatingIfNeeded: value)))
             case 0x47:  // BINFLOAT, big-endian
-                stack.append(.float(Double(bitPattern: UInt64(bigEndian: try reader.integer(UInt64.self, "a float")))))
-            case 0x58: stack.append(.string(try string(length: try length(UInt64(try reader.integer(UInt32.self, "a string length"))))))
-            case 0x8C: stack.append(.string(try string(length: Int(try reader.byte("a string length")))))
-            case 0x8D: stack.append(.string(try string(length: try length(try reader.integer(UInt64.self, "a string length")))))
-            case 0x42: stack.append(.bytes(try reader.bytes(try length(UInt64(try reader.integer(UInt32.self, "a bytes length"))), "bytes")))
-            case 0x43: stack.append(.bytes(try reader.bytes(Int(try reader.byte("a bytes length")), "bytes")))
-            case 0x8E: stack.append(.bytes(try reader.bytes(try length(try reader.integer(UInt64.self, "a bytes length")), "bytes")))
+                push(.float(Double(bitPattern: UInt64(bigEndian: try reader.integer(UInt64.self, "a float")))))
+            case 0x58: push(.string(try string(length: try length(UInt64(try reader.integer(UInt32.self, "a string length"))))))
+            case 0x8C: push(.string(try string(length: Int(try reader.byte("a string length")))))
+            case 0x8D: push(.string(try string(length: try length(try reader.integer(UInt64.self, "a string length")))))
+            case 0x42: push(.bytes(try reader.bytes(try length(UInt64(try reader.integer(UInt32.self, "a bytes length"))), "bytes")))
+            case 0x43: push(.bytes(try reader.bytes(Int(try reader.byte("a bytes length")), "bytes")))
+            case 0x8E: push(.bytes(try reader.bytes(try length(try reader.integer(UInt64.self, "a bytes length")), "bytes")))
             case 0x71: memo[Int(try reader.byte("a memo index"))] = stack.last  // BINPUT
             case 0x72: memo[Int(try reader.integer(UInt32.self, "a memo index"))] = stack.last  // LONG_BINPUT
             case 0x94: memo[memo.count] = stack.last  // MEMOIZE
@@ -271,61 +333,61 @@ struct TorchUnpickler {
                 let index = opcode == 0x68 ? Int(try reader.byte("a memo index")) : Int(try reader.integer(UInt32.self, "a memo index"))
                 guard let value = memo[index] else { throw malformed("memo entry \(index) is missing") }
                 stack.append(value)
-            case 0x74: stack.append(.tuple(try popToMark()))  // TUPLE
-            case 0x85: stack.append(.tuple([try pop()]))  // TUPLE1
-            case 0x86:  // TUPLE2
-                let b = try pop(), a = try pop()
-                stack.append(.tuple([a, b]))
-            case 0x87:  // TUPLE3
-                let c = try pop(), b = try pop(), a = try pop()
-                stack.append(.tuple([a, b, c]))
-            case 0x6C: stack.append(.list(PickleList(try popToMark())))  // LIST
+            case 0x74, 0x85, 0x86, 0x87:  // TUPLE, TUPLE1, TUPLE2, TUPLE3
+                var items: [Entry]
+                switch opcode {
+                case 0x74: items = try popToMark()
+                case 0x85: items = [try pop()]
+                case 0x86: items = [try pop(), try pop()].reversed()
+                default: items = [try pop(), try pop(), try pop()].reversed()
+                }
+                push(.tuple(items.map(\.value)), depth: try contain(items))
+            case 0x6C:  // LIST
+                let items = try popToMark()
+                let list = PickleList(items.map(\.value))
+                list.depth = try contain(items)
+                push(.list(list), depth: list.depth)
             case 0x64:  // DICT
                 let items = try popToMark()
                 let dictionary = PickleDictionary()
                 guard items.count % 2 == 0 else { throw malformed("odd number of dict items") }
-                for i in stride(from: 0, to: items.count, by: 2) { dictionary.entries.append((items[i], items[i + 1])) }
-                stack.append(.dictionary(dictionary))
-            case 0x61:  // APPEND
-                let value = try pop()
-                guard case .list(let list)? = stack.last else { throw malformed("APPEND to a non-list") }
-                list.items.append(value)
-            case 0x65:  // APPENDS
-                let items = try popToMark()
-                guard case .list(let list)? = stack.last else { throw malformed("APPENDS to a non-list") }
-                list.items.append(contentsOf: items)
-            case 0x73:  // SETITEM
-                let value = try pop(), key = try pop()
-                guard case .dictionary(let dictionary)? = stack.last else { throw malformed("SETITEM on a non-dict") }
-                dictionary.entries.append((key, value))
-            case 0x75:  // SETITEMS
-                let items = try popToMark()
-                guard case .dictionary(let dictionary)? = stack.last, items.count % 2 == 0 else {
+                for i in stride(from: 0, to: items.count, by: 2) { dictionary.entries.append((items[i].value, items[i + 1].value)) }
+                dictionary.depth = try contain(items)
+                push(.dictionary(dictionary), depth: dictionary.depth)
+            case 0x61, 0x65:  // APPEND, APPENDS
+                let items = opcode == 0x61 ? [try pop()] : try popToMark()
+                guard case .list(let list)? = stack.last?.value else { throw malformed("APPEND to a non-list") }
+                list.depth = try grow(list, by: items, isContained: list.isContained, depth: list.depth)
+                list.items.append(contentsOf: items.map(\.value))
+            case 0x73, 0x75:  // SETITEM, SETITEMS
+                let items = opcode == 0x73 ? [try pop(), try pop()].reversed() : try popToMark()
+                guard case .dictionary(let dictionary)? = stack.last?.value, items.count % 2 == 0 else {
                     throw malformed("SETITEMS on a non-dict")
                 }
-                for i in stride(from: 0, to: items.count, by: 2) { dictionary.entries.append((items[i], items[i + 1])) }
+                dictionary.depth = try grow(dictionary, by: items, isContained: dictionary.isContained, depth: dictionary.depth)
+                for i in stride(from: 0, to: items.count, by: 2) { dictionary.entries.append((items[i].value, items[i + 1].value)) }
             case 0x63:  // GLOBAL "module\nname\n"
                 let module = try line(), name = try line()
-                stack.append(try checkGlobal(module, name))
+                push(try checkGlobal(module, name))
             case 0x93:  // STACK_GLOBAL
                 let name = try pop(), module = try pop()
-                guard case .string(let moduleName) = module, case .string(let globalName) = name else {
+                guard case .string(let moduleName) = module.value, case .string(let globalName) = name.value else {
                     throw malformed("STACK_GLOBAL without strings")
                 }
-                stack.append(try checkGlobal(moduleName, globalName))
+                push(try checkGlobal(moduleName, globalName))
             case 0x52:  // REDUCE
                 let arguments = try pop(), function = try pop()
-                stack.append(try call(function, arguments))
+                push(try call(function.value, arguments.value), depth: depth(arguments))
             case 0x62:  // BUILD: state for dicts (a state_dict's _metadata) and tensors is not needed
                 let state = try pop()
-                guard let target = stack.last else { throw malformed("BUILD on an empty stack") }
+                guard let target = stack.last?.value else { throw malformed("BUILD on an empty stack") }
                 switch target {
                 case .dictionary, .tensor: break
-                default: throw refused("setting the state of a \(target.typeName) (state \(state.typeName))")
+                default: throw refused("setting the state of a \(target.typeName) (state \(state.value.typeName))")
                 }
             case 0x51:  // BINPERSID
                 let id = try pop()
-                stack.append(try persistentLoad(id))
+                push(try persistentLoad(id.value))
             case 0x30: _ = try pop()  // POP
             case 0x31: _ = try popToMark()  // POP_MARK
             case 0x32:  // DUP

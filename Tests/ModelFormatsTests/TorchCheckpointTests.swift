@@ -123,6 +123,54 @@ func torchZip(pickle: Data, storages: [String: Data], in directory: URL, name: S
         #expect(script?.reason.contains("TorchScript") == true)
     }
 
+    /// Deep nesting is refused before it can overflow the stack (a 60 KB pickle of nested lists did, when freed):
+    /// built on the machine's stack, built with constant stack through the memo, in tuples, and a list in itself.
+    @Test func deepAndRecursiveStructuresAreRefused() throws {
+        let directory = temporaryDirectory()
+        var onTheStack = PickleBuilder()
+        for _ in 0..<20_000 { onTheStack.op(0x5D) }  // EMPTY_LIST
+        for _ in 0..<19_999 { onTheStack.op(0x61) }  // APPEND
+        onTheStack.op(0x2E)
+        var throughTheMemo = PickleBuilder()
+        throughTheMemo.op(0x5D)
+        for _ in 0..<30_000 {  // [new], then new on top again: a chain with one list on the stack
+            throughTheMemo.bytes += [0x5D, 0x71, 0x00, 0x61, 0x30, 0x68, 0x00]  // EMPTY_LIST BINPUT 0 APPEND POP BINGET 0
+        }
+        throughTheMemo.op(0x2E)
+        var tuples = PickleBuilder()
+        tuples.op(0x4E)
+        for _ in 0..<20_000 { tuples.op(0x85) }  // TUPLE1
+        tuples.op(0x2E)
+        var itself = PickleBuilder()
+        itself.bytes += [0x5D, 0x71, 0x00, 0x68, 0x00, 0x61, 0x2E]  // EMPTY_LIST BINPUT 0 BINGET 0 APPEND STOP
+        let cases: [(String, PickleBuilder, FormatError.Kind, String)] = [
+            ("stack", onTheStack, .invalidHeader, "nested more than 200 deep"),
+            ("memo", throughTheMemo, .refusedPickle, "changed after being placed in another"),
+            ("tuples", tuples, .invalidHeader, "nested more than 200 deep"),
+            ("itself", itself, .refusedPickle, "placed in itself"),
+        ]
+        for (name, pickle, kind, reason) in cases {
+            let url = try torchZip(pickle: Data(pickle.bytes), storages: [:], in: directory, name: "\(name).pt")
+            let error = expectFormatError(kind, file: "\(name).pt") { _ = try TorchCheckpoint(contentsOf: url) }
+            #expect(error?.description.contains(reason) == true, "\(name): \(error.map { "\($0)" } ?? "")")
+        }
+        // Nesting within the limit (far deeper than any checkpoint) still reads: 150 dicts, each the only value of
+        // the one around it, built inside out as the pickler does.
+        var nested = PickleBuilder()
+        nested.op(0x7D)
+        for _ in 0..<149 {
+            nested.op(0x7D)  // EMPTY_DICT, then SETITEM "k" -> the dict built so far: swap order via the memo
+            nested.bytes += [0x71, 0x01, 0x30]  // BINPUT 1, POP: the new dict is in memo 1, the inner one on top
+            nested.bytes += [0x71, 0x02, 0x30]  // BINPUT 2, POP: the inner one in memo 2
+            nested.bytes += [0x68, 0x01]  // BINGET 1: the new dict
+            nested.string("k")
+            nested.bytes += [0x68, 0x02, 0x73]  // BINGET 2, SETITEM
+        }
+        nested.op(0x2E)
+        let url = try torchZip(pickle: Data(nested.bytes), storages: [:], in: directory, name: "nested.pt")
+        #expect(formatError { _ = try TorchCheckpoint(contentsOf: url) }?.description.contains("nested more than") != true)
+    }
+
     @Test func craftedGlobalsAndOpcodesAreRefused() throws {
         let directory = temporaryDirectory()
         var eval = PickleBuilder()
