@@ -99,6 +99,7 @@ public struct LandscapeRun<Scalar: TensorScalar>: Sendable {
         guard (1...2).contains(grid.count), grid.allSatisfy({ $0.count >= 2 }) else {
             throw MessageError("a landscape has one or two axes of at least 2 points")
         }
+        try Self.checkFits(grid, settings: settings)
         let (objective, loaded) = try settings.objective.load(Scalar.self)
         let weights = LandscapeAxes.namedTensors(objective.parameters, outputAxes: loaded.model.outputAxes)
         progress(.buildingAxes(settings.axes, parameters: objective.dimension, samples: objective.sampleCount))
@@ -132,6 +133,25 @@ public struct LandscapeRun<Scalar: TensorScalar>: Sendable {
     }
 
     private let shard: (index: Int, count: Int)?
+
+    /// Refuses, before anything is allocated, a grid whose values (each quantity as a Double, held about four times
+    /// over by the record, the files written and the exchange between workers) need more than half the memory.
+    static func checkFits(_ grid: [GridAxisRequest], settings: LandscapeSettings,
+                          memory: UInt64 = ProcessInfo.processInfo.physicalMemory) throws(MessageError) {
+        let quantities = 2 * (settings.testData == nil ? 1 : 2) + (settings.eigenvalueMap == nil ? 0 : 2)
+        var points = 1
+        for request in grid {
+            let (product, overflow) = points.multipliedReportingOverflow(by: request.count)
+            guard !overflow else { throw MessageError("a grid of \(grid.map { String($0.count) }.joined(separator: " x ")) points cannot be counted") }
+            points = product
+        }
+        let (bytes, overflow) = points.multipliedReportingOverflow(by: quantities * 8 * 4)
+        guard !overflow, UInt64(bytes) <= memory / 2 else {
+            let shape = grid.map { String($0.count) }.joined(separator: " x ")
+            throw MessageError("a \(shape) grid is \(points) points: about \(overflow ? "more than 9 EB" : Rendering.bytes(bytes)) for its \(quantities) " +
+                               "quantities, more than half of this machine's \(Rendering.bytes(Int(clamping: memory))); use fewer points")
+        }
+    }
 
     /// How many points this run still has to compute (its shard's, or all).
     public var pointsToDo: Int {

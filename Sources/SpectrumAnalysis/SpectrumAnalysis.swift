@@ -194,6 +194,10 @@ public struct SpectrumAnalysis: Sendable {
         save: (SpectrumResumeState.Row) throws(SpectrumError) -> Void
     ) throws -> SpectrumRow {
         let op = objective.curvature(settings.matrix, seed: settings.seed, samples: settings.monteCarloSamples)
+        guard settings.topK + settings.bottomK <= op.dimension else {
+            throw SpectrumError.setting("--top-k \(settings.topK) and --bottom-k \(settings.bottomK) ask for more eigenvalues than the " +
+                                        "\(op.dimension) parameters of \(label) have")
+        }
         let loss = Double(objective.evaluate().loss)
         let (tolerance, seed) = (settings.effectiveTolerance, settings.seed)
         var top: EigenResult?, bottom: EigenResult?
@@ -245,7 +249,9 @@ public struct SpectrumAnalysis: Sendable {
         var densityEstimate: DensityEstimate?
         var criteria: CurvatureCriteria?
         if let density = settings.density {
-            let estimator = DensityEstimator(method: density.method, probes: density.probes, steps: density.steps, seed: seed,
+            // Lanczos cannot take more steps than the matrix has rows; the report gives the steps taken.
+            let steps = density.method == .slq ? min(density.steps, op.dimension) : density.steps
+            let estimator = DensityEstimator(method: density.method, probes: density.probes, steps: steps, seed: seed,
                                              blockSize: settings.probeBlock, points: density.gridPoints, logSpectrum: density.logSpectrum)
             let estimate = try estimate("density") {
                 try estimator.estimate(op, progress: saved.density) { state in

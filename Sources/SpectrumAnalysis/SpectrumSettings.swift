@@ -85,6 +85,9 @@ public struct SpectrumSettings: Sendable, Codable, Equatable {
     /// The tolerance in effect: the given one, else 1e-8 of ||H|| for Lanczos and dense, 1e-3 for power iteration.
     public var effectiveTolerance: Double { tolerance ?? (method == .power ? 1e-3 : 1e-8) }
 
+    /// The most points a density is evaluated at: far past what a plot or a table resolves, and 80 MB per curve.
+    public static let maximumGridPoints = 10_000_000
+
     /// Whether the settings ask for anything and every count is in range; the message names the setting.
     public func validated() throws(SpectrumError) {
         guard topK >= 0, bottomK >= 0 else { throw .setting("--top-k and --bottom-k cannot be negative") }
@@ -97,7 +100,9 @@ public struct SpectrumSettings: Sendable, Codable, Equatable {
         if let density {
             guard density.probes >= 1 else { throw .setting("--probes must be at least 1") }
             guard density.steps >= 2 else { throw .setting("--steps must be at least 2") }
-            guard density.gridPoints >= 2 else { throw .setting("--grid-points must be at least 2") }
+            guard density.gridPoints >= 2, density.gridPoints <= Self.maximumGridPoints else {
+                throw .setting("--grid-points must be between 2 and \(Self.maximumGridPoints), got \(density.gridPoints)")
+            }
         }
         guard monteCarloSamples >= 1 else { throw .setting("--mc-samples must be at least 1") }
         guard probeBlock >= 1 else { throw .setting("--probe-block must be at least 1") }

@@ -383,6 +383,23 @@ extension AxesTests {
         #expect(throws: MessageError.self) { try LandscapeRun<Double>(other, grid: axes, resume: path) }
     }
 
+    /// A grid whose values cannot fit is refused before the model is even loaded, with the estimate in the message.
+    @Test func gridsThatCannotFitAreRefusedUpFront() throws {
+        let settings = LandscapeSettings(objective: ObjectiveSettings(model: "no-such-model.onnx", data: "digits"), axes: .random)
+        let memory: UInt64 = 24 << 30
+        try LandscapeRun<Double>.checkFits([GridAxisRequest(count: 1001), GridAxisRequest(count: 1001)], settings: settings, memory: memory)
+        do {
+            try LandscapeRun<Double>.checkFits([GridAxisRequest(count: 100_000), GridAxisRequest(count: 100_000)], settings: settings, memory: memory)
+            Issue.record("a 100000 x 100000 grid was accepted")
+        } catch {
+            #expect(error.description == "a 100000 x 100000 grid is 10000000000 points: about 596.0 GiB for its 2 quantities, " +
+                                         "more than half of this machine's 24.0 GiB; use fewer points")
+        }
+        #expect(throws: MessageError.self) {
+            try LandscapeRun<Double>(settings, grid: [GridAxisRequest(count: 3_000_000_000), GridAxisRequest(count: 3_000_000_000)])
+        }
+    }
+
     /// A surface file in loss-landscape's layout, and a run driven by a loss-landscape direction file holding the
     /// same directions, which gives the same grid bit for bit.
     @Test func surfaceFilesAndDirectionFilesInLossLandscapesLayout() throws {

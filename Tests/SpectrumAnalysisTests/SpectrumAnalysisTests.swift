@@ -73,4 +73,21 @@ private let mlp = URL(fileURLWithPath: #filePath).deletingLastPathComponent().de
         settings.method = .power
         #expect(throws: SpectrumError.self) { try settings.validated() }
     }
+
+    /// Counts past what the matrix has are refused up front, or reported as what was done, never silently run.
+    @Test func countsPastTheDimensionAreRefusedOrReportedAsTaken() throws {
+        var settings = SpectrumSettings()
+        settings.topK = 1000
+        settings.bottomK = 500
+        #expect(throws: SpectrumError.setting("--top-k 1000 and --bottom-k 500 ask for more eigenvalues than the 1482 parameters of all have")) {
+            try SpectrumAnalysis(objective: objective, settings: settings).run(Double.self)
+        }
+        settings.topK = 1
+        settings.bottomK = 0
+        settings.density = DensitySettings(method: .slq, probes: 1, steps: 5000, gridPoints: 50)
+        let density = try #require(try SpectrumAnalysis(objective: objective, settings: settings).run(Double.self).report.rows.first?.density)
+        #expect(density.steps <= 1482 && density.steps == density.nodes[0].count && density.matvecs <= 1482)
+        settings.density?.gridPoints = SpectrumSettings.maximumGridPoints + 1
+        #expect(throws: SpectrumError.setting("--grid-points must be between 2 and 10000000, got 10000001")) { try settings.validated() }
+    }
 }
