@@ -1,3 +1,5 @@
+import Reporting
+
 /// Why a weight or data file could not be read. Every reader throws this, naming the file and, where one is
 /// involved, the tensor; nothing below the CLI prints or exits.
 public struct FormatError: Error, Equatable, Sendable, CustomStringConvertible {
@@ -45,7 +47,7 @@ public struct FormatError: Error, Equatable, Sendable, CustomStringConvertible {
     }
 
     public var description: String {
-        if let tensor { return "\(file): tensor '\(tensor)': \(reason)" }
-        return "\(file): \(reason)"
+        if let tensor { return "\(Rendering.printable(file)): tensor '\(Rendering.printable(tensor))': \(reason)" }
+        return "\(Rendering.printable(file)): \(reason)"
     }
 }

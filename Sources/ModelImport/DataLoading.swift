@@ -84,6 +84,9 @@ public enum DataLoader {
             guard inputs.rank >= 2 else { throw DataError(spec, "normalisation needs a channel axis, inputs have shape \(inputs.shape)") }
             let channels = inputs.shape[1]
             let mean = options.mean ?? [0], std = options.standardDeviation ?? [1]
+            guard mean.allSatisfy(\.isFinite), std.allSatisfy({ $0.isFinite && $0 > 0 }) else {
+                throw DataError(spec, "--mean must be finite and --std finite and positive, got mean \(mean), std \(std)")
+            }
             guard [1, channels].contains(mean.count), [1, channels].contains(std.count) else {
                 throw DataError(spec, "--mean/--std need 1 or \(channels) values (one per channel)")
             }

@@ -3,6 +3,7 @@ import Foundation
 import LinearAlgebra
 import ModelFormats
 import NeuralNetworks
+import Reporting
 
 /// An imported model with its parameter and buffer values.
 public struct LoadedModel<Scalar: TensorScalar>: Sendable {
@@ -25,7 +26,19 @@ public enum ModelLoader {
         let model = try ONNXGraphModel(ONNXModel(contentsOf: url))
         var loaded = LoadedModel<Scalar>(model: model, parameters: model.makeParameters(seed: 0), buffers: model.makeBuffers(), weightsFile: nil)
         if let weights { loaded = try replacingWeights(loaded, from: weights) }
+        try checkFinite(loaded.parameters, file: weights ?? path)
+        try checkFinite(loaded.buffers, file: weights ?? path)
         return loaded
+    }
+
+    /// Weights holding NaN or infinities make every loss and curvature NaN: refused by name, with the first bad element.
+    static func checkFinite<Scalar>(_ set: ParameterSet<Scalar>, file: String) throws {
+        for (name, tensor) in zip(set.names, set.tensors) {
+            if let index = tensor.scalars.firstIndex(where: { !$0.isFinite }) {
+                throw ImportError(file: file, "tensor '\(Rendering.printable(name))' holds \(tensor.scalars[index]) at element \(index): " +
+                                  "the weights must be finite")
+            }
+        }
     }
 
     /// Every parameter and buffer must be in the file with the same shape; the error lists all mismatches.

@@ -25,8 +25,10 @@ public enum Rendering {
         return ([header] + rows).map { $0.map(field).joined(separator: ",") }.joined(separator: "\n") + "\n"
     }
 
-    /// Columns padded to their widest cell; columns listed in `rightAligned` (numbers) are right-aligned.
+    /// Columns padded to their widest cell; columns listed in `rightAligned` (numbers) are right-aligned. Control
+    /// characters in a cell (a tensor named with a newline or a terminal escape) are shown escaped.
     public static func table(header: [String], rows: [[String]], rightAligned: Set<Int> = []) -> String {
+        let header = header.map(printable), rows = rows.map { $0.map(printable) }
         let widths = header.indices.map { column in
             ([header] + rows).map { $0[column].count }.max() ?? 0
         }
@@ -38,6 +40,21 @@ public enum Rendering {
         }
         let rule = widths.map { String(repeating: "-", count: $0) }.joined(separator: "  ")
         return ([line(header), rule] + rows.map(line)).joined(separator: "\n") + "\n"
+    }
+
+    /// `text` with control characters escaped as Swift writes them (`\n`, `\u{1B}`), so a name from a file can
+    /// neither break a line of output nor drive the terminal.
+    public static func printable(_ text: String) -> String {
+        guard text.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) else { return text }
+        var result = ""
+        for scalar in text.unicodeScalars {
+            if scalar.properties.generalCategory == .control {
+                result += scalar.escaped(asASCII: true)
+            } else {
+                result.unicodeScalars.append(scalar)
+            }
+        }
+        return result
     }
 
     /// A shape as NumPy prints it: "(3, 4)", "(5,)", "()".

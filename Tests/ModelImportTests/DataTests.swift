@@ -114,6 +114,27 @@ func expectError(_ fragments: [String], sourceLocation: SourceLocation = #_sourc
         }
     }
 
+    /// NaN or infinite weights make every loss NaN: refused by tensor, as is a non-finite --mean or a zero --std.
+    @Test func nonFiniteWeightsAndNormalisationAreRefusedByName() throws {
+        let own: LoadedModel<Double> = try ModelLoader.load(fixture("resnet.onnx").path)
+        var tensors = zip(own.parameters.names, own.parameters.tensors).map { StoredTensor(name: $0.0, tensor: $0.1) }
+            + zip(own.buffers.names, own.buffers.tensors).map { StoredTensor(name: $0.0, tensor: $0.1) }
+        var scalars = own.parameters.tensors[1].scalars
+        scalars[0] = .infinity
+        tensors[1] = StoredTensor(name: own.parameters.names[1], tensor: Tensor(shape: own.parameters.tensors[1].shape, scalars: scalars))
+        let url = temporaryFile("poisoned.safetensors")
+        try SafetensorsFile.write(tensors, to: url)
+        expectError(["poisoned.safetensors: tensor '\(own.parameters.names[1])' holds inf at element 0: the weights must be finite"]) {
+            let _: LoadedModel<Double> = try ModelLoader.load(fixture("resnet.onnx").path, weights: url.path)
+        }
+        var options = DataOptions()
+        options.mean = [.nan]
+        expectError(["--mean must be finite"]) { let _: Dataset<Double> = try DataLoader.load("digits", options: options) }
+        options.mean = [0]
+        options.standardDeviation = [0]
+        expectError(["--std finite and positive"]) { let _: Dataset<Double> = try DataLoader.load("digits", options: options) }
+    }
+
     @Test func unsupportedOperatorsAndOpsetsAreRefusedByName() throws {
         var model = try ONNXModel(contentsOf: fixture("mlp.onnx")).model
         model.graph.node[0].opType = "Einsum"

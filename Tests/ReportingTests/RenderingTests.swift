@@ -9,3 +9,12 @@ import Testing
         #expect(SnakeCaseKey(key).stringValue == expected)
     }
 }
+
+@Suite struct PrintableTests {
+    @Test func controlCharactersInNamesAreEscapedInTables() {
+        #expect(Rendering.printable("layer\n1\u{1B}[31m") == "layer\\n1\\u{1B}[31m")
+        #expect(Rendering.printable("plain é name") == "plain é name")
+        let table = Rendering.table(header: ["name"], rows: [["a\nb"]])
+        #expect(table == "name\n----\na\\nb\n")
+    }
+}
