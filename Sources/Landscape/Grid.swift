@@ -104,13 +104,22 @@ public struct LandscapeGrid: Sendable, Codable {
         }
     }
 
-    /// Shards of one grid combined: each point from whichever grid has it.
+    /// Shards of one grid combined: each point from whichever grid has it. A point two grids both hold must have the
+    /// same bits in both (shards of one run compute it the same way); anything else is a conflict, not a choice.
     public static func merged(_ grids: [LandscapeGrid]) throws -> LandscapeGrid {
         guard var result = grids.first else { throw LandscapeError.nothingToMerge }
-        for grid in grids.dropFirst() {
+        for (position, grid) in grids.enumerated().dropFirst() {
             guard grid.x == result.x, grid.y == result.y, grid.quantities == result.quantities else { throw LandscapeError.gridsDiffer }
             for index in 0..<grid.pointCount where !grid.values[0][index].isNaN {
-                for q in grid.quantities.indices { result.values[q][index] = grid.values[q][index] }
+                let held = !result.values[0][index].isNaN
+                for q in grid.quantities.indices {
+                    let (old, new) = (result.values[q][index], grid.values[q][index])
+                    if held, old.bitPattern != new.bitPattern {
+                        let (a, b) = grid.coordinates(index)
+                        throw LandscapeError.conflict(grid: position, quantity: grid.quantities[q], a: a, b: b, values: (old, new))
+                    }
+                    result.values[q][index] = new
+                }
             }
         }
         return result
@@ -140,12 +149,19 @@ private final class ResultSlots: @unchecked Sendable {
 
 public enum LandscapeError: Error, Equatable, CustomStringConvertible {
     case nothingToMerge, gridsDiffer
+    /// Grid number `grid` (from 0) holds another value of `quantity` at (a, b) than an earlier grid.
+    case conflict(grid: Int, quantity: String, a: Double, b: Double, values: (Double, Double))
+
     public var description: String {
         switch self {
         case .nothingToMerge: "no grids to merge"
         case .gridsDiffer: "the grids have different axes or quantities: they are not shards of one grid"
+        case .conflict(let grid, let quantity, let a, let b, let values):
+            "grid \(grid + 1) has \(quantity) \(values.1) at (\(a), \(b)) where an earlier one has \(values.0): they are not shards of one run"
         }
     }
+
+    public static func == (lhs: LandscapeError, rhs: LandscapeError) -> Bool { lhs.description == rhs.description }
 }
 
 /// JSON form: `x`, `y`, `quantities`, and each quantity under its own name as NumPy would nest it, `[ny][nx]` (or

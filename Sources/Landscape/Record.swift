@@ -223,13 +223,37 @@ public struct LandscapeRecord: Sendable, Codable {
         return record
     }
 
-    /// The partial grids of one run's shards combined: every record must have the same settings and axes.
+    /// The partial grids of one run's shards combined: every record must have the same settings and axes. Records of
+    /// `--shard i/n` runs must all be of one n, each i once and every i present; a point two records hold must agree
+    /// to the bit. A record without a shard (a resume checkpoint) may join them.
     public static func merged(_ records: [(path: String, record: LandscapeRecord)]) throws(MessageError) -> LandscapeRecord {
         guard var merged = records.first?.record else { throw MessageError("no landscape files to merge") }
         for (path, record) in records.dropFirst() where record.settings != merged.settings {
             throw MessageError("\(path) was computed with other settings than \(records[0].path): they are not shards of one grid")
         }
-        do { merged.grid = try LandscapeGrid.merged(records.map(\.record.grid)) } catch {
+        var shards: [Int: String] = [:], count: (n: Int, path: String)?
+        for (path, record) in records {
+            guard let shard = record.shard else { continue }
+            let parts = shard.split(separator: "/").compactMap { Int($0) }
+            guard parts.count == 2 else { throw MessageError("\(path): shard '\(shard)' is not i/n") }
+            if let count, count.n != parts[1] {
+                throw MessageError("\(path) is shard \(shard) but \(count.path) is a shard of \(count.n): not one run's shards")
+            }
+            count = (parts[1], path)
+            if let other = shards[parts[0]] { throw MessageError("\(other) and \(path) are both shard \(shard)") }
+            shards[parts[0]] = path
+        }
+        if let count {
+            let missing = (0..<count.n).filter { shards[$0] == nil }
+            guard missing.isEmpty else {
+                throw MessageError("shard\(missing.count == 1 ? "" : "s") \(missing.map { "\($0)/\(count.n)" }.joined(separator: ", ")) " +
+                                   "missing: give every shard's file")
+            }
+        }
+        do { merged.grid = try LandscapeGrid.merged(records.map(\.record.grid)) } catch let error as LandscapeError {
+            if case .conflict(let index, _, _, _, _) = error { throw MessageError("\(records[index].path): \(error)") }
+            throw MessageError("\(error)")
+        } catch {
             throw MessageError("\(error)")
         }
         merged.shard = nil

@@ -343,6 +343,16 @@ extension AxesTests {
         }
     }
 
+    @Test func mergingGridsThatDisagreeOnAPointIsAConflict() throws {
+        let a = try grid(ny: 2)
+        var b = a
+        #expect(try LandscapeGrid.merged([a, b]).isIdentical(to: a))
+        b.values[0][3] += 1e-15
+        #expect(throws: LandscapeError.conflict(grid: 1, quantity: "loss", a: 1, b: -1, values: (a.values[0][3], b.values[0][3]))) {
+            try LandscapeGrid.merged([a, b])
+        }
+    }
+
     @Test func csvIsLongFormWithNaNForMissingPoints() throws {
         let lines = try grid(ny: 2).csv().split(separator: "\n")
         #expect(lines.first == "x,y,loss,accuracy" && lines.count == 9)

@@ -91,6 +91,8 @@ for shard in 0 1; do
 done
 check "landscape merge" 0 '15 of 15 points computed$' EMPTY -- landscape merge "$work/part0.npz" "$work/part1.npz" --out "$work/merged.csv"
 cmp -s "$work/full.csv" "$work/merged.csv" || { echo "CLI check failed: merged shards differ from the one-shot grid" >&2; failures=$((failures + 1)); }
+check "landscape merge duplicate shard" 1 EMPTY 'part0\.npz and .*part0\.npz are both shard 0/2$' -- landscape merge "$work/part0.npz" "$work/part0.npz"
+check "landscape merge missing shard" 1 EMPTY '^Error: shard 1/2 missing: give every shard.s file$' -- landscape merge "$work/part0.npz"
 cp "$work/part0.npz" "$work/resume.npz"
 check "landscape resume" 0 '15 of 15 points computed$' EMPTY -- landscape "$models/mlp.onnx" --data digits --limit 100 --grid 5x3 --range=-1:1,-0.5:0.5 --resume "$work/resume.npz" --out "$work/resumed.csv"
 cmp -s "$work/full.csv" "$work/resumed.csv" || { echo "CLI check failed: resumed grid differs from the one-shot grid" >&2; failures=$((failures + 1)); }
