@@ -79,6 +79,23 @@ import Testing
         expectFormatError(.invalidOffsets) { _ = try pastEnd.tensor(named: "w") }
         let missing = try ONNXModel(contentsOf: model(withExternal: "absent.bin"))
         expectFormatError(.unreadable, file: "absent.bin") { _ = try missing.tensor(named: "w") }
+        // Symbolic links are followed before the check: a link to a file outside, or through a linked directory,
+        // is refused; a link that stays inside is fine.
+        let outside = temporaryDirectory().appendingPathComponent("secret.bin")
+        try Data(repeating: 7, count: 16).write(to: outside)
+        for (name, target, linksDirectory) in [("link.bin", outside.path, false), ("linked", outside.deletingLastPathComponent().path, true),
+                                               ("inside.bin", "weights.bin", false)] {
+            let url = try model(withExternal: linksDirectory ? "\(name)/secret.bin" : name)
+            try FileManager.default.createSymbolicLink(atPath: url.deletingLastPathComponent().appendingPathComponent(name).path,
+                                                       withDestinationPath: target)
+            let linked = try ONNXModel(contentsOf: url)
+            if name == "inside.bin" {
+                #expect(try linked.tensor(named: "w").data == Data(count: 16))
+            } else {
+                let error = expectFormatError(.invalidOffsets) { _ = try linked.tensor(named: "w") }
+                #expect(error?.reason.contains("through a symbolic link") == true, "\(name)")
+            }
+        }
     }
 
     @Test func unsupportedDataTypesAndDimensions() throws {

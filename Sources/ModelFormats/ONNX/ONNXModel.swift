@@ -151,6 +151,13 @@ public struct ONNXModel: TensorArchive {
             throw FormatError(.invalidOffsets, file: path, tensor: proto.name, "external data offset or length is not a number")
         }
         let file = directory.appendingPathComponent(location)
+        // Resolved, a symbolic link (the file or a directory on the way) must still lead inside the model's directory.
+        let root = directory.resolvingSymlinksInPath().standardizedFileURL.path
+        let resolved = file.resolvingSymlinksInPath().standardizedFileURL.path
+        guard resolved.hasPrefix(root.hasSuffix("/") ? root : root + "/") else {
+            throw FormatError(.invalidOffsets, file: path, tensor: proto.name,
+                              "external data location '\(location)' leads outside the model's directory (to \(resolved)) through a symbolic link")
+        }
         let contents = try FileAccess.mappedContents(of: file)
         guard offset <= contents.count, length <= contents.count - offset else {
             throw FormatError(.invalidOffsets, file: path, tensor: proto.name,
