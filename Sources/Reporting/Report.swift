@@ -20,7 +20,7 @@ public protocol Report: Encodable {
 }
 
 extension Report {
-    /// The report in `format`; JSON through ``Rendering/json(_:userInfo:)``, ending in a newline.
+    /// The report in `format`; JSON through `Rendering.json(_:userInfo:)`, ending in a newline.
     public func rendered(as format: ReportFormat) throws -> String {
         switch format {
         case .table: table()
