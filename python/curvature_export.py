@@ -20,7 +20,7 @@ logits and parameters keep their names (`bert.encoder.layer.0.attention.self.que
 a structure are wrapped, and their parameter names gain the prefix `model.`.
 
     from curvature_export import export
-    export(model, loader, "model.onnx", "data.npz", limit=512)             # a DataLoader of (inputs, labels)
+    export(model, loader, "model.onnx", "data.npz", loss=torch.nn.CrossEntropyLoss(), limit=512)   # a DataLoader
     export(model, (images, labels), "model.onnx", "data.npz")              # tensors
     export(bert, (input_ids, labels), "bert.onnx", "bert.npz", input_name="input_ids")
 
@@ -76,9 +76,28 @@ def _collect(data, limit):
     return inputs, labels
 
 
-def export(model, data, onnx_path, data_path, limit=None, input_name="input", output_name="logits", opset=17):
+def _check_loss(loss):
+    """Curvature's CLI computes PyTorch's default CrossEntropyLoss (mean over samples); refuse anything else by name."""
+    if loss in ("cross_entropy", "cross-entropy"):
+        return
+    if isinstance(loss, torch.nn.CrossEntropyLoss):
+        changed = [name for name, value in (("weight", loss.weight), ("label_smoothing", loss.label_smoothing or None))
+                   if value is not None]
+        if loss.reduction != "mean":
+            changed.append(f"reduction={loss.reduction!r}")
+        if loss.ignore_index != -100:
+            changed.append(f"ignore_index={loss.ignore_index}")
+        if not changed:
+            return
+        raise ValueError(f"curvature computes CrossEntropyLoss() with its defaults; this one sets {', '.join(changed)}")
+    raise ValueError(f"curvature's CLI knows the classification cross-entropy only, not {loss!r}")
+
+
+def export(model, data, onnx_path, data_path, loss="cross_entropy", limit=None, input_name="input", output_name="logits", opset=17):
     """Writes `onnx_path` and `data_path` as described above; returns PyTorch's mean cross-entropy on the data,
-    which `curvature eval ONNX --data DATA` reproduces."""
+    which `curvature eval ONNX --data DATA` reproduces. `loss` is "cross_entropy" or a default
+    `torch.nn.CrossEntropyLoss()`: what `curvature` computes (a ValueError says so for any other)."""
+    _check_loss(loss)
     inputs, labels = _collect(data, limit)
     model = model.eval()
     config = getattr(model, "config", None)
