@@ -71,7 +71,7 @@ public struct NumPyArchive: TensorArchive {
     }
 
     public func tensor(named name: String) throws(FormatError) -> StoredTensor {
-        let archive = try ZipContainer.open(url, formatName: ".npz")
+        let archive = try ZipContainer.reopen(url, formatName: ".npz")
         guard let entry = archive.first(where: { $0.type == .file && Self.tensorName(of: $0) == name }) else {
             throw missing(name)
         }

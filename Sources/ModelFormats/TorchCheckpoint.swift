@@ -153,7 +153,7 @@ public struct TorchCheckpoint: TensorArchive {
         var storage: Data
         switch storages {
         case .zip(let prefix):
-            let archive = try ZipContainer.open(url, formatName: "torch.save")
+            let archive = try ZipContainer.reopen(url, formatName: "torch.save")
             let storagePath = prefix + "data/" + reference.storage.key
             guard let entry = archive[storagePath] else {
                 throw FormatError(.truncated, file: path, tensor: name, "its storage \(storagePath) is missing")

@@ -10,16 +10,9 @@ enum ZipContainer {
     private struct Overrun: Error {}
     private struct Enough: Error {}
 
+    /// Opens an archive and checks its central directory against the count its end record declares.
     static func open(_ url: URL, formatName: String) throws(FormatError) -> Archive {
-        guard FileManager.default.isReadableFile(atPath: url.path) else {
-            throw FormatError(.unreadable, file: url.relativePath, "cannot read: no such file or permission denied")
-        }
-        let archive: Archive
-        do {
-            archive = try Archive(url: url, accessMode: .read)
-        } catch {
-            throw FormatError(.invalidHeader, file: url.relativePath, "not a valid \(formatName) (zip) archive")
-        }
+        let archive = try reopen(url, formatName: formatName)
         if let declared = try declaredEntryCount(url) {
             let found = archive.reduce(0) { count, _ in count + 1 }
             guard found == declared else {
@@ -28,6 +21,18 @@ enum ZipContainer {
             }
         }
         return archive
+    }
+
+    /// Opens an archive that ``open(_:formatName:)`` has already checked, to read one entry.
+    static func reopen(_ url: URL, formatName: String) throws(FormatError) -> Archive {
+        guard FileManager.default.isReadableFile(atPath: url.path) else {
+            throw FormatError(.unreadable, file: url.relativePath, "cannot read: no such file or permission denied")
+        }
+        do {
+            return try Archive(url: url, accessMode: .read)
+        } catch {
+            throw FormatError(.invalidHeader, file: url.relativePath, "not a valid \(formatName) (zip) archive")
+        }
     }
 
     /// The entry count the end-of-central-directory record declares, or nil where it defers to a zip64 record.

@@ -27,7 +27,8 @@ public struct DensityProgress: Sendable, Codable, Equatable {
 public struct DensityEstimate: Sendable, Codable, Equatable {
     public var method: DensityMethod
     public var probes: Int
-    /// Lanczos steps (SLQ) or Chebyshev moments (KPM).
+    /// Lanczos steps (SLQ: the most any probe took; Lanczos stops early when a probe's Krylov space is exhausted,
+    /// and never passes the dimension) or Chebyshev moments (KPM).
     public var steps: Int
     public var density: SpectralDensity
     /// SLQ's quadrature rules, one per probe (empty for KPM).
@@ -67,12 +68,12 @@ public struct DensityEstimator: Sendable {
         var state = progress
         switch method {
         case .slq:
-            let rules = try StochasticLanczosQuadrature(steps: steps, seed: seed, blockSize: blockSize)
+            let rules = try StochasticLanczosQuadrature(steps: min(steps, linearOperator.dimension), seed: seed, blockSize: blockSize)
                 .rules(linearOperator, probes: probes, completed: state.rules) { rules in
                     state.rules = rules
                     try record(state)
                 }
-            return DensityEstimate(method: .slq, probes: probes, steps: steps,
+            return DensityEstimate(method: .slq, probes: probes, steps: rules.map(\.nodes.count).max() ?? 0,
                                    density: .gaussianBroadening(rules, points: points, logSpectrum: logSpectrum), rules: rules,
                                    bounds: nil, moments: nil, matvecs: rules.reduce(0) { $0 + $1.nodes.count })
         case .kpm:

@@ -249,9 +249,7 @@ public struct SpectrumAnalysis: Sendable {
         var densityEstimate: DensityEstimate?
         var criteria: CurvatureCriteria?
         if let density = settings.density {
-            // Lanczos cannot take more steps than the matrix has rows; the report gives the steps taken.
-            let steps = density.method == .slq ? min(density.steps, op.dimension) : density.steps
-            let estimator = DensityEstimator(method: density.method, probes: density.probes, steps: steps, seed: seed,
+            let estimator = DensityEstimator(method: density.method, probes: density.probes, steps: density.steps, seed: seed,
                                              blockSize: settings.probeBlock, points: density.gridPoints, logSpectrum: density.logSpectrum)
             let estimate = try estimate("density") {
                 try estimator.estimate(op, progress: saved.density) { state in

@@ -45,8 +45,7 @@ public struct DensityResult: Sendable, Codable, Equatable {
     public init(_ estimate: DensityEstimate) {
         method = estimate.method
         probes = estimate.probes
-        // SLQ's Lanczos stops early when a probe's Krylov space is exhausted: report the most steps a probe took.
-        steps = estimate.method == .slq ? estimate.rules.map(\.nodes.count).max() ?? estimate.steps : estimate.steps
+        steps = estimate.steps
         logSpectrum = estimate.density.logSpectrum
         matvecs = estimate.matvecs
         grid = estimate.density.grid
