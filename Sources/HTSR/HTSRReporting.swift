@@ -42,7 +42,7 @@ extension HTSRReport: Report {
         let title = "HTSR of \(URL(fileURLWithPath: file).lastPathComponent)"
         let fitted = layers.filter { $0.alpha != nil }
         var sections = [
-            HTMLPage.Section("Summary", [.table(TableContent(header: ["metric", "value"], rows: summary.pairs.map { [$0.0, $0.1] }, rightAligned: [1])),
+            HTMLPage.Section("Summary", [.table(summary.metricTable),
                                          .svg(LinePlot.alphaPerLayer(layerIDs: fitted.map(\.layerID), alphas: fitted.compactMap(\.alpha), title: "alpha per layer").svg())]),
             HTMLPage.Section("Layers", [.table(layerTable)]),
         ]
@@ -129,6 +129,9 @@ extension HTSRSummary: Report {
         ] + (mpSoftrank.map { [("mp_softrank", String(format: "%.6f", $0))] } ?? [])
     }
 
-    public func table() -> String { Rendering.table(header: ["metric", "value"], rows: pairs.map { [$0.0, $0.1] }, rightAligned: [1]) }
+    /// The summary as a metric/value table.
+    var metricTable: TableContent { TableContent(header: ["metric", "value"], rows: pairs.map { [$0.0, $0.1] }, rightAligned: [1]) }
+
+    public func table() -> String { metricTable.text() }
     public func csv() -> String { Rendering.csv(header: pairs.map(\.0), rows: [pairs.map(\.1)]) }
 }

@@ -116,7 +116,7 @@ public struct LandscapeGrid: Sendable, Codable {
                     let (old, new) = (result.values[q][index], grid.values[q][index])
                     if held, old.bitPattern != new.bitPattern {
                         let (a, b) = grid.coordinates(index)
-                        throw LandscapeError.conflict(grid: position, quantity: grid.quantities[q], a: a, b: b, values: (old, new))
+                        throw LandscapeError.conflict(grid: position, quantity: grid.quantities[q], a: a, b: b, held: old, found: new)
                     }
                     result.values[q][index] = new
                 }
@@ -149,19 +149,17 @@ private final class ResultSlots: @unchecked Sendable {
 
 public enum LandscapeError: Error, Equatable, CustomStringConvertible {
     case nothingToMerge, gridsDiffer
-    /// Grid number `grid` (from 0) holds another value of `quantity` at (a, b) than an earlier grid.
-    case conflict(grid: Int, quantity: String, a: Double, b: Double, values: (Double, Double))
+    /// Grid number `grid` (from 0) holds the value `found` of `quantity` at (a, b) where an earlier grid holds `held`.
+    case conflict(grid: Int, quantity: String, a: Double, b: Double, held: Double, found: Double)
 
     public var description: String {
         switch self {
         case .nothingToMerge: "no grids to merge"
         case .gridsDiffer: "the grids have different axes or quantities: they are not shards of one grid"
-        case .conflict(let grid, let quantity, let a, let b, let values):
-            "grid \(grid + 1) has \(quantity) \(values.1) at (\(a), \(b)) where an earlier one has \(values.0): they are not shards of one run"
+        case .conflict(let grid, let quantity, let a, let b, let held, let found):
+            "grid \(grid + 1) has \(quantity) \(found) at (\(a), \(b)) where an earlier one has \(held): they are not shards of one run"
         }
     }
-
-    public static func == (lhs: LandscapeError, rhs: LandscapeError) -> Bool { lhs.description == rhs.description }
 }
 
 /// JSON form: `x`, `y`, `quantities`, and each quantity under its own name as NumPy would nest it, `[ny][nx]` (or

@@ -251,7 +251,7 @@ public struct LandscapeRecord: Sendable, Codable {
             }
         }
         do { merged.grid = try LandscapeGrid.merged(records.map(\.record.grid)) } catch let error as LandscapeError {
-            if case .conflict(let index, _, _, _, _) = error { throw MessageError("\(records[index].path): \(error)") }
+            if case .conflict(let index, _, _, _, _, _) = error { throw MessageError("\(records[index].path): \(error)") }
             throw MessageError("\(error)")
         } catch {
             throw MessageError("\(error)")

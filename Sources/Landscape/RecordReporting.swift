@@ -5,9 +5,14 @@ extension LandscapeRecord: Report {
     /// A few lines for people: the settings, the grid, the axes' norms, and the centre, lowest and highest points.
     public func table() -> String {
         let s = settings
+        return (["\(s.objective.model) on \(s.objective.data): \(s.axes.rawValue) axes, normalization \(s.normalization.rawValue) (bias-bn \(s.biasBn.rawValue)), " +
+                 "seed \(s.seed), bn_mode \(s.objective.bnMode.rawValue), \(s.objective.precision.rawValue)"] + summaryLines).joined(separator: "\n") + "\n"
+    }
+
+    /// The grid, the axes' norms, and the centre, lowest and highest points, a line each.
+    var summaryLines: [String] {
         let number = { (v: Double) in String(format: "%.6g", v) }
-        var lines = ["\(s.objective.model) on \(s.objective.data): \(s.axes.rawValue) axes, normalization \(s.normalization.rawValue) (bias-bn \(s.biasBn.rawValue)), " +
-                     "seed \(s.seed), bn_mode \(s.objective.bnMode.rawValue), \(s.objective.precision.rawValue)"]
+        var lines: [String] = []
         let axesText = grid.y.isEmpty ? "\(grid.x.count) points, a in [\(number(grid.x.first!)), \(number(grid.x.last!))]"
             : "\(grid.x.count) x \(grid.y.count) grid (values [ny, nx]), a in [\(number(grid.x.first!)), \(number(grid.x.last!))], " +
               "b in [\(number(grid.y.first!)), \(number(grid.y.last!))]"
@@ -31,7 +36,7 @@ extension LandscapeRecord: Report {
             if let low = finite.min(by: { grid.loss[$0] < grid.loss[$1] }) { lines.append("lowest loss at " + describe(low)) }
             if let high = finite.max(by: { grid.loss[$0] < grid.loss[$1] }) { lines.append("highest loss at " + describe(high)) }
         }
-        return lines.joined(separator: "\n") + "\n"
+        return lines
     }
 
     /// The report as one self-contained HTML page: the settings, the summary lines, the plot of `appearance`'s
@@ -44,7 +49,7 @@ extension LandscapeRecord: Report {
                      ("bn_mode", s.objective.bnMode.rawValue), ("precision", s.objective.precision.rawValue), ("seed", String(s.seed))]
         if let directions = s.directions { pairs.append(("directions", directions)) }
         let number = { (v: Double) in String(format: "%.6g", v) }
-        var blocks: [HTMLPage.Block] = [.text(Array(table().split(separator: "\n").dropFirst().map(String.init))), .svg(svg(appearance))]
+        var blocks: [HTMLPage.Block] = [.text(summaryLines), .svg(svg(appearance))]
         let quantity = grid.quantities.contains(appearance.plotQuantity) ? appearance.plotQuantity : grid.quantities[0]
         if grid.y.isEmpty {
             let rows = grid.x.indices.map { i in [number(grid.x[i])] + grid.values.map { number($0[i]) } }

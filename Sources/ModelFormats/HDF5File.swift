@@ -30,7 +30,10 @@ public struct HDF5Archive: TensorArchive {
         (descriptors, kernelLayout) = try HDF5.withFile(url, display: file) { handle throws(FormatError) in
             var found: [TensorDescriptor] = []
             for name in try HDF5.datasetNames(handle, file: file) {
-                guard let info = try HDF5.datasetInfo(handle, name: name, file: file) else { continue }
+                let info = try HDF5.withDataset(handle, name: name, file: file) { dataset, type throws(FormatError) in
+                    try HDF5.datasetInfo(dataset, type: type, name: name, file: file)
+                }
+                guard let info else { continue }
                 let logical = TensorDescriptor.checkedByteCount(shape: info.shape, dtype: info.dtype)
                 guard let logical else {
                     throw FormatError(.invalidShape, file: file, tensor: name, "shape \(info.shape) overflows")
@@ -53,7 +56,9 @@ public struct HDF5Archive: TensorArchive {
         guard let descriptor = descriptors.first(where: { $0.name == name }) else { throw missing(name) }
         let file = path
         return try HDF5.withFile(url, display: file) { handle throws(FormatError) in
-            try HDF5.read(handle, descriptor: descriptor, file: file)
+            try HDF5.withDataset(handle, name: name, file: file) { dataset, type throws(FormatError) in
+                try HDF5.read(dataset, type: type, descriptor: descriptor, file: file)
+            }
         }
     }
 
@@ -125,14 +130,21 @@ enum HDF5 {
         var storedBytes: Int
     }
 
-    /// The dataset's element type and shape; nil for types that are not numbers (strings, compounds, ...).
-    static func datasetInfo(_ handle: hid_t, name: String, file: String) throws(FormatError) -> DatasetInfo? {
+    /// Opens dataset `name` and its stored type, runs `body` on them, and closes both.
+    static func withDataset<T>(
+        _ handle: hid_t, name: String, file: String, _ body: (_ dataset: hid_t, _ type: hid_t) throws(FormatError) -> T
+    ) throws(FormatError) -> T {
         let dataset = H5Dopen2(handle, name, curvature_h5p_default())
         guard dataset >= 0 else { throw FormatError(.invalidHeader, file: file, tensor: name, "HDF5 cannot open the dataset") }
         defer { H5Dclose(dataset) }
         let type = H5Dget_type(dataset)
         guard type >= 0 else { throw FormatError(.invalidHeader, file: file, tensor: name, "HDF5 cannot read the dataset's type") }
         defer { H5Tclose(type) }
+        return try body(dataset, type)
+    }
+
+    /// The dataset's element type and shape; nil for types that are not numbers (strings, compounds, ...).
+    static func datasetInfo(_ dataset: hid_t, type: hid_t, name: String, file: String) throws(FormatError) -> DatasetInfo? {
         guard let dtype = dtype(of: type) else { return nil }
         let space = H5Dget_space(dataset)
         guard space >= 0 else { throw FormatError(.invalidHeader, file: file, tensor: name, "HDF5 cannot read the dataset's shape") }
@@ -179,14 +191,8 @@ enum HDF5 {
     }
 
     /// Reads a dataset's elements converted by HDF5 to the little-endian form of its own type.
-    static func read(_ handle: hid_t, descriptor: TensorDescriptor, file: String) throws(FormatError) -> StoredTensor {
+    static func read(_ dataset: hid_t, type fileType: hid_t, descriptor: TensorDescriptor, file: String) throws(FormatError) -> StoredTensor {
         let name = descriptor.name
-        let dataset = H5Dopen2(handle, name, curvature_h5p_default())
-        guard dataset >= 0 else { throw FormatError(.invalidHeader, file: file, tensor: name, "HDF5 cannot open the dataset") }
-        defer { H5Dclose(dataset) }
-        let fileType = H5Dget_type(dataset)
-        guard fileType >= 0 else { throw FormatError(.invalidHeader, file: file, tensor: name, "HDF5 cannot read the dataset's type") }
-        defer { H5Tclose(fileType) }
         let memoryType = H5Tcopy(fileType)
         defer { H5Tclose(memoryType) }
         if H5Tget_class(fileType) != H5T_ENUM { H5Tset_order(memoryType, H5T_ORDER_LE) }

@@ -348,7 +348,7 @@ extension AxesTests {
         var b = a
         #expect(try LandscapeGrid.merged([a, b]).isIdentical(to: a))
         b.values[0][3] += 1e-15
-        #expect(throws: LandscapeError.conflict(grid: 1, quantity: "loss", a: 1, b: -1, values: (a.values[0][3], b.values[0][3]))) {
+        #expect(throws: LandscapeError.conflict(grid: 1, quantity: "loss", a: 1, b: -1, held: a.values[0][3], found: b.values[0][3])) {
             try LandscapeGrid.merged([a, b])
         }
     }
