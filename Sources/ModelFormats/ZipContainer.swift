@@ -10,17 +10,10 @@ enum ZipContainer {
     private struct Overrun: Error {}
     private struct Enough: Error {}
 
-    /// Opens an archive and checks its central directory against the count its end record declares.
+    /// Opens an archive after walking its central directory (``checkCentralDirectory(_:file:)``).
     static func open(_ url: URL, formatName: String) throws(FormatError) -> Archive {
-        let archive = try reopen(url, formatName: formatName)
-        if let declared = try declaredEntryCount(url) {
-            let found = archive.reduce(0) { count, _ in count + 1 }
-            guard found == declared else {
-                throw FormatError(.corrupt, file: url.relativePath,
-                                  "the zip's central directory declares \(declared) entries but \(found) could be read: the file is damaged")
-            }
-        }
-        return archive
+        try checkCentralDirectory(FileAccess.mappedContents(of: url), file: url.relativePath)
+        return try reopen(url, formatName: formatName)
     }
 
     /// Opens an archive that ``open(_:formatName:)`` has already checked, to read one entry.
@@ -35,23 +28,73 @@ enum ZipContainer {
         }
     }
 
-    /// The entry count the end-of-central-directory record declares, or nil where it defers to a zip64 record.
-    private static func declaredEntryCount(_ url: URL) throws(FormatError) -> Int? {
-        let contents = try FileAccess.mappedContents(of: url)
-        // The record is 22 bytes plus a comment of at most 65535; search backwards for its signature.
-        let signature: [UInt8] = [0x50, 0x4b, 0x05, 0x06]
-        guard contents.count >= 22 else { return nil }
-        let lowest = max(0, contents.count - 22 - 65535)
-        return contents.withUnsafeBytes { (raw: UnsafeRawBufferPointer) -> Int? in
-            var offset = contents.count - 22
-            while offset >= lowest {
-                if raw[offset] == signature[0], raw[offset + 1] == signature[1], raw[offset + 2] == signature[2], raw[offset + 3] == signature[3] {
-                    let total = Int(raw[offset + 10]) | Int(raw[offset + 11]) << 8
-                    return total == 0xffff ? nil : total
-                }
-                offset -= 1
-            }
+    /// Walks the central directory before ZIPFoundation does: every record must lie inside the file, every local
+    /// header offset must point inside it, zip64 values must fit in an Int64 (ZIPFoundation traps on larger ones),
+    /// and the records found must number what the end record declares (a damaged directory would otherwise drop
+    /// entries silently). A file with no end record is left for the zip reader to refuse.
+    static func checkCentralDirectory(_ contents: Data, file: String) throws(FormatError) {
+        func damaged(_ reason: String) -> FormatError { FormatError(.corrupt, file: file, "the zip's central directory is damaged: \(reason)") }
+        let size = contents.count
+        // Data.withUnsafeBytes rethrows untyped errors: the walk hands its FormatError out as a value.
+        let failure = contents.withUnsafeBytes { (raw: UnsafeRawBufferPointer) -> FormatError? in
+            do throws(FormatError) { try walk(raw) } catch { return error }
             return nil
+        }
+        if let failure { throw failure }
+        func walk(_ raw: UnsafeRawBufferPointer) throws(FormatError) {
+            func read(_ offset: Int, _ width: Int) -> UInt64 {
+                (0..<width).reduce(UInt64(0)) { $0 | UInt64(raw[offset + $1]) << (8 * UInt64($1)) }
+            }
+            func signature(_ offset: Int, _ value: UInt64) -> Bool { offset >= 0 && offset + 4 <= size && read(offset, 4) == value }
+            // The end record is 22 bytes plus a comment of at most 65535; search backwards for its signature.
+            guard size >= 22 else { return }
+            var end = size - 22
+            while end >= max(0, size - 22 - 65535), !signature(end, 0x06054b50) { end -= 1 }
+            guard end >= max(0, size - 22 - 65535) else { return }
+            var declared = read(end + 10, 2), directorySize = read(end + 12, 4), directoryOffset = read(end + 16, 4)
+            if declared == 0xffff || directorySize == 0xffff_ffff || directoryOffset == 0xffff_ffff {
+                // zip64: the locator just before the end record points at the zip64 end record.
+                guard signature(end - 20, 0x07064b50) else { throw damaged("a zip64 field has no zip64 locator") }
+                let record = read(end - 20 + 8, 8)
+                guard record <= UInt64(size - 56), signature(Int(record), 0x06064b50) else { throw damaged("the zip64 end record is missing") }
+                (declared, directorySize, directoryOffset) = (read(Int(record) + 32, 8), read(Int(record) + 40, 8), read(Int(record) + 48, 8))
+            }
+            guard directoryOffset <= UInt64(size), directorySize <= UInt64(size) - directoryOffset else {
+                throw damaged("it claims \(directorySize) bytes at offset \(directoryOffset) in a file of \(size)")
+            }
+            guard declared <= directorySize / 46 + 1 else { throw damaged("\(declared) entries cannot fit in \(directorySize) bytes") }
+            var offset = Int(directoryOffset)
+            for index in 0..<Int(declared) {
+                guard offset + 46 <= size, signature(offset, 0x02014b50) else {
+                    throw damaged("it declares \(declared) entries but entry \(index) is not where it should be")
+                }
+                let nameLength = Int(read(offset + 28, 2)), extraLength = Int(read(offset + 30, 2)), commentLength = Int(read(offset + 32, 2))
+                let next = offset + 46 + nameLength + extraLength + commentLength
+                guard next <= size else { throw damaged("entry \(index) runs past the end of the file") }
+                var sizes = [read(offset + 24, 4), read(offset + 20, 4)], headerOffset = read(offset + 42, 4)
+                // The zip64 extra field holds, in order, those of the two sizes and the offset whose 32-bit field is all ones.
+                var field = offset + 46 + nameLength
+                while field + 4 <= offset + 46 + nameLength + extraLength {
+                    let id = read(field, 2), length = Int(read(field + 2, 2))
+                    guard field + 4 + length <= offset + 46 + nameLength + extraLength else { throw damaged("entry \(index) has a truncated extra field") }
+                    if id == 0x0001 {
+                        var cursor = field + 4
+                        func next64() throws(FormatError) -> UInt64 {
+                            guard cursor + 8 <= field + 4 + length else { throw damaged("entry \(index) has a short zip64 field") }
+                            defer { cursor += 8 }
+                            return read(cursor, 8)
+                        }
+                        for k in sizes.indices where sizes[k] == 0xffff_ffff { sizes[k] = try next64() }
+                        if headerOffset == 0xffff_ffff { headerOffset = try next64() }
+                    }
+                    field += 4 + length
+                }
+                guard sizes.allSatisfy({ $0 <= UInt64(Int64.max) }), sizes[1] <= UInt64(size), headerOffset <= UInt64(size - 30) else {
+                    throw damaged("entry \(index) points outside the file (local header at \(headerOffset), \(sizes[1]) bytes stored)")
+                }
+                guard signature(Int(headerOffset), 0x04034b50) else { throw damaged("entry \(index) has no local header at offset \(headerOffset)") }
+                offset = next
+            }
         }
     }
 
