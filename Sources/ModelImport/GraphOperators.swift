@@ -3,6 +3,7 @@ import Foundation
 import LinearAlgebra
 import ModelFormats
 import NeuralNetworks
+import Reporting
 
 /// One node's computation, with ONNX semantics for the opsets supported.
 struct GraphOperators<Scalar: TensorScalar> {
@@ -39,7 +40,7 @@ struct GraphOperators<Scalar: TensorScalar> {
     func integers(_ value: Value?) throws -> IntegerTensor {
         switch value {
         case .integer(let t)?: return t
-        case .float(let v)?: return IntegerTensor(shape: v.shape, values: v.value.scalars.map { Int($0) })
+        case .float(let v)?: return IntegerTensor(shape: v.shape, values: v.value.scalars.map { IntegerTensor.saturating(Double($0)) })
         case nil: throw fail("a required input is missing")
         }
     }
@@ -61,6 +62,7 @@ struct GraphOperators<Scalar: TensorScalar> {
     // MARK: Dispatch
 
     func apply(_ operands: [Value?]) throws -> [Value] {
+        try checkArity(operands)
         let x = operands.first ?? nil
         switch node.opType {
         case "Identity", "Dropout": return [x!]
@@ -83,6 +85,7 @@ struct GraphOperators<Scalar: TensorScalar> {
         case "MaxPool", "AveragePool": return [try pool(try variable(x))]
         case "GlobalAveragePool":
             let v = try variable(x)
+            guard v.shape.count >= 3 else { throw fail("input of shape \(v.shape) has no spatial axes") }
             return [.float(v.mean(alongAxes: Array(2..<v.shape.count), keepingDimensions: true))]
         case "BatchNormalization": return [try batchNormalization(operands)]
         case "LayerNormalization": return [try layerNormalization(operands)]
@@ -102,7 +105,9 @@ struct GraphOperators<Scalar: TensorScalar> {
             guard let list = try axesOperand(operands, position: 1) else { throw fail("no axes") }
             var shape = x!.shape
             let rank = shape.count + list.count
-            for a in try list.map({ try axis($0, rank: rank) }).sorted() { shape.insert(1, at: a) }
+            let axes = try list.map { try axis($0, rank: rank) }.sorted()
+            guard Set(axes).count == axes.count else { throw fail("axes \(list) name an axis twice") }
+            for a in axes { shape.insert(1, at: a) }
             return [try reshape(x!, shape)]
         case "Concat": return [try concat(operands.compactMap { $0 }, axis: int("axis", 0))]
         case "Split": return try split(operands)
@@ -116,6 +121,7 @@ struct GraphOperators<Scalar: TensorScalar> {
         case "Constant": throw fail("Constant nodes are evaluated at import")
         case "ConstantOfShape":
             let shape = try integers(x).values
+            try checkAllocation(shape)
             if let tensor = attribute("value")?.t, tensor.dataType != 1 && tensor.dataType != 11 && tensor.dataType != 10 {
                 let fill = tensor.int64Data.first.map(Int.init) ?? tensor.int32Data.first.map(Int.init)
                     ?? (tensor.rawData.count >= 8 ? Int(tensor.rawData.withUnsafeBytes { $0.loadUnaligned(as: Int64.self) }) : 0)
@@ -132,21 +138,24 @@ struct GraphOperators<Scalar: TensorScalar> {
             return [.integer(try integers(x))]
         case "Where":
             let condition = try integers(operands[0])
+            _ = try broadcastShape(try broadcastShape(condition.shape, operands[1]!.shape), operands[2]!.shape)
             if case .integer(let a)? = operands[1], case .integer(let b)? = operands[2] {
                 let shape = IntegerTensor.broadcasting(IntegerTensor.broadcasting(condition, a) { c, _ in c }, b) { c, _ in c }
                 let c = condition.asTensor() as Tensor<Double>, av = a.asTensor() as Tensor<Double>, bv = b.asTensor() as Tensor<Double>
                 let selected = V.selecting(c.converted(to: Scalar.self), V(av.converted(to: Scalar.self)), V(bv.converted(to: Scalar.self))).value
-                return [.integer(IntegerTensor(shape: shape.shape, values: selected.scalars.map { Int($0) }))]
+                return [.integer(IntegerTensor(shape: shape.shape, values: selected.scalars.map { IntegerTensor.saturating(Double($0)) }))]
             }
             return [.float(V.selecting(condition.asTensor(), try variable(operands[1]), try variable(operands[2])))]
         case "Expand":
             let target = try integers(operands[1]).values
+            guard target.allSatisfy({ $0 >= 0 }) else { throw fail("target shape \(target) has a negative extent") }
             let shape = try broadcastShape(x!.shape, target)
+            try checkAllocation(shape)
             switch x! {
             case .float(let v): return [.float(v.broadcast(to: shape))]
             case .integer(let t):
                 let full = (t.asTensor() as Tensor<Double>).broadcast(to: shape)
-                return [.integer(IntegerTensor(shape: shape, values: full.scalars.map { Int($0) }))]
+                return [.integer(IntegerTensor(shape: shape, values: full.scalars.map { IntegerTensor.saturating(Double($0)) }))]
             }
         default:
             throw fail("unsupported operator")
@@ -173,12 +182,13 @@ struct GraphOperators<Scalar: TensorScalar> {
         _ = try broadcastShape(a.shape, b.shape)
         if case .integer(let x) = a, case .integer(let y) = b {
             switch node.opType {
-            case "Add": return .integer(.broadcasting(x, y, +))
-            case "Sub": return .integer(.broadcasting(x, y, -))
-            case "Mul": return .integer(.broadcasting(x, y, *))
-            case "Div": return .integer(.broadcasting(x, y) { $1 == 0 ? 0 : $0 / $1 })
+            // int64 arithmetic wraps, as ONNX runtimes' does; a power out of range saturates.
+            case "Add": return .integer(.broadcasting(x, y, &+))
+            case "Sub": return .integer(.broadcasting(x, y, &-))
+            case "Mul": return .integer(.broadcasting(x, y, &*))
+            case "Div": return .integer(.broadcasting(x, y) { $1 == 0 ? 0 : $0.dividedReportingOverflow(by: $1).partialValue })
             case "Equal": return .integer(.broadcasting(x, y) { $0 == $1 ? 1 : 0 })
-            default: return .integer(.broadcasting(x, y) { Int(Foundation.pow(Double($0), Double($1))) })
+            default: return .integer(.broadcasting(x, y) { IntegerTensor.saturating(Foundation.pow(Double($0), Double($1))) })
             }
         }
         let x = try variable(a), y = try variable(b)
@@ -188,7 +198,7 @@ struct GraphOperators<Scalar: TensorScalar> {
         case "Mul": return .float(x * y)
         case "Div": return .float(x / y)
         case "Equal": return .integer(IntegerTensor(shape: try broadcastShape(x.shape, y.shape),
-                                                     values: Tensor.broadcasting(x.value, y.value) { $0 == $1 ? 1 : 0 }.scalars.map { Int($0) }))
+                                                     values: Tensor.broadcasting(x.value, y.value) { $0 == $1 ? 1 : 0 }.scalars.map { IntegerTensor.saturating(Double($0)) }))
         default:
             // A constant scalar exponent is the common case (x^2, x^0.5); otherwise exp(y log x).
             if !y.isDifferentiable, !y.carriesTangent, y.value.count == 1 { return .float(x.pow(y.value.scalars[0])) }
@@ -213,9 +223,10 @@ struct GraphOperators<Scalar: TensorScalar> {
         // NumPy semantics: 1-D operands are promoted and the added axis removed afterwards.
         let left = a.shape.count == 1 ? a.reshaped([1, a.shape[0]]) : a
         let right = b.shape.count == 1 ? b.reshaped([b.shape[0], 1]) : b
-        guard left.shape.last == right.shape[right.shape.count - 2] else {
+        guard !a.shape.isEmpty, !b.shape.isEmpty, left.shape.last == right.shape[right.shape.count - 2] else {
             throw fail("inner dimensions differ: \(a.shape) x \(b.shape)")
         }
+        _ = try broadcastShape(Array(left.shape.dropLast(2)), Array(right.shape.dropLast(2)))
         var result = V.matmul(left, right)
         if a.shape.count == 1 { result = result.reshaped(Array(result.shape.dropLast(2)) + [result.shape.last!]) }
         if b.shape.count == 1 { result = result.reshaped(Array(result.shape.dropLast())) }
@@ -227,6 +238,10 @@ struct GraphOperators<Scalar: TensorScalar> {
         let transposeA = int("transA", 0) != 0, transposeB = int("transB", 0) != 0
         guard a.shape.count == 2, b.shape.count == 2, a.shape[transposeA ? 0 : 1] == b.shape[transposeB ? 1 : 0] else {
             throw fail("shapes \(a.shape) and \(b.shape) do not multiply (transA \(transposeA ? 1 : 0), transB \(transposeB ? 1 : 0))")
+        }
+        let output = [a.shape[transposeA ? 1 : 0], b.shape[transposeB ? 0 : 1]]
+        if operands.count > 2, let c = operands[2], (try? broadcastShape(output, c.shape)) != output {
+            throw fail("C of shape \(c.shape) does not broadcast to the product's \(output)")
         }
         var y = V.matmul(a, b, transposeA: transposeA, transposeB: transposeB)
         let alpha = float("alpha", 1), beta = float("beta", 1)
@@ -257,20 +272,29 @@ struct GraphOperators<Scalar: TensorScalar> {
         let w = try variable(operands[1])
         let bias = operands.count > 2 ? try operands[2].map(variable) : nil
         let spatial = w.shape.count - 2
-        guard spatial == 1 || spatial == 2, x.shape.count == spatial + 2 else { throw fail("only 1-D and 2-D convolutions are supported") }
-        let groups = int("group", 1)
-        guard x.shape[1] == w.shape[1] * groups else {
-            throw fail("input has \(x.shape[1]) channels but the weight \(w.shape) with \(groups) groups needs \(w.shape[1] * groups)")
+        guard spatial == 1 || spatial == 2, x.shape.count == spatial + 2 else {
+            throw fail("only 1-D and 2-D convolutions are supported (input \(x.shape), weight \(w.shape))")
         }
+        let groups = int("group", 1)
+        guard groups >= 1, w.shape[0] % groups == 0, x.shape[1] == w.shape[1] &* groups else {
+            throw fail("input has \(x.shape[1]) channels but the weight \(w.shape) with \(groups) groups needs \(w.shape[1] &* groups)" +
+                       " and \(groups) groups must divide its \(w.shape[0]) output channels")
+        }
+        let kernel = Array(w.shape.dropFirst(2))
+        guard kernel.allSatisfy({ $0 >= 1 }), ints("kernel_shape").map({ $0 == kernel }) ?? true else {
+            throw fail("kernel_shape \(ints("kernel_shape") ?? kernel) does not match the weight \(w.shape)")
+        }
+        if let bias, bias.shape != [w.shape[0]] { throw fail("bias has shape \(bias.shape) but the weight has \(w.shape[0]) output channels") }
+        let strides = try axisValues("strides", count: spatial, default: 1, minimum: 1)
+        let dilations = try axisValues("dilations", count: spatial, default: 1, minimum: 1)
+        let pads = try padValues(spatial: spatial)
+        try checkWindows(input: x.shape, kernel: kernel, dilations: dilations, pads: pads)
         if spatial == 1 {
-            let pads = ints("pads") ?? [0, 0]
             guard pads[0] == pads[1] else { throw fail("asymmetric 1-D padding is not supported") }
-            return .float(V.conv1d(x, weight: w, bias: bias, stride: ints("strides")?.first ?? 1, padding: pads[0],
-                                   dilation: ints("dilations")?.first ?? 1, groups: groups))
+            return .float(V.conv1d(x, weight: w, bias: bias, stride: strides[0], padding: pads[0], dilation: dilations[0], groups: groups))
         }
         let padding: (Int, Int)
-        (x, padding) = padded(x, pads: ints("pads") ?? [0, 0, 0, 0])
-        let strides = ints("strides") ?? [1, 1], dilations = ints("dilations") ?? [1, 1]
+        (x, padding) = padded(x, pads: pads)
         return .float(V.conv2d(x, weight: w, bias: bias, stride: (strides[0], strides[1]), padding: padding,
                                dilation: (dilations[0], dilations[1]), groups: groups))
     }
@@ -280,8 +304,14 @@ struct GraphOperators<Scalar: TensorScalar> {
         guard input.shape.count == 4, let kernel = ints("kernel_shape"), kernel.count == 2 else { throw fail("only 2-D pooling is supported") }
         guard int("ceil_mode", 0) == 0 else { throw fail("ceil_mode = 1 is not supported") }
         guard (ints("dilations") ?? [1, 1]) == [1, 1] else { throw fail("dilated pooling is not supported") }
-        let strides = ints("strides") ?? [1, 1]
-        let (x, padding) = node.opType == "MaxPool" ? paddedForMax(input, ints("pads") ?? [0, 0, 0, 0]) : padded(input, pads: ints("pads") ?? [0, 0, 0, 0])
+        guard kernel.allSatisfy({ $0 >= 1 }) else { throw fail("kernel_shape \(kernel) must be positive") }
+        let strides = try axisValues("strides", count: 2, default: 1, minimum: 1)
+        let pads = try padValues(spatial: 2)
+        guard pads[0] < kernel[0], pads[2] < kernel[0], pads[1] < kernel[1], pads[3] < kernel[1] else {
+            throw fail("pads \(pads) must be smaller than the kernel \(kernel)")
+        }
+        try checkWindows(input: input.shape, kernel: kernel, dilations: [1, 1], pads: pads)
+        let (x, padding) = node.opType == "MaxPool" ? paddedForMax(input, pads) : padded(input, pads: pads)
         let geometry = WindowGeometry(kernel: (kernel[0], kernel[1]), stride: (strides[0], strides[1]), padding: padding)
         if node.opType == "MaxPool" { return .float(x.maxPool2d(geometry)) }
         if int("count_include_pad", 0) != 0 || padding == (0, 0) { return .float(x.averagePool2d(geometry)) }
@@ -307,14 +337,22 @@ struct GraphOperators<Scalar: TensorScalar> {
 
     func batchNormalization(_ operands: [Value?]) throws -> Value {
         let x = try variable(operands[0])
-        let running = context.batchNormMode == .train ? nil : (mean: try variable(operands[3]), variance: try variable(operands[4]))
-        return .float(x.batchNormalized(weight: try variable(operands[1]), bias: try variable(operands[2]), running: running,
-                                        epsilon: Scalar(float("epsilon", 1e-5))).output)
+        guard x.shape.count >= 2 else { throw fail("input of shape \(x.shape) has no channel axis") }
+        let parameters = try operands[1...4].map { try variable($0) }
+        try checkPerChannel(parameters, names: ["scale", "bias", "mean", "var"], channels: x.shape[1])
+        let epsilon = float("epsilon", 1e-5)
+        guard epsilon.isFinite, epsilon >= 0 else { throw fail("epsilon \(epsilon) must be finite and non-negative") }
+        let running = context.batchNormMode == .train ? nil : (mean: parameters[2], variance: parameters[3])
+        return .float(x.batchNormalized(weight: parameters[0], bias: parameters[1], running: running, epsilon: Scalar(epsilon)).output)
     }
 
     func layerNormalization(_ operands: [Value?]) throws -> Value {
         let x = try variable(operands[0])
         let first = try axis(int("axis", -1), rank: x.shape.count)
+        let normalised = Array(x.shape[first...])
+        for operand in operands.dropFirst().prefix(2).compactMap({ $0 }) where (try? broadcastShape(normalised, operand.shape)) != normalised {
+            throw fail("scale or bias of shape \(operand.shape) does not fit the normalised axes \(normalised)")
+        }
         var y = x.standardized(alongAxes: Array(first..<x.shape.count), epsilon: Scalar(float("epsilon", 1e-5))) * (try variable(operands[1]))
         if operands.count > 2, let b = operands[2] { y = y + (try variable(b)) }
         return .float(y)
@@ -329,6 +367,7 @@ struct GraphOperators<Scalar: TensorScalar> {
             axes = Array(0..<x.shape.count)
         }
         let resolved = try axes!.map { try axis($0, rank: x.shape.count) }
+        guard Set(resolved).count == resolved.count else { throw fail("axes \(axes!) name an axis twice") }
         let keep = int("keepdims", 1) != 0
         return .float(node.opType == "ReduceMean" ? x.mean(alongAxes: resolved, keepingDimensions: keep)
                       : x.sum(alongAxes: resolved, keepingDimensions: keep))
@@ -338,6 +377,9 @@ struct GraphOperators<Scalar: TensorScalar> {
 
     func reshapeTarget(_ shape: [Int], _ target: [Int]) throws -> [Int] {
         let allowZero = int("allowzero", 0) != 0
+        guard target.allSatisfy({ $0 >= -1 }), target.filter({ $0 == -1 }).count <= 1 else {
+            throw fail("reshape target \(target) may hold one -1 and otherwise non-negative extents")
+        }
         var result = try target.enumerated().map { index, extent -> Int in
             if extent == 0 && !allowZero {
                 guard index < shape.count else { throw fail("reshape copies axis \(index) of \(shape), which does not exist") }
@@ -347,11 +389,11 @@ struct GraphOperators<Scalar: TensorScalar> {
         }
         let total = shape.reduce(1, *)
         if let unknown = result.firstIndex(of: -1) {
-            let known = result.enumerated().filter { $0.offset != unknown }.reduce(1) { $0 * $1.element }
+            let known = result.enumerated().filter { $0.offset != unknown }.reduce(1) { $0 &* $1.element }
             guard known > 0, total % known == 0 else { throw fail("cannot reshape \(shape) to \(target)") }
             result[unknown] = total / known
         }
-        guard result.reduce(1, *) == total else { throw fail("cannot reshape \(shape) (\(total) elements) to \(target)") }
+        guard MemoryBudget.size(result, bytesEach: 1) == total else { throw fail("cannot reshape \(shape) (\(total) elements) to \(target)") }
         return result
     }
 
@@ -369,17 +411,20 @@ struct GraphOperators<Scalar: TensorScalar> {
         case .float(let v): return .float(v.permuted(axes))
         case .integer(let t):
             let permuted = V(t.asTensor()).permuted(axes).value
-            return .integer(IntegerTensor(shape: permuted.shape, values: permuted.scalars.map { Int($0) }))
+            return .integer(IntegerTensor(shape: permuted.shape, values: permuted.scalars.map { IntegerTensor.saturating(Double($0)) }))
         }
     }
 
     func concat(_ parts: [Value], axis requested: Int) throws -> Value {
         let rank = parts[0].shape.count
         let a = try axis(requested, rank: rank)
+        for part in parts where part.shape.count != rank || part.shape.indices.contains(where: { $0 != a && part.shape[$0] != parts[0].shape[$0] }) {
+            throw fail("inputs of shapes \(parts.map(\.shape)) do not join along axis \(a): every other extent must agree")
+        }
         if parts.allSatisfy({ if case .integer = $0 { true } else { false } }) {
             let tensors = try parts.map { try integers($0) }
             let joined = V.concatenated(tensors.map { V($0.asTensor()) }, axis: a).value
-            return .integer(IntegerTensor(shape: joined.shape, values: joined.scalars.map { Int($0) }))
+            return .integer(IntegerTensor(shape: joined.shape, values: joined.scalars.map { IntegerTensor.saturating(Double($0)) }))
         }
         return .float(V.concatenated(try parts.map { try variable($0) }, axis: a))
     }
@@ -391,10 +436,13 @@ struct GraphOperators<Scalar: TensorScalar> {
         if sizes == nil, operands.count > 1, let given = operands[1] { sizes = try integers(given).values }
         if sizes == nil {
             let count = int("num_outputs", node.output.count)
+            guard count >= 1 else { throw fail("num_outputs must be at least 1, got \(count)") }
             let size = (x.shape[a] + count - 1) / count
             sizes = (0..<count).map { min(size, x.shape[a] - $0 * size) }
         }
-        guard sizes!.reduce(0, +) == x.shape[a] else { throw fail("split sizes \(sizes!) do not add up to \(x.shape[a])") }
+        guard sizes!.allSatisfy({ $0 >= 0 }), sizes!.reduce(0, &+) == x.shape[a] else {
+            throw fail("split sizes \(sizes!) are not non-negative extents that add up to \(x.shape[a])")
+        }
         var offset = 0
         return sizes!.map { size in
             var ranges = x.shape.map { 0..<$0 }
@@ -420,11 +468,14 @@ struct GraphOperators<Scalar: TensorScalar> {
             ends = ints("ends") ?? []
             axes = ints("axes") ?? Array(0..<starts.count)
         }
+        guard starts.count == ends.count, axes.count == starts.count, Set(axes.map { $0 < 0 ? $0 + shape.count : $0 }).count == axes.count else {
+            throw fail("starts \(starts), ends \(ends) and axes \(axes) must have one entry per distinct axis")
+        }
         var ranges = shape.map { 0..<$0 }
         for (index, requested) in axes.enumerated() {
             let a = try axis(requested, rank: shape.count)
             let extent = shape[a]
-            func clamp(_ v: Int) -> Int { min(max(v < 0 ? v + extent : v, 0), extent) }
+            func clamp(_ v: Int) -> Int { min(max(v < 0 ? v &+ extent : v, 0), extent) }
             let lower = clamp(starts[index]), upper = max(lower, clamp(ends[index]))
             ranges[a] = lower..<upper
         }
@@ -432,7 +483,7 @@ struct GraphOperators<Scalar: TensorScalar> {
         case .float(let v): return .float(v.sliced(ranges))
         case .integer(let t):
             let sliced = V(t.asTensor()).sliced(ranges).value
-            return .integer(IntegerTensor(shape: sliced.shape, values: sliced.scalars.map { Int($0) }))
+            return .integer(IntegerTensor(shape: sliced.shape, values: sliced.scalars.map { IntegerTensor.saturating(Double($0)) }))
         }
     }
 
