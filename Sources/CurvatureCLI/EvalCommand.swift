@@ -19,10 +19,10 @@ struct EvalCommand: ParsableCommand {
         switch modelOptions.precision {
         case .double:
             let (objective, loaded) = try modelOptions.objective(Double.self, settings: settings, sharded: true)
-            return Evaluation(objective, loaded: loaded, settings: settings)
+            return try Evaluation(objective, loaded: loaded, settings: settings)
         case .float:
             let (objective, loaded) = try modelOptions.objective(Float.self, settings: settings, sharded: true)
-            return Evaluation(objective, loaded: loaded, settings: settings)
+            return try Evaluation(objective, loaded: loaded, settings: settings)
         }
     }
 }

@@ -22,9 +22,13 @@ public struct Evaluation: Sendable, Codable, Equatable, Report {
     /// Parameters and buffers the file stored only as copies of identical tensors, untied.
     public var untiedTensors: [ONNXGraphModel.UntiedTensor]
 
-    /// The objective's loss and accuracy over its whole scope, with what the file says about its export.
-    public init<Scalar: TensorScalar>(_ objective: Objective<Scalar>, loaded: LoadedModel<Scalar>, settings: ObjectiveSettings) {
+    /// The objective's loss and accuracy over its whole scope, with what the file says about its export. A loss that
+    /// is not finite is an error naming the node where the non-finite values start.
+    public init<Scalar: TensorScalar>(_ objective: Objective<Scalar>, loaded: LoadedModel<Scalar>, settings: ObjectiveSettings) throws {
         let (loss, accuracy) = objective.evaluate()
+        guard loss.isFinite else {
+            throw ModelLoader.nonFiniteLoss(loaded, objective.data, batchSize: objective.batchSize, loss: Double(loss))
+        }
         model = settings.model
         data = settings.data
         weights = loaded.weightsFile

@@ -41,6 +41,22 @@ public enum ModelLoader {
         }
     }
 
+    /// The graph's output on `inputs`, stopping at the first node that produces a non-finite value.
+    static func run<Scalar>(_ loaded: LoadedModel<Scalar>, _ inputs: Tensor<Scalar>) throws -> Variable<Scalar> {
+        let values = Dictionary(uniqueKeysWithValues: zip(loaded.parameters.names + loaded.buffers.names,
+                                                          (loaded.parameters.tensors + loaded.buffers.tensors).map { Variable($0) }))
+        return try loaded.model.run(Variable(inputs), ParameterScope(values), checkingFinite: true)
+    }
+
+    /// Why the loss over `data` is not finite: the first batch, in `batchSize` steps, where a node produces a
+    /// non-finite value, named; or, when every node stays finite, the loss itself.
+    public static func nonFiniteLoss<Scalar>(_ loaded: LoadedModel<Scalar>, _ data: Dataset<Scalar>, batchSize: Int, loss: Double) -> any Error {
+        for start in stride(from: 0, to: data.count, by: max(1, batchSize)) {
+            do { _ = try run(loaded, data.inputs.rows(start..<min(data.count, start + batchSize))) } catch { return error }
+        }
+        return ImportError(file: loaded.model.file, "the loss is \(loss) although every node's output is finite: the logits are too large for the loss")
+    }
+
     /// Every parameter and buffer must be in the file with the same shape; the error lists all mismatches.
     public static func replacingWeights<Scalar>(_ loaded: LoadedModel<Scalar>, from path: String) throws -> LoadedModel<Scalar> {
         let archive = try WeightFile.open(URL(fileURLWithPath: path))
@@ -71,11 +87,14 @@ public enum ModelLoader {
         return updated
     }
 
-    /// Runs one sample through the graph so that a data set the model cannot take fails with a clear message:
-    /// an input shape that does not fit, labels outside the model's classes.
-    public static func checkCompatibility<Scalar>(_ loaded: LoadedModel<Scalar>, _ data: Dataset<Scalar>, source: String) throws {
+    /// Runs the first batch (and a last, shorter one) through the graph so that a data set the model cannot take
+    /// fails with a clear message before any analysis: an input shape that does not fit, a graph that fixes the batch
+    /// size, a node that turns the data non-finite, labels outside the model's classes.
+    public static func checkCompatibility<Scalar>(_ loaded: LoadedModel<Scalar>, _ data: Dataset<Scalar>, source: String,
+                                                  batchSize: Int = 1) throws {
         guard data.count > 0 else { throw DataError(source, "the data set is empty") }
         let sample = data.inputs.rows(0..<1)
+        guard batchSize >= 1 else { throw DataError(source, "the batch size must be at least 1, got \(batchSize)") }
         let declared = loaded.model.inputShape.dropFirst()
         let given = sample.shape.dropFirst()
         if declared.count != given.count || zip(declared, given).contains(where: { $0 != nil && $0 != $1 }) {
@@ -86,9 +105,9 @@ public enum ModelLoader {
            let bad = data.inputs.scalars.firstIndex(where: { $0 < 0 || $0 != $0.rounded() }) {
             throw DataError(source, "the model takes integer token ids but input value \(bad) is \(data.inputs.scalars[bad])")
         }
-        let values = Dictionary(uniqueKeysWithValues: zip(loaded.parameters.names + loaded.buffers.names,
-                                                          (loaded.parameters.tensors + loaded.buffers.tensors).map { Variable($0) }))
-        let output = try loaded.model.run(Variable(sample), ParameterScope(values))
+        var output = try run(loaded, data.inputs.rows(0..<min(batchSize, data.count)))
+        let last = data.count % batchSize
+        if last != 0 && data.count > batchSize { output = try run(loaded, data.inputs.rows((data.count - last)..<data.count)) }
         guard case .labels(let labels) = data.targets else { return }
         let classes = output.shape.dropFirst().reduce(1, *)
         if let bad = labels.firstIndex(where: { $0 >= classes }) {

@@ -3,6 +3,7 @@ import Foundation
 import LinearAlgebra
 import ModelFormats
 import NeuralNetworks
+import Reporting
 
 /// An ONNX graph as a differentiable model (a `Layer`), run node by node on the autodiff tape.
 ///
@@ -232,8 +233,11 @@ public struct ONNXGraphModel: Layer, @unchecked Sendable {
         }
     }
 
-    /// Runs the graph; throws `ImportError` for inputs the graph cannot take.
-    public func run<Scalar: TensorScalar>(_ input: Variable<Scalar>, _ parameters: ParameterScope<Scalar>) throws -> Variable<Scalar> {
+    /// Runs the graph; throws `ImportError` for inputs the graph cannot take. With `checkingFinite`, the first node
+    /// whose output holds NaN or an infinity is named in an error (the graph's inputs and weights having been checked
+    /// finite, that node is where the non-finite values start).
+    public func run<Scalar: TensorScalar>(_ input: Variable<Scalar>, _ parameters: ParameterScope<Scalar>,
+                                          checkingFinite: Bool = false) throws -> Variable<Scalar> {
         var values: [String: GraphValue<Scalar>] = [:]
         if inputType.hasPrefix("int") {
             values[inputName] = .integer(IntegerTensor(shape: input.shape, values: input.value.scalars.map { Int($0) }))
@@ -254,6 +258,15 @@ public struct ONNXGraphModel: Layer, @unchecked Sendable {
                 return value
             }
             let results = try GraphOperators(file: file, node: node, opset: opset, context: parameters.context).apply(operands)
+            if checkingFinite {
+                for case (let name, .float(let value)) in zip(node.output, results) {
+                    if let index = value.value.scalars.firstIndex(where: { !$0.isFinite }) {
+                        throw ImportError(file: file, "node '\(Rendering.printable(node.name))' (\(node.opType)) turns finite inputs into " +
+                                          "\(value.value.scalars[index]) (output '\(Rendering.printable(name))', element \(index) of shape \(value.shape)): " +
+                                          "the loss would not be finite")
+                    }
+                }
+            }
             for (name, value) in zip(node.output, results) where !name.isEmpty { values[name] = value }
         }
         guard case .float(let output)? = values[outputName] else {

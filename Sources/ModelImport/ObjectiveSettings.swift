@@ -49,7 +49,7 @@ public struct ObjectiveSettings: Sendable, Codable, Equatable {
         var options = dataOptions
         options.part = part
         let dataset: Dataset<Scalar> = try DataLoader.load(data, options: options)
-        try ModelLoader.checkCompatibility(loaded, dataset, source: data)
+        try ModelLoader.checkCompatibility(loaded, dataset, source: data, batchSize: batchSize)
         let batches = (dataset.count + batchSize - 1) / batchSize
         if let batchIndex, !(0..<batches).contains(batchIndex) {
             throw DataError(data, "--batch-index \(batchIndex) is past the last batch (\(dataset.count) samples make \(batches) batches of \(batchSize))")
@@ -62,7 +62,7 @@ public struct ObjectiveSettings: Sendable, Codable, Equatable {
     /// A second data set (a test set) read as ``data`` is, checked against `loaded`.
     public func dataset<Scalar: TensorScalar>(_ spec: String, for loaded: LoadedModel<Scalar>) throws -> Dataset<Scalar> {
         let dataset: Dataset<Scalar> = try DataLoader.load(spec, options: dataOptions)
-        try ModelLoader.checkCompatibility(loaded, dataset, source: spec)
+        try ModelLoader.checkCompatibility(loaded, dataset, source: spec, batchSize: batchSize)
         return dataset
     }
 }
