@@ -28,7 +28,7 @@ struct CurvatureCommand: AsyncParsableCommand {
         } catch {
             // Every rank parsed the same arguments and failed alike: rank 0 says so once.
             group.finish()
-            if group.isRoot { exit(withError: error) }
+            if group.isRoot { fail(error) }
             Foundation.exit(exitCode(for: error).rawValue)
         }
         do {
@@ -41,14 +41,51 @@ struct CurvatureCommand: AsyncParsableCommand {
         } catch let failure as AgreedFailure {
             // Every rank knows a rank failed (ModelOptions checks after loading): the failing one says why.
             group.finish()
-            if let error = failure.error { exit(withError: group.size > 1 ? RankError(rank: group.rank, size: group.size, error: error) : error) }
+            if let error = failure.error { fail(group.size > 1 ? RankError(rank: group.rank, size: group.size, error: error) : error) }
             Foundation.exit(1)
         } catch {
-            guard group.size > 1 else { exit(withError: error) }
+            guard group.size > 1 else { fail(error) }
             // The other ranks may be waiting in a collective: print and end them all.
-            FileHandle.standardError.write(Data("Error: \(RankError(rank: group.rank, size: group.size, error: error))\n".utf8))
+            FileHandle.standardError.write(Data(errorLine(RankError(rank: group.rank, size: group.size, error: error)).utf8))
             group.abort(status: exitCode(for: error).rawValue)
         }
+    }
+}
+
+extension CurvatureCommand {
+    /// Ends the process for `error`. Help and `--version` print as ArgumentParser prints them (exit 0); any other
+    /// error is one line on stderr, usage errors included (ArgumentParser's own adds the whole usage), so a script
+    /// or a log reads exactly what went wrong.
+    static func fail(_ error: any Error) -> Never {
+        let code = exitCode(for: error)
+        if code == .success { exit(withError: error) }
+        FileHandle.standardError.write(Data(errorLine(error).utf8))
+        Foundation.exit(code.rawValue)
+    }
+
+    /// "Error: <message>" on one line, whatever the message holds: names read from files are escaped where they are
+    /// quoted, and any line break left (ArgumentParser's suggestions) is joined with "; ".
+    static func errorLine(_ error: any Error) -> String {
+        let lines = message(for: error).split(whereSeparator: \.isNewline).map { $0.trimmingCharacters(in: .whitespaces) }
+        return "Error: " + Rendering.printable(explained(lines.filter { !$0.isEmpty }.joined(separator: "; "))) + "\n"
+    }
+
+    /// ArgumentParser says only "The value 'V' is invalid for '--option <name>'" when a number does not parse (every
+    /// other value type here names its format, and choices are listed): say what a number there must look like. A
+    /// negative integer that fails can only be for an unsigned option; digits alone that fail are out of range.
+    static func explained(_ message: String) -> String {
+        guard let match = message.wholeMatch(of: /The value '(.*)' is invalid for '([^']*)'/) else { return message }
+        let value = String(match.1)
+        let allowed = if Int(value) != nil {
+            "expected a whole number of at least 0"
+        } else if !value.isEmpty, value.allSatisfy({ $0.isASCII && $0.isNumber }) || (value.first == "-" && value.dropFirst().allSatisfy({ $0.isASCII && $0.isNumber })) {
+            "the number is out of range (at most \(UInt64.max))"
+        } else if Double(value) != nil {
+            "expected a whole number"
+        } else {
+            "expected a number"
+        }
+        return message + ": " + allowed
     }
 }
 

@@ -33,7 +33,8 @@ struct HTSRCommand: AsyncParsableCommand {
     @Option(help: "Skip layers whose name matches this regular expression.")
     var exclude: String?
 
-    @Option(parsing: .unconditional, help: "WeightWatcher's xmax: none, force (the KS distance against the law truncated at the largest eigenvalue), or -K (leave out the top K eigenvalues).")
+    @Option(parsing: .unconditional, help: "WeightWatcher's xmax: none, force (the KS distance against the law truncated at the largest eigenvalue), or -K (leave out the top K eigenvalues); default none.",
+            transform: UpperLimitArgument.init(parsing:))
     var xmax: UpperLimitArgument = .init(value: .none)
 
     @Option(help: "The law fitted to each tail: PL (power law), TPL (truncated power law, adds Lambda) or E_TPL (TPL with xmin near the ESD's peak).")
@@ -132,20 +133,20 @@ extension PowerLawFit.SmallSampleRule: ExpressibleByArgument {}
 extension KernelLayout: ExpressibleByArgument {}
 
 /// `--xmax none|force|-K`.
-struct UpperLimitArgument: ExpressibleByArgument {
+struct UpperLimitArgument {
     var value: PowerLawFit.UpperLimit
 
     init(value: PowerLawFit.UpperLimit) { self.value = value }
 
-    init?(argument: String) {
+    init(parsing argument: String) throws(MessageError) {
         switch argument {
         case "none": value = .none
         case "force": value = .force
         default:
-            guard argument.hasPrefix("-"), let k = Int(argument.dropFirst()), k >= 1 else { return nil }
+            guard argument.hasPrefix("-"), let k = Int(argument.dropFirst()), k >= 1 else {
+                throw MessageError("expected none, force or -K with K >= 1 (leave out the top K eigenvalues)")
+            }
             value = .dropTop(k)
         }
     }
-
-    var defaultValueDescription: String { "none" }
 }

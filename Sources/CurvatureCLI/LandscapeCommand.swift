@@ -16,23 +16,28 @@ struct LandscapeCommand: ParsableCommand {
 }
 
 /// `lo:hi[:n]` per axis, comma-separated: `-1:1`, `-1:1:51,-0.5:0.5:21`.
-struct GridRange: ExpressibleByArgument, Equatable {
+struct GridRange: Equatable {
     var axes: [(lower: Double, upper: Double, count: Int?)]
 
-    init?(argument: String) {
+    /// At most this many points per axis: a grid's values are held in memory, and 10^7 points along one axis is
+    /// already far past any plot.
+    static let maximumCount = 10_000_000
+
+    init(parsing argument: String) throws(MessageError) {
+        let allowed = "expected lo:hi or lo:hi:n per axis, one or two axes separated by a comma, finite lo < hi and 2 <= n <= \(Self.maximumCount), e.g. -1:1:51,-0.5:0.5:21"
         var axes: [(Double, Double, Int?)] = []
         for part in argument.split(separator: ",", omittingEmptySubsequences: false) {
             let fields = part.split(separator: ":", omittingEmptySubsequences: false).map { String($0).trimmingCharacters(in: .whitespaces) }
             guard (2...3).contains(fields.count), let lower = Double(fields[0]), let upper = Double(fields[1]), lower.isFinite, upper.isFinite, lower < upper
-            else { return nil }
+            else { throw MessageError(allowed) }
             var count: Int?
             if fields.count == 3 {
-                guard let n = Int(fields[2]), n >= 2 else { return nil }
+                guard let n = Int(fields[2]), (2...Self.maximumCount).contains(n) else { throw MessageError(allowed) }
                 count = n
             }
             axes.append((lower, upper, count))
         }
-        guard (1...2).contains(axes.count) else { return nil }
+        guard (1...2).contains(axes.count) else { throw MessageError(allowed) }
         self.axes = axes
     }
 
@@ -42,26 +47,30 @@ struct GridRange: ExpressibleByArgument, Equatable {
 }
 
 /// `NXxNY`, e.g. 51x51.
-struct GridSize: ExpressibleByArgument {
+struct GridSize {
     var nx: Int
     var ny: Int
 
-    init?(argument: String) {
-        let parts = argument.lowercased().split(separator: "x").compactMap { Int($0) }
-        guard parts.count == 2, parts.allSatisfy({ $0 >= 2 }) else { return nil }
-        (nx, ny) = (parts[0], parts[1])
+    init(parsing argument: String) throws(MessageError) {
+        let parts = argument.lowercased().split(separator: "x", omittingEmptySubsequences: false).map { Int($0) }
+        guard parts.count == 2, let nx = parts[0], let ny = parts[1], (2...GridRange.maximumCount).contains(nx), (2...GridRange.maximumCount).contains(ny) else {
+            throw MessageError("expected NXxNY, two whole numbers from 2 to \(GridRange.maximumCount), e.g. 51x51")
+        }
+        (self.nx, self.ny) = (nx, ny)
     }
 }
 
 /// `i/n`: this process computes the points whose flat index is i modulo n.
-struct Shard: ExpressibleByArgument {
+struct Shard {
     var index: Int
     var count: Int
 
-    init?(argument: String) {
-        let parts = argument.split(separator: "/").compactMap { Int($0) }
-        guard parts.count == 2, parts[1] >= 1, (0..<parts[1]).contains(parts[0]) else { return nil }
-        (index, count) = (parts[0], parts[1])
+    init(parsing argument: String) throws(MessageError) {
+        let parts = argument.split(separator: "/", omittingEmptySubsequences: false).map { Int($0) }
+        guard parts.count == 2, let index = parts[0], let count = parts[1], count >= 1, (0..<count).contains(index) else {
+            throw MessageError("expected i/n with n >= 1 and 0 <= i < n, e.g. 0/4")
+        }
+        (self.index, self.count) = (index, count)
     }
 }
 
@@ -117,12 +126,13 @@ struct LandscapeSliceCommand: ParsableCommand {
     var testData: String?
     @Option(help: "Axes: \(AxisKind.allCases.map(\.rawValue).joined(separator: ", ")).")
     var axes: AxisKind = .random
-    @Option(help: "A 2-D grid of NX x NY points, e.g. 51x51 (the default for 2-D axes).")
+    @Option(help: "A 2-D grid of NX x NY points, e.g. 51x51 (the default for 2-D axes).", transform: GridSize.init(parsing:))
     var grid: GridSize?
     @Option(help: "A 1-D slice of N points along the first axis (the default for interpolate: 51).")
     var points: Int?
     @Option(parsing: .unconditional,
-            help: "Coordinates lo:hi[:n] per axis, comma-separated, e.g. -1:1 or -1:1:51,-0.5:0.5:21 (default -1:1; interpolate -0.5:1.5; pca around the path).")
+            help: "Coordinates lo:hi[:n] per axis, comma-separated, e.g. -1:1 or -1:1:51,-0.5:0.5:21 (default -1:1; interpolate -0.5:1.5; pca around the path).",
+            transform: GridRange.init(parsing:))
     var range: GridRange?
     @Option(help: "Direction normalisation: \(DirectionNormalization.allCases.map(\.rawValue).joined(separator: ", ")) (default: filter for random axes, none otherwise).")
     var norm: DirectionNormalization?
@@ -146,7 +156,8 @@ struct LandscapeSliceCommand: ParsableCommand {
     var eigenvalueMatvecs = 200
     @Option(help: "Seed of the random directions and of the Lanczos start vectors.")
     var seed: UInt64 = 0
-    @Option(help: "Compute only the points whose flat index is i modulo n, e.g. 0/4 (SLURM arrays, GNU parallel); merge the outputs.")
+    @Option(help: "Compute only the points whose flat index is i modulo n, e.g. 0/4 (SLURM arrays, GNU parallel); merge the outputs.",
+            transform: Shard.init(parsing:))
     var shard: Shard?
     @Option(help: "Checkpoint file (.npz or .json): finished points are saved there as they come, and a run with the same settings continues from it.")
     var resume: String?

@@ -19,12 +19,16 @@ import Curvature
     }
 
     @Test func rangesParseWithNegativeNumbersAndCounts() throws {
-        let range = try #require(GridRange(argument: "-1:1:51,-0.5:0.5"))
+        let range = try GridRange(parsing: "-1:1:51,-0.5:0.5")
         #expect(range.axes.count == 2 && range.axes[0].lower == -1 && range.axes[0].count == 51 && range.axes[1].upper == 0.5 && range.axes[1].count == nil)
-        for bad in ["1:-1", "a:1", "-1:1:1", "-1:1,0:1,0:1", "", "-1"] { #expect(GridRange(argument: bad) == nil, "\(bad)") }
-        #expect(try command(["--range", "-1:1", "--points", "5"]).range == GridRange(argument: "-1:1"))
+        for bad in ["1:-1", "a:1", "-1:1:1", "-1:1,0:1,0:1", "", "-1", "0:1:100000000"] {
+            #expect(throws: MessageError.self, "\(bad)") { try GridRange(parsing: bad) }
+        }
+        #expect(try command(["--range", "-1:1", "--points", "5"]).range == GridRange(parsing: "-1:1"))
         #expect(try command(["--range=-0.5:1.5,-2:2"]).dimensions == 2)
-        #expect(Shard(argument: "3/4")?.index == 3 && Shard(argument: "4/4") == nil && GridSize(argument: "51x21")?.ny == 21)
+        #expect(try Shard(parsing: "3/4").index == 3 && GridSize(parsing: "51x21").ny == 21)
+        for bad in ["4/4", "-1/2", "1/0", "a/b", "1/2/3"] { #expect(throws: MessageError.self, "\(bad)") { try Shard(parsing: bad) } }
+        for bad in ["5xx5", "1x5", "5", "x5", "100000000x2"] { #expect(throws: MessageError.self, "\(bad)") { try GridSize(parsing: bad) } }
     }
 
     @Test func inconsistentOptionsAreRefused() {
