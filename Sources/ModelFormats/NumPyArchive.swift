@@ -12,9 +12,10 @@ public struct NumPyFile: TensorArchive {
     public init(contentsOf url: URL) throws(FormatError) {
         self.url = url
         path = url.relativePath
-        let header = try NumPyFormat.header(of: try FileAccess.mappedContents(of: url), file: url.relativePath, name: nil)
-        descriptors = [TensorDescriptor(name: url.deletingPathExtension().lastPathComponent, dtype: header.dtype,
-                                        shape: header.shape)]
+        let contents = try FileAccess.mappedContents(of: url)
+        let header = try NumPyFormat.header(of: contents, file: url.relativePath, name: nil)
+        descriptors = [try NumPyFormat.checkDataLength(of: contents, header: header, name: url.deletingPathExtension().lastPathComponent,
+                                                       file: url.relativePath)]
     }
 
     public func tensor(named name: String) throws(FormatError) -> StoredTensor {

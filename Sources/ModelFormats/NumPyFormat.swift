@@ -118,9 +118,9 @@ public enum NumPyFormat {
         }
     }
 
-    /// Decodes a whole .npy stream into a tensor named `name`.
-    public static func decode(_ data: Data, name: String, file: String) throws(FormatError) -> StoredTensor {
-        let header = try header(of: data, file: file, name: name)
+    /// The tensor `header` describes, once the stream is checked to hold exactly its data after the header: a
+    /// truncated file or trailing bytes are refused when the file is opened, not only when the tensor is read.
+    static func checkDataLength(of data: Data, header: Header, name: String, file: String) throws(FormatError) -> TensorDescriptor {
         let descriptor = TensorDescriptor(name: name, dtype: header.dtype, shape: header.shape)
         let available = data.count - header.dataOffset
         guard available >= descriptor.byteCount else {
@@ -132,6 +132,13 @@ public enum NumPyFormat {
             throw FormatError(.invalidOffsets, file: file, tensor: name,
                               "\(available - descriptor.byteCount) unexpected bytes after the data")
         }
+        return descriptor
+    }
+
+    /// Decodes a whole .npy stream into a tensor named `name`.
+    public static func decode(_ data: Data, name: String, file: String) throws(FormatError) -> StoredTensor {
+        let header = try header(of: data, file: file, name: name)
+        let descriptor = try checkDataLength(of: data, header: header, name: name, file: file)
         let start = data.startIndex + header.dataOffset
         var bytes = Data(data[start..<(start + descriptor.byteCount)])
         if header.bigEndian { bytes = ByteOrder.swapped(bytes, elementSize: header.dtype.byteSize) }

@@ -131,6 +131,20 @@ struct TorchUnpickler {
         FormatError(.refusedPickle, file: file, "refused to unpickle: \(reason); nothing was executed")
     }
 
+    /// `value` as a dict key: Python refuses lists and dicts (and tuples holding them) as keys, so a pickle that has
+    /// one was not written by Python.
+    private func key(_ value: PickleValue) throws(FormatError) -> PickleValue {
+        func hashable(_ value: PickleValue) -> Bool {
+            switch value {
+            case .list, .dictionary: false
+            case .tuple(let items): items.allSatisfy(hashable)
+            default: true
+            }
+        }
+        guard hashable(value) else { throw malformed("a dict key of type \(value.typeName), which Python cannot hash") }
+        return value
+    }
+
     private func malformed(_ reason: String) -> FormatError {
         FormatError(.invalidHeader, file: file, "malformed pickle: \(reason)")
     }
@@ -295,7 +309,9 @@ struct TorchUnpickler {
             }
             let opcode = try reader.byte("a pickle opcode")
             switch opcode {
-            case 0x80: _ = try reader.byte("the protocol number")  // PROTO
+            case 0x80:  // PROTO
+                let protocolNumber = try reader.byte("the protocol number")
+                guard protocolNumber <= 5 else { throw malformed("pickle protocol \(protocolNumber) is newer than 5, the highest Python writes") }
             case 0x95: _ = try reader.integer(UInt64.self, "a frame length")  // FRAME: framing is advisory
             case 0x2E:  // STOP
                 guard let value = stack.last?.value else { throw malformed("empty stack at STOP") }
@@ -351,7 +367,7 @@ struct TorchUnpickler {
                 let items = try popToMark()
                 let dictionary = PickleDictionary()
                 guard items.count % 2 == 0 else { throw malformed("odd number of dict items") }
-                for i in stride(from: 0, to: items.count, by: 2) { dictionary.entries.append((items[i].value, items[i + 1].value)) }
+                for i in stride(from: 0, to: items.count, by: 2) { dictionary.entries.append((try key(items[i].value), items[i + 1].value)) }
                 dictionary.depth = try contain(items)
                 push(.dictionary(dictionary), depth: dictionary.depth)
             case 0x61, 0x65:  // APPEND, APPENDS
@@ -365,7 +381,7 @@ struct TorchUnpickler {
                     throw malformed("SETITEMS on a non-dict")
                 }
                 dictionary.depth = try grow(dictionary, by: items, isContained: dictionary.isContained, depth: dictionary.depth)
-                for i in stride(from: 0, to: items.count, by: 2) { dictionary.entries.append((items[i].value, items[i + 1].value)) }
+                for i in stride(from: 0, to: items.count, by: 2) { dictionary.entries.append((try key(items[i].value), items[i + 1].value)) }
             case 0x63:  // GLOBAL "module\nname\n"
                 let module = try line(), name = try line()
                 push(try checkGlobal(module, name))

@@ -1,5 +1,6 @@
 import Foundation
 import ZIPFoundation
+import Reporting
 
 /// Bounded, checked reads from zip archives (npz, torch.save). An entry never inflates past the size its headers
 /// declare, so a compression bomb costs at most the memory it claims up front, which callers check against a limit
@@ -103,9 +104,20 @@ enum ZipContainer {
         guard entry.uncompressedSize <= UInt64(Int.max) else {
             throw FormatError(.compressionBomb, file: file, tensor: tensor, "the zip entry declares an impossible size")
         }
+        // Deflate gives at most 1032 bytes per compressed byte (stored entries give one): a larger declared size is a
+        // lie, refused before any memory is reserved for it.
+        let (bound, overflow) = UInt64(entry.compressedSize).multipliedReportingOverflow(by: 1032)
+        guard overflow || entry.uncompressedSize <= bound + 1024 else {
+            throw FormatError(.compressionBomb, file: file, tensor: tensor,
+                              "the zip entry \(entry.path) declares \(entry.uncompressedSize) bytes from \(entry.compressedSize) compressed, more than deflate can give")
+        }
         let size = Int(entry.uncompressedSize)
+        do { try MemoryBudget.machine.check([size], bytesEach: 1, for: "the zip entry \(entry.path)") } catch {
+            throw FormatError(.compressionBomb, file: file, tensor: tensor, error.description)
+        }
         var contents = Data()
-        contents.reserveCapacity(size)
+        // Reserved up to a bound and grown past it, so a size the data never reaches costs nothing.
+        contents.reserveCapacity(min(size, 1 << 26))
         let checksum: CRC32
         do {
             checksum = try archive.extract(entry) { chunk in
