@@ -12,7 +12,7 @@ enum Shapes {
         let pb = [Int](repeating: 1, count: rank - b.count) + b
         return zip(pa, pb).map { x, y in
             precondition(x == y || x == 1 || y == 1, "shapes \(a) and \(b) do not broadcast")
-            return max(x, y)
+            return x == 1 ? y : x  // 1 against 0 is 0: an empty axis stays empty
         }
     }
 

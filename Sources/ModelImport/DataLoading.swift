@@ -2,6 +2,7 @@ import Foundation
 import LinearAlgebra
 import ModelFormats
 import NeuralNetworks
+import Reporting
 
 /// Why a data set cannot be used.
 public struct DataError: Error, CustomStringConvertible, Equatable {
@@ -101,13 +102,17 @@ public enum DataLoader {
     }
 
     static func raw(_ spec: String, options: DataOptions) throws -> (Tensor<Double>, [Int]) {
+        let builtIn = spec == "digits" || spec == "synthetic" || spec.hasPrefix("synthetic:")
+        if builtIn, options.inputKey != DataOptions().inputKey || options.labelKey != DataOptions().labelKey {
+            throw DataError(spec, "--x-key and --y-key name the arrays of an .npz or .npy data file; built-in data has none to choose")
+        }
         if spec == "digits" {
             guard let url = Bundle.module.url(forResource: "digits", withExtension: "npz") else {
                 throw DataError(spec, "the shipped digits data is missing from this build")
             }
             return try npz(url, display: "digits", options: DataOptions())
         }
-        if spec == "synthetic" || spec.hasPrefix("synthetic:") { return try synthetic(spec) }
+        if spec == "synthetic" || spec.hasPrefix("synthetic:") { return try synthetic(spec, limit: options.limit) }
         let url = URL(fileURLWithPath: spec)
         switch url.pathExtension.lowercased() {
         case "npz": return try npz(url, display: spec, options: options)
@@ -189,7 +194,9 @@ public enum DataLoader {
 
     /// C Gaussian clusters in D dimensions with unit spread, means drawn N(0, 9 I), samples assigned round-robin; all
     /// from one seed.
-    static func synthetic(_ spec: String) throws -> (Tensor<Double>, [Int]) {
+    /// Only the first `limit` samples are drawn: each sample's draws follow the previous one's, so they are the same
+    /// samples the whole set would start with, and `samples=10^11` with a limit costs what the limit costs.
+    static func synthetic(_ spec: String, limit: Int? = nil) throws -> (Tensor<Double>, [Int]) {
         var settings = ["samples": 512, "features": 8, "classes": 4, "seed": 0]
         if let colon = spec.firstIndex(of: ":") {
             for pair in spec[spec.index(after: colon)...].split(separator: ",") {
@@ -202,11 +209,16 @@ public enum DataLoader {
         }
         let (n, d, c) = (settings["samples"]!, settings["features"]!, settings["classes"]!)
         guard n >= 1, d >= 1, c >= 1 else { throw DataError(spec, "samples, features and classes must be at least 1") }
+        let drawn = min(n, max(limit ?? n, 1))
+        do {
+            try MemoryBudget.machine.check([c, d], bytesEach: 8, for: "the class means (\(c) classes of \(d) features)")
+            try MemoryBudget.machine.check([drawn, d], bytesEach: 8, for: "the data (\(drawn) samples of \(d) features)")
+        } catch { throw DataError(spec, error.description) }
         var random = SeededRandom(seed: UInt64(settings["seed"]!))
         let centres = (0..<(c * d)).map { _ in 3 * random.gaussian() }
-        let labels = (0..<n).map { $0 % c }
+        let labels = (0..<drawn).map { $0 % c }
         let inputs = labels.flatMap { label in (0..<d).map { centres[label * d + $0] + random.gaussian() } }
-        return (Tensor(shape: [n, d], scalars: inputs), labels)
+        return (Tensor(shape: [drawn, d], scalars: inputs), labels)
     }
 
     static func permuteNHWC(_ x: Tensor<Double>) -> Tensor<Double> {

@@ -169,7 +169,7 @@ struct GraphOperators<Scalar: TensorScalar> {
         let pa = [Int](repeating: 1, count: rank - a.count) + a, pb = [Int](repeating: 1, count: rank - b.count) + b
         return try zip(pa, pb).map { x, y in
             guard x == y || x == 1 || y == 1 else { throw fail("shapes \(a) and \(b) do not broadcast") }
-            return max(x, y)
+            return x == 1 ? y : x  // 1 against 0 is 0: an empty axis stays empty
         }
     }
 
@@ -288,7 +288,7 @@ struct GraphOperators<Scalar: TensorScalar> {
         let strides = try axisValues("strides", count: spatial, default: 1, minimum: 1)
         let dilations = try axisValues("dilations", count: spatial, default: 1, minimum: 1)
         let pads = try padValues(spatial: spatial)
-        try checkWindows(input: x.shape, kernel: kernel, dilations: dilations, pads: pads)
+        try checkWindows(input: x.shape, kernel: kernel, dilations: dilations, pads: pads, strides: strides)
         if spatial == 1 {
             guard pads[0] == pads[1] else { throw fail("asymmetric 1-D padding is not supported") }
             return .float(V.conv1d(x, weight: w, bias: bias, stride: strides[0], padding: pads[0], dilation: dilations[0], groups: groups))
@@ -310,7 +310,7 @@ struct GraphOperators<Scalar: TensorScalar> {
         guard pads[0] < kernel[0], pads[2] < kernel[0], pads[1] < kernel[1], pads[3] < kernel[1] else {
             throw fail("pads \(pads) must be smaller than the kernel \(kernel)")
         }
-        try checkWindows(input: input.shape, kernel: kernel, dilations: [1, 1], pads: pads)
+        try checkWindows(input: input.shape, kernel: kernel, dilations: [1, 1], pads: pads, strides: strides)
         let (x, padding) = node.opType == "MaxPool" ? paddedForMax(input, pads) : padded(input, pads: pads)
         let geometry = WindowGeometry(kernel: (kernel[0], kernel[1]), stride: (strides[0], strides[1]), padding: padding)
         if node.opType == "MaxPool" { return .float(x.maxPool2d(geometry)) }

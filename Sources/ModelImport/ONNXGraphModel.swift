@@ -192,7 +192,10 @@ public struct ONNXGraphModel: Layer, @unchecked Sendable {
         var constants: [String: StoredTensor] = [:]
         for node in graph.node where node.opType == "Constant" {
             guard let attribute = node.attribute.first, attribute.name == "value" || attribute.name.hasPrefix("value_") else {
-                throw ImportError(file: file, "Constant node '\(node.name)' has no value")
+                throw ImportError(file: file, "Constant node '\(Rendering.printable(node.name))' has no value")
+            }
+            guard node.output.count == 1 else {
+                throw ImportError(file: file, "Constant node '\(Rendering.printable(node.name))' has \(node.output.count) outputs, not one")
             }
             constants[node.output[0]] = try Self.constantValue(attribute, model: onnx)
         }

@@ -1,4 +1,5 @@
 import Foundation
+import ModelFormats
 import LinearAlgebra
 import NeuralNetworks
 
@@ -24,6 +25,10 @@ public struct ObjectiveSettings: Sendable, Codable, Equatable {
     public var batchIndex: Int?
     public var bnMode: BatchNormMode = .eval
     public var precision: Precision = .double
+    /// Content fingerprints (``FileDigest``) of the input files, by role ("model", "weights", "data", and any a caller
+    /// adds), once ``digestingInputs(_:)`` has taken them: a checkpoint written under these settings then resumes
+    /// only over the same contents, not merely the same paths. Nil when not taken.
+    public var inputDigests: [String: String]?
 
     public init(model: String, weights: String? = nil, data: String) {
         self.model = model
@@ -33,7 +38,34 @@ public struct ObjectiveSettings: Sendable, Codable, Equatable {
 
     enum CodingKeys: String, CodingKey {
         case model, weights, data, dataOptions = "data_options", batchSize = "batch_size", batchIndex = "batch_index"
-        case bnMode = "bn_mode", precision
+        case bnMode = "bn_mode", precision, inputDigests = "input_digests"
+    }
+
+    /// These settings with ``inputDigests`` taken of the model, the weights, the data when it is a file, and `extra`
+    /// (role: path, e.g. a landscape's "to[0]" checkpoint). Checkpointed runs take them when they start.
+    public func digestingInputs(_ extra: [String: String] = [:]) throws -> ObjectiveSettings {
+        var files = extra
+        files["model"] = model
+        files["weights"] = weights
+        if FileManager.default.fileExists(atPath: data) { files["data"] = data }
+        var result = self
+        result.inputDigests = try files.mapValues { path throws(FormatError) in try FileDigest.of(path) }
+        return result
+    }
+
+    /// The input files (as "the model file model.onnx") whose contents differ from those `saved` recorded, or that
+    /// one of the two recorded and the other did not.
+    public func changedInputs(since saved: ObjectiveSettings) -> [String] {
+        let (mine, theirs) = (inputDigests ?? [:], saved.inputDigests ?? [:])
+        return Set(mine.keys).union(theirs.keys).filter { mine[$0] != theirs[$0] }.sorted().map { role in
+            let path = switch role {
+            case "model": model
+            case "weights": weights ?? "(none)"
+            case "data": data
+            default: ""
+            }
+            return path.isEmpty ? "the \(role) file" : "the \(role) file \(path)"
+        }
     }
 
     /// The model with `checkpoint` (or ``weights``) loaded, the data (only `part` of it when given: one process's

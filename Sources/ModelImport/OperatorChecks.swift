@@ -53,16 +53,26 @@ extension GraphOperators {
         return pads
     }
 
-    /// Every window (`kernel` dilated) must fit the padded input on each spatial axis.
-    func checkWindows(input: [Int], kernel: [Int], dilations: [Int], pads: [Int]) throws {
+    /// Every window (`kernel` dilated) must fit the padded input on each spatial axis, and the padded input and the
+    /// column matrix the windows unfold into (channels x kernel x output positions) must fit the memory budget.
+    func checkWindows(input: [Int], kernel: [Int], dilations: [Int], pads: [Int], strides: [Int]? = nil) throws {
         let spatial = kernel.count
+        var padded = Array(input.prefix(2)), columns = [input[1]]
         for k in 0..<spatial {
-            let window = (kernel[k] - 1) * dilations[k] + 1
-            let padded = input[2 + k] + pads[k] + pads[k + spatial]
-            guard window <= padded else {
-                throw fail("a window of \(window) does not fit the padded input extent \(padded) on spatial axis \(k) (input \(input))")
+            let (span, spanOverflow) = (kernel[k] - 1).multipliedReportingOverflow(by: dilations[k])
+            let (extent, extentOverflow) = input[2 + k].addingReportingOverflow(pads[k])
+            let (total, totalOverflow) = extent.addingReportingOverflow(pads[k + spatial])
+            guard !spanOverflow, !extentOverflow, !totalOverflow else {
+                throw fail("kernel, dilations or pads on spatial axis \(k) are too large (input \(input), pads \(pads))")
             }
+            guard span + 1 <= total else {
+                throw fail("a window of \(span + 1) does not fit the padded input extent \(total) on spatial axis \(k) (input \(input))")
+            }
+            padded.append(total)
+            columns += [kernel[k], (total - span - 1) / (strides?[k] ?? 1) + 1]
         }
+        try checkAllocation(padded)
+        try checkAllocation(columns)
     }
 
     /// A per-channel operand (BatchNorm's scale, bias, mean, variance) must hold one value per channel.
