@@ -229,6 +229,10 @@ public struct LandscapeRecord: Sendable, Codable {
     public static func merged(_ records: [(path: String, record: LandscapeRecord)]) throws(MessageError) -> LandscapeRecord {
         guard var merged = records.first?.record else { throw MessageError("no landscape files to merge") }
         for (path, record) in records.dropFirst() where record.settings != merged.settings {
+            let changed = record.settings.objective.changedInputs(since: merged.settings.objective)
+            if !changed.isEmpty {
+                throw MessageError("\(path) was computed over other contents of \(changed.joined(separator: ", ")) than \(records[0].path): they are not shards of one grid")
+            }
             throw MessageError("\(path) was computed with other settings than \(records[0].path): they are not shards of one grid")
         }
         var shards: [Int: String] = [:], count: (n: Int, path: String)?

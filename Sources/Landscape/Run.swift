@@ -100,6 +100,15 @@ public struct LandscapeRun<Scalar: TensorScalar>: Sendable {
             throw MessageError("a landscape has one or two axes of at least 2 points")
         }
         try Self.checkFits(grid, settings: settings)
+        // Every landscape file records its inputs' contents, so a resumed or merged grid binds them, not only their
+        // paths (a shard's file may be the checkpoint another run resumes from).
+        var settings = settings
+        var files: [String: String] = [:]
+        for (option, paths) in [("--to", settings.to), ("--trajectory", settings.trajectory), ("--directions", settings.directions.map { [$0] } ?? []),
+                                ("--test-data", settings.testData.map { [$0] }?.filter { FileManager.default.fileExists(atPath: $0) } ?? [])] {
+            for path in paths { files["\(option) \(path)"] = path }
+        }
+        settings.objective = try settings.objective.digestingInputs(files)
         let (objective, loaded) = try settings.objective.load(Scalar.self)
         let weights = LandscapeAxes.namedTensors(objective.parameters, outputAxes: loaded.model.outputAxes)
         progress(.buildingAxes(settings.axes, parameters: objective.dimension, samples: objective.sampleCount))
@@ -122,6 +131,10 @@ public struct LandscapeRun<Scalar: TensorScalar>: Sendable {
                                  grid: LandscapeGrid(x: coordinates[0], y: coordinates.count > 1 ? coordinates[1] : [], quantities: slice.quantities))
         if let resume, FileManager.default.fileExists(atPath: resume) {
             let saved = try LandscapeRecord.read(resume)
+            let changed = record.settings.objective.changedInputs(since: saved.settings.objective)
+            guard changed.isEmpty else {
+                throw MessageError("--resume \(resume) was written for other contents of \(changed.joined(separator: ", ")) (changed since); remove it or change --resume")
+            }
             guard saved.settings == record.settings, saved.grid.x == record.grid.x, saved.grid.y == record.grid.y,
                   saved.grid.quantities == record.grid.quantities else {
                 throw MessageError("--resume \(resume) was written with other settings or another grid; remove it or change --resume")

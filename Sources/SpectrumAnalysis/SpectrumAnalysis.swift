@@ -129,7 +129,12 @@ public struct SpectrumAnalysis: Sendable {
         load: Loader<Scalar> = { try $0.load(Scalar.self) }, progress: (SpectrumProgress) throws -> Void = { _ in }
     ) throws -> (report: SpectrumReport, outputs: SpectrumOutputs) {
         try settings.validated()
-        var resumeState = try resume.map { path throws(SpectrumError) in try SpectrumResumeState.open(path, objective: self.objective, settings: self.settings) }
+        // A checkpoint binds the inputs' contents: the model, weight and data files as they are now.
+        let checkpointFiles = Dictionary(checkpoints.enumerated().map { ("checkpoint \($0.offset + 1) (\($0.element))", $0.element) }) { a, _ in a }
+        let objectiveDigests = try resume.map { _ in try self.objective.digestingInputs(checkpointFiles) }
+        var resumeState = try resume.map { path throws(SpectrumError) in
+            try SpectrumResumeState.open(path, objective: objectiveDigests ?? self.objective, settings: self.settings)
+        }
         var rows: [SpectrumRow] = []
         var outputs = SpectrumOutputs()
         var first: (Objective<Scalar>, LoadedModel<Scalar>)?
@@ -188,6 +193,31 @@ public struct SpectrumAnalysis: Sendable {
         }
     }
 
+    /// Refuses, before any product runs, a row whose vectors cannot fit in memory: the Lanczos basis (at most
+    /// max(40, k + 2) vectors plus the k locked ones, in Double), the dense matrix, and the SLQ Krylov bases of one
+    /// probe block (every step is kept for full reorthogonalisation).
+    func checkMemory(dimension n: Int, label: String) throws {
+        var needs: [(counts: [Int], what: String)] = []
+        switch settings.method {
+        case .lanczos:
+            let k = max(settings.topK, settings.bottomK), vectors = max(40, k + 2) + k
+            needs.append(([vectors, n], "the Lanczos basis of \(label) (\(vectors) vectors of \(n) parameters)"))
+        case .power:
+            needs.append(([settings.topK + 2, n], "power iteration on \(label) (\(settings.topK + 2) vectors of \(n) parameters)"))
+        case .dense:
+            needs.append(([n, n], "the dense matrix of \(label) (\(n) x \(n))"))
+        }
+        if let density = settings.density, density.method == .slq {
+            let vectors = min(density.steps, n) * settings.probeBlock
+            needs.append(([vectors, n], "the SLQ Krylov bases of \(label) (\(vectors) vectors of \(n) parameters)"))
+        }
+        for (counts, what) in needs {
+            do { try MemoryBudget.machine.check(counts, bytesEach: MemoryLayout<Double>.size, for: what) } catch {
+                throw SpectrumError.setting(error.description)
+            }
+        }
+    }
+
     func row<Scalar: TensorScalar>(
         _ objective: Objective<Scalar>, checkpoint: String?, label: String, saved: inout SpectrumResumeState.Row,
         outputs: inout SpectrumOutputs, isFirst: Bool, firstCheckpoint: Bool, progress: (SpectrumProgress) throws -> Void,
@@ -198,6 +228,7 @@ public struct SpectrumAnalysis: Sendable {
             throw SpectrumError.setting("--top-k \(settings.topK) and --bottom-k \(settings.bottomK) ask for more eigenvalues than the " +
                                         "\(op.dimension) parameters of \(label) have")
         }
+        try checkMemory(dimension: op.dimension, label: label)
         let loss = Double(objective.evaluate().loss)
         let (tolerance, seed) = (settings.effectiveTolerance, settings.seed)
         var top: EigenResult?, bottom: EigenResult?

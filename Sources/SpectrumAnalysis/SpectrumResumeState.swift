@@ -15,7 +15,7 @@ public struct SpectrumResumeState: Sendable, Codable, Equatable {
     }
 
     /// The file's layout; another version is refused rather than misread.
-    public static let formatVersion = 2
+    public static let formatVersion = 3
     public var version = formatVersion
     public var objective: ObjectiveSettings
     public var settings: SpectrumSettings
@@ -39,6 +39,10 @@ public struct SpectrumResumeState: Sendable, Codable, Equatable {
         }
         guard saved.version == formatVersion else {
             throw .checkpoint("--resume \(path) has checkpoint version \(saved.version); this curvature writes version \(formatVersion)")
+        }
+        let changed = objective.changedInputs(since: saved.objective)
+        guard changed.isEmpty else {
+            throw .checkpoint("--resume \(path) was written for other contents of \(changed.joined(separator: ", ")) (changed since); move it away to start afresh")
         }
         let differing = fresh.differences(from: saved)
         guard differing.isEmpty else {

@@ -110,7 +110,7 @@ public struct SpectrumSettings: Sendable, Codable, Equatable {
             throw .setting("--method power finds the largest-magnitude eigenvalues only; use lanczos or dense for --bottom-k")
         }
         if let maxMatvecs, maxMatvecs < 1 { throw .setting("--max-matvecs must be at least 1") }
-        if let tolerance, !(tolerance > 0) { throw .setting("--tolerance must be positive") }
+        if let tolerance, !(tolerance > 0 && tolerance.isFinite) { throw .setting("--tolerance must be a positive finite number, got \(tolerance)") }
     }
 
     enum CodingKeys: String, CodingKey {
