@@ -8,7 +8,13 @@ extension HTSRReport: Report {
     /// The main columns, the optional analyses' main columns when asked for, and the summary line.
     public func table() -> String {
         let delta = baseModel.map { ", each layer minus its tensor in \($0)" } ?? ""
-        return "\(file) (\(format)\(delta))\n\n" + layerTable.text() + "\n" + summaryLine
+        var content = layerTable
+        // Skipped tensors take their place in layer order, the reason in the warning column: every tensor's fate in
+        // one table.
+        let blanks = [String](repeating: "", count: content.header.count - 3)
+        content.rows += skipped.map { [String($0.layerID), $0.name] + blanks + ["skipped: \($0.reason)"] }
+        content.rows = content.rows.enumerated().sorted { (Int($0.element[0]) ?? 0, $0.offset) < (Int($1.element[0]) ?? 0, $1.offset) }.map(\.element)
+        return "\(file) (\(format)\(delta))\n\n" + content.text() + "\n" + summaryLine
     }
 
     /// One row per layer: the main columns and the optional analyses' main columns when asked for.
