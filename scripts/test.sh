@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The README's test command (and what .ci/run runs): installs what is missing, checks the CLI's behaviour
-# end to end and under mpirun, runs the examples and every command the docs show, then runs the whole test suite.
+# end to end, against several hundred hostile inputs, under a bounded fuzz run of every reader and under mpirun,
+# runs the examples and every command the docs show, then runs the whole test suite.
 # Everything is built once, optimised with testing enabled: the package has no unsafe flags (it must build as a
 # versioned dependency), and unoptimised tensor loops would make the checks crawl.
 set -euo pipefail
@@ -16,6 +17,8 @@ tail -1 "$log" >&2
 rm -f "$log"
 curvature="$(swift build "${build[@]}" --show-bin-path)/curvature"
 bash scripts/checks/cli.sh "$curvature"
+python3 scripts/checks/hostile.py "$curvature"
+bash scripts/checks/fuzz.sh
 OPENBLAS_NUM_THREADS=1 bash scripts/checks/mpi.sh "$curvature"
 bash scripts/checks/examples.sh "${build[@]}"
 OPENBLAS_NUM_THREADS=1 bash scripts/checks/docs.sh "$curvature"
