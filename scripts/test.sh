@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The README's test command (and what .ci/run runs): installs what is missing, checks the CLI's behaviour
-# end to end, against several hundred hostile inputs, under a bounded fuzz run of every reader and under mpirun,
+# end to end, against several hundred hostile inputs, killed and resumed, under a bounded fuzz run of every reader
+# and under mpirun,
 # runs the examples and every command the docs show, then runs the whole test suite.
 # Everything is built once, optimised with testing enabled: the package has no unsafe flags (it must build as a
 # versioned dependency), and unoptimised tensor loops would make the checks crawl.
@@ -18,6 +19,8 @@ rm -f "$log"
 curvature="$(swift build "${build[@]}" --show-bin-path)/curvature"
 bash scripts/checks/cli.sh "$curvature"
 python3 scripts/checks/hostile.py "$curvature"
+bash scripts/checks/interrupt.sh "$curvature"
+# A bounded run per reader keeps CI within its budget; CURVATURE_FUZZ_SECONDS=60 (or more) fuzzes longer.
 bash scripts/checks/fuzz.sh
 OPENBLAS_NUM_THREADS=1 bash scripts/checks/mpi.sh "$curvature"
 bash scripts/checks/examples.sh "${build[@]}"
