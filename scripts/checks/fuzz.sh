@@ -21,7 +21,8 @@ for format in "${formats[@]}"; do
   corpus=".build/fuzz/corpus/$format"
   mkdir -p "$findings" "$corpus"
   # New inputs go to a scratch corpus under .build; the committed seeds are read only.
-  if CURVATURE_FUZZ_FORMAT="$format" OPENBLAS_NUM_THREADS=1 "$fuzzer" -max_total_time="$seconds" -rss_limit_mb=4096 -timeout=10 \
+  # Swift's own crash handler would end the process before libFuzzer saves the input: leave crashes to libFuzzer.
+  if SWIFT_BACKTRACE=enable=no CURVATURE_FUZZ_FORMAT="$format" OPENBLAS_NUM_THREADS=1 "$fuzzer" -max_total_time="$seconds" -rss_limit_mb=4096 -timeout=10 \
        -malloc_limit_mb=4096 -print_final_stats=1 -artifact_prefix="$findings/" "$corpus" "Fuzz/Corpus/$format" >"$log" 2>&1; then
     runs="$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$log" | grep -o '[0-9]*$' || echo '?')"
     coverage="$(grep -o 'cov: [0-9]*' "$log" | tail -1 | grep -o '[0-9]*' || echo '?')"

@@ -319,6 +319,10 @@ def npz_family(c):
     bad_local[central + 42: central + 46] = struct.pack("<I", 0x7FFFFFF0)
     zip64_offset = bytearray(good)
     zip64_offset[central + 42: central + 46] = b"\xff\xff\xff\xff"
+    # Found by fuzzing: a declared size no deflate stream of the entry's compressed size can reach, reserved up front.
+    oversized = bytearray(good)
+    oversized[central + 24: central + 28] = struct.pack("<I", 0x7FFFFFF0)
+    oversized[22: 26] = struct.pack("<I", 0x7FFFFFF0)
     bomb_member = zlib.compress(b"\0" * (50 << 20))
     files = {
         "not a zip": b"not a zip at all",
@@ -327,6 +331,7 @@ def npz_family(c):
         "central directory offset past the end": bytes(bad_directory),
         "local header offset past the end": bytes(bad_local),
         "zip64 offset without zip64 field": bytes(zip64_offset),
+        "declared size past what deflate gives": bytes(oversized),
         "empty zip": npz([]),
         "member not npy": npz([("x.npy", b"hello"), ("y.npy", y)]),
         "member path traversal": npz([("../../x.npy", x), ("y.npy", y)]),
@@ -536,6 +541,11 @@ def onnx_family(c):
     case("Split negative sizes", through([node("Split", ["x", "s"], ["h", "h2"], attrs=[attr_int("axis", 2)])], [ints_tensor("s", [-8, 16])]))
     case("Split zero outputs", through([node("Split", ["x"], ["h"], attrs=[attr_int("axis", 2), attr_int("num_outputs", 0)])], opset=18))
     case("Where shapes do not broadcast", through([node("Where", ["c", "x", "o"], ["h"])], [ints_tensor("c", [1, 0, 1]), tensor("o", [5])]))
+    # Found by fuzzing: 1 against 0 broadcast to 1, so an empty condition passed the check against a full operand.
+    case("Where empty axis against a full one", through([node("Where", ["c", "x", "o"], ["h"])],
+                                                         [tensor("c", [1, 0, 8, 8], dtype=7, raw=b""), tensor("o", [1, 2, 8, 8])]))
+    case("Constant with no output", through([node("Constant", [], [], name="k", attrs=[attr_tensor("value", tensor("v", [1]))]),
+                                             node("Relu", ["x"], ["h"])]), expect="'k'")
     case("Where two inputs", through([node("Where", ["c", "x"], ["h"])], [ints_tensor("c", [1])]))
     case("Gather index out of range", through([node("Gather", ["x", "i"], ["h"], attrs=[attr_int("axis", 2)])], [ints_tensor("i", [0, 99])]))
     case("Gather index 2^62", through([node("Gather", ["x", "i"], ["h"], attrs=[attr_int("axis", 2)])], [ints_tensor("i", [1 << 62])]))
@@ -597,6 +607,14 @@ def onnx_family(c):
     case("external data escaping the directory", through([node("Add", ["x", "o"], ["h"])], [tensor("o", [4], raw=b"", extra=external)]),
          expect="outside|inside")
     missing = (f_bytes(13, f_bytes(1, "location") + f_bytes(2, "nowhere.bin")) + f_int(14, 1))
+    # A location that names a file inside the directory, but the file is a symbolic link to one outside it.
+    linked = (f_bytes(13, f_bytes(1, "location") + f_bytes(2, "linked.bin")) + f_int(14, 1))
+    link = c.path("linked.bin")
+    os.makedirs(os.path.dirname(link), exist_ok=True)
+    if not os.path.lexists(link):
+        os.symlink("/etc/passwd", link)
+    case("external data through a symbolic link", through([node("Add", ["x", "o"], ["h"])], [tensor("o", [4], raw=b"", extra=linked)]),
+         expect="outside")
     case("external data missing", through([node("Add", ["x", "o"], ["h"])], [tensor("o", [4], raw=b"", extra=missing)]), expect="nowhere")
     case("Constant without a value", through([node("Constant", [], ["k"], name="k"), node("Add", ["x", "k"], ["h"])]), expect="'k'")
     case("not protobuf", b"\xff" * 100, expect=None)
