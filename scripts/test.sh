@@ -17,17 +17,32 @@ if ! swift build "${build[@]}" --build-tests >"$log" 2>&1; then cat "$log" >&2; 
 tail -1 "$log" >&2
 rm -f "$log"
 curvature="$(swift build "${build[@]}" --show-bin-path)/curvature"
-bash scripts/checks/cli.sh "$curvature"
-python3 scripts/checks/hostile.py "$curvature"
-bash scripts/checks/interrupt.sh "$curvature"
-# A bounded run per reader keeps CI within its budget; CURVATURE_FUZZ_SECONDS=60 (or more) fuzzes longer.
-bash scripts/checks/fuzz.sh
-OPENBLAS_NUM_THREADS=1 bash scripts/checks/mpi.sh "$curvature"
-bash scripts/checks/examples.sh "${build[@]}"
-OPENBLAS_NUM_THREADS=1 bash scripts/checks/docs.sh "$curvature"
-bash scripts/checks/consumer.sh
-bash scripts/checks/docs-catalog.sh .build/symbol-graphs
-bash scripts/checks/reports.sh "$curvature"
+# Each step's time is summed up at the end, to keep the whole run within CI's budget.
+times=()
+step() { local name="$1" start=$SECONDS; shift; "$@"; times+=("$name $((SECONDS - start)) s"); }
+step cli bash scripts/checks/cli.sh "$curvature"
+step hostile python3 scripts/checks/hostile.py "$curvature"
+step interrupt bash scripts/checks/interrupt.sh "$curvature"
+# The fuzzer runs one process on one core: it goes alongside the mostly single-threaded checks that follow, and its
+# report comes after them. A bounded run per reader keeps CI within its budget; CURVATURE_FUZZ_SECONDS=60 (or more)
+# fuzzes longer.
+fuzz_log="$(mktemp)"
+fuzz_start=$SECONDS
+bash scripts/checks/fuzz.sh >"$fuzz_log" 2>&1 &
+fuzz_pid=$!
+trap 'kill "$fuzz_pid" 2>/dev/null || true; rm -f "$fuzz_log"' EXIT
+step mpi env OPENBLAS_NUM_THREADS=1 bash scripts/checks/mpi.sh "$curvature"
+step examples bash scripts/checks/examples.sh "${build[@]}"
+step docs env OPENBLAS_NUM_THREADS=1 bash scripts/checks/docs.sh "$curvature"
+fuzz_status=0
+wait "$fuzz_pid" || fuzz_status=$?
+cat "$fuzz_log" >&2
+[ $fuzz_status -eq 0 ] || exit 1
+times+=("fuzz (alongside) $((SECONDS - fuzz_start)) s")
+step consumer bash scripts/checks/consumer.sh
+step docs-catalog bash scripts/checks/docs-catalog.sh .build/symbol-graphs
+step reports bash scripts/checks/reports.sh "$curvature"
 # Swift Testing runs tests in parallel on every core; OpenBLAS threads on top of that oversubscribe the cores and
 # make BLAS-heavy tests several times slower, so each BLAS call runs on the calling thread here.
-OPENBLAS_NUM_THREADS=1 swift test "${build[@]}" --skip-build
+step unit-tests env OPENBLAS_NUM_THREADS=1 swift test "${build[@]}" --skip-build
+(IFS=,; echo "All checks passed. Times:${times[*]/#/ }" >&2)
