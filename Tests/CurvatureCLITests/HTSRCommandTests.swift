@@ -109,8 +109,10 @@ let onnxPath = repositoryRoot.appendingPathComponent("Tests/ModelFormatsTests/Fi
         let output = try await run([checkpointPath])
         let lines = output.split(separator: "\n").map(String.init)
         #expect(lines[1].split(separator: " ").prefix(4) == ["layer_id", "name", "N", "M"])
-        // Only "*.weight" tensors are candidates: the conv "0" and the linear "4"; "1.weight" is BatchNorm's 1-D scale.
-        #expect(lines[3].hasPrefix("       1  0 ") && lines[4].hasPrefix("       3  4 "))
+        // Only "*.weight" tensors are candidates: the conv "0" and the linear "4"; "1.weight" is BatchNorm's 1-D scale,
+        // listed in its place with the reason.
+        #expect(lines[3].hasPrefix("       1  0 ") && lines[5].hasPrefix("       3  4 "))
+        #expect(lines[4].hasPrefix("       2  1 ") && lines[4].hasSuffix("skipped: 1-D tensor (norm scale, bias or buffer)"))
         #expect(lines.last!.hasPrefix("2 layers analysed (0 failed fits), 1 tensors skipped"))
     }
 
