@@ -25,7 +25,7 @@ public struct ObjectiveSettings: Sendable, Codable, Equatable {
     public var batchIndex: Int?
     public var bnMode: BatchNormMode = .eval
     public var precision: Precision = .double
-    /// Content fingerprints (``FileDigest``) of the input files, by role ("model", "weights", "data", and any a caller
+    /// Content fingerprints (`FileDigest`, in ModelFormats) of the input files, by role ("model", "weights", "data", and any a caller
     /// adds), once ``digestingInputs(_:)`` has taken them: a checkpoint written under these settings then resumes
     /// only over the same contents, not merely the same paths. Nil when not taken.
     public var inputDigests: [String: String]?
