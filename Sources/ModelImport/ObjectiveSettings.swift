@@ -6,6 +6,9 @@ import NeuralNetworks
 /// The floating-point precision of an analysis.
 public enum Precision: String, Sendable, Codable, CaseIterable {
     case float, double
+
+    /// The precision an analysis computing in `Scalar` runs at.
+    public init<Scalar: TensorScalar>(of _: Scalar.Type) { self = Scalar.self == Float.self ? .float : .double }
 }
 
 /// Everything that fixes an empirical risk: the model file, the weights that replace its own, the data and how it is

@@ -161,7 +161,7 @@ public struct SpectrumAnalysis: Sendable {
         let (objective, loaded) = first!
         let report = SpectrumReport(model: self.objective.model, data: self.objective.data, nSamples: objective.sampleCount, method: settings.method,
                                     matrix: settings.matrix, seed: settings.seed, bnMode: objective.batchNormMode, precision: self.objective.precision,
-                                    tolerance: settings.effectiveTolerance, batchNormFolded: loaded.model.batchNormFolded,
+                                    tolerance: settings.effectiveTolerance(precision: Precision(of: Scalar.self)), batchNormFolded: loaded.model.batchNormFolded,
                                     untiedTensors: loaded.model.untiedTensors, rows: rows)
         return (report, outputs)
     }
@@ -230,7 +230,7 @@ public struct SpectrumAnalysis: Sendable {
         }
         try checkMemory(dimension: op.dimension, label: label)
         let loss = Double(objective.evaluate().loss)
-        let (tolerance, seed) = (settings.effectiveTolerance, settings.seed)
+        let (tolerance, seed) = (settings.effectiveTolerance(precision: Precision(of: Scalar.self)), settings.seed)
         var top: EigenResult?, bottom: EigenResult?
         switch settings.method {
         case .lanczos:

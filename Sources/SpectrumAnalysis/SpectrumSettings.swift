@@ -1,4 +1,5 @@
 import Foundation
+import ModelImport
 import NeuralNetworks
 import Spectra
 
@@ -82,8 +83,13 @@ public struct SpectrumSettings: Sendable, Codable, Equatable {
 
     public init() {}
 
-    /// The tolerance in effect: the given one, else 1e-8 of ||H|| for Lanczos and dense, 1e-3 for power iteration.
-    public var effectiveTolerance: Double { tolerance ?? (method == .power ? 1e-3 : 1e-8) }
+    /// The tolerance in effect at `precision`: the given one, else for Lanczos and dense 1e-8 of ||H|| in Double and
+    /// 1e-5 in Float, and 1e-3 for power iteration. Float's products carry rounding near 1e-6 of ||H|| (residuals of
+    /// 2e-6 ||H|| on the digits MLP), so a Double tolerance would be out of reach: Lanczos would spend its whole budget
+    /// and report "converged: false" on eigenpairs as good as Float gives.
+    public func effectiveTolerance(precision: Precision) -> Double {
+        tolerance ?? (method == .power ? 1e-3 : precision == .float ? 1e-5 : 1e-8)
+    }
 
     /// The most points a density is evaluated at: far past what a plot or a table resolves, and 80 MB per curve.
     public static let maximumGridPoints = 10_000_000

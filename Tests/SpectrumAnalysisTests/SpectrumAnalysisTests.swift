@@ -34,6 +34,19 @@ private let mlp = URL(fileURLWithPath: #filePath).deletingLastPathComponent().de
         #expect(l.converged && l.matvecs > 0 && d.nParameters == l.nParameters)
     }
 
+    @Test func floatLanczosConvergesToTheDenseEigenvaluesWithinFloatsDefaultTolerance() throws {
+        var settings = SpectrumSettings()
+        settings.topK = 3
+        #expect(settings.effectiveTolerance(precision: .float) == 1e-5 && settings.effectiveTolerance(precision: .double) == 1e-8)
+        let float = try SpectrumAnalysis(objective: objective, settings: settings).run(Float.self).report
+        settings.method = .dense
+        let dense = try SpectrumAnalysis(objective: objective, settings: settings).run(Double.self).report
+        let (f, d) = (try #require(float.rows.first), try #require(dense.rows.first))
+        // Converged means what it says: the residual bound holds, so each eigenvalue is within it of the truth.
+        #expect(f.converged && float.tolerance == 1e-5)
+        for (a, b) in zip(f.topEigenvalues, d.topEigenvalues) { #expect(abs(a - b) <= 1e-5 * abs(d.topEigenvalues[0]), "\(a) vs \(b)") }
+    }
+
     @Test func anInterruptedRunResumesToTheOneShotResultAndOtherSettingsAreRefused() throws {
         var settings = SpectrumSettings()
         settings.topK = 0
