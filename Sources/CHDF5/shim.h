@@ -24,11 +24,15 @@ static inline hid_t curvature_h5_open_read_only(const char *path) {
     return file;
 }
 
-/// Called before any other HDF5 call: no cleanup at exit (every file is closed when its call returns, and a damaged
-/// file can leave the library's caches in a state its exit handler reports as "infinite loop closing library"),
-/// and no printing of HDF5's error stack (the callers turn failures into one-line errors).
+/// Called once, before any other HDF5 call: no cleanup at exit (every file is closed when its call returns, and a
+/// damaged file can leave the library's caches in a state its exit handler reports as "infinite loop closing library").
 static inline void curvature_h5_set_up(void) {
     H5dont_atexit();
+}
+
+/// Called on the calling thread before its HDF5 calls: no printing of HDF5's error stack (the callers turn failures
+/// into one-line errors). Debian's libhdf5 is built thread-safe, where this setting belongs to one thread.
+static inline void curvature_h5_quiet_errors(void) {
     H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
 }
 

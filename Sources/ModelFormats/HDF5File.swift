@@ -95,6 +95,7 @@ enum HDF5 {
             curvature_h5_set_up()
             isSetUp = true
         }
+        curvature_h5_quiet_errors()
         return try body()
     }
 
