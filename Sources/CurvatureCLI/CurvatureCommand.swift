@@ -78,7 +78,7 @@ extension CurvatureCommand {
         let value = String(match.1)
         let allowed = if Int(value) != nil {
             "expected a whole number of at least 0"
-        } else if !value.isEmpty, value.allSatisfy({ $0.isASCII && $0.isNumber }) || (value.first == "-" && value.dropFirst().allSatisfy({ $0.isASCII && $0.isNumber })) {
+        } else if value.wholeMatch(of: /-?[0-9]+/) != nil {
             "the number is out of range (at most \(UInt64.max))"
         } else if Double(value) != nil {
             "expected a whole number"

@@ -102,8 +102,8 @@ public enum DataLoader {
     }
 
     static func raw(_ spec: String, options: DataOptions) throws -> (Tensor<Double>, [Int]) {
-        let builtIn = spec == "digits" || spec == "synthetic" || spec.hasPrefix("synthetic:")
-        if builtIn, options.inputKey != DataOptions().inputKey || options.labelKey != DataOptions().labelKey {
+        let isSynthetic = spec == "synthetic" || spec.hasPrefix("synthetic:")
+        if spec == "digits" || isSynthetic, options.inputKey != DataOptions().inputKey || options.labelKey != DataOptions().labelKey {
             throw DataError(spec, "--x-key and --y-key name the arrays of an .npz or .npy data file; built-in data has none to choose")
         }
         if spec == "digits" {
@@ -112,7 +112,7 @@ public enum DataLoader {
             }
             return try npz(url, display: "digits", options: DataOptions())
         }
-        if spec == "synthetic" || spec.hasPrefix("synthetic:") { return try synthetic(spec, limit: options.limit) }
+        if isSynthetic { return try synthetic(spec, limit: options.limit) }
         let url = URL(fileURLWithPath: spec)
         switch url.pathExtension.lowercased() {
         case "npz": return try npz(url, display: spec, options: options)

@@ -40,7 +40,7 @@ struct GraphOperators<Scalar: TensorScalar> {
     func integers(_ value: Value?) throws -> IntegerTensor {
         switch value {
         case .integer(let t)?: return t
-        case .float(let v)?: return IntegerTensor(shape: v.shape, values: v.value.scalars.map { IntegerTensor.saturating(Double($0)) })
+        case .float(let v)?: return IntegerTensor(saturating: v.value)
         case nil: throw fail("a required input is missing")
         }
     }
@@ -140,10 +140,9 @@ struct GraphOperators<Scalar: TensorScalar> {
             let condition = try integers(operands[0])
             _ = try broadcastShape(try broadcastShape(condition.shape, operands[1]!.shape), operands[2]!.shape)
             if case .integer(let a)? = operands[1], case .integer(let b)? = operands[2] {
-                let shape = IntegerTensor.broadcasting(IntegerTensor.broadcasting(condition, a) { c, _ in c }, b) { c, _ in c }
                 let c = condition.asTensor() as Tensor<Double>, av = a.asTensor() as Tensor<Double>, bv = b.asTensor() as Tensor<Double>
                 let selected = V.selecting(c.converted(to: Scalar.self), V(av.converted(to: Scalar.self)), V(bv.converted(to: Scalar.self))).value
-                return [.integer(IntegerTensor(shape: shape.shape, values: selected.scalars.map { IntegerTensor.saturating(Double($0)) }))]
+                return [.integer(IntegerTensor(saturating: selected))]
             }
             return [.float(V.selecting(condition.asTensor(), try variable(operands[1]), try variable(operands[2])))]
         case "Expand":
@@ -155,7 +154,7 @@ struct GraphOperators<Scalar: TensorScalar> {
             case .float(let v): return [.float(v.broadcast(to: shape))]
             case .integer(let t):
                 let full = (t.asTensor() as Tensor<Double>).broadcast(to: shape)
-                return [.integer(IntegerTensor(shape: shape, values: full.scalars.map { IntegerTensor.saturating(Double($0)) }))]
+                return [.integer(IntegerTensor(saturating: full))]
             }
         default:
             throw fail("unsupported operator")
@@ -197,8 +196,7 @@ struct GraphOperators<Scalar: TensorScalar> {
         case "Sub": return .float(x - y)
         case "Mul": return .float(x * y)
         case "Div": return .float(x / y)
-        case "Equal": return .integer(IntegerTensor(shape: try broadcastShape(x.shape, y.shape),
-                                                     values: Tensor.broadcasting(x.value, y.value) { $0 == $1 ? 1 : 0 }.scalars.map { IntegerTensor.saturating(Double($0)) }))
+        case "Equal": return .integer(IntegerTensor(saturating: Tensor.broadcasting(x.value, y.value) { $0 == $1 ? 1 : 0 }))
         default:
             // A constant scalar exponent is the common case (x^2, x^0.5); otherwise exp(y log x).
             if !y.isDifferentiable, !y.carriesTangent, y.value.count == 1 { return .float(x.pow(y.value.scalars[0])) }
@@ -411,7 +409,7 @@ struct GraphOperators<Scalar: TensorScalar> {
         case .float(let v): return .float(v.permuted(axes))
         case .integer(let t):
             let permuted = V(t.asTensor()).permuted(axes).value
-            return .integer(IntegerTensor(shape: permuted.shape, values: permuted.scalars.map { IntegerTensor.saturating(Double($0)) }))
+            return .integer(IntegerTensor(saturating: permuted))
         }
     }
 
@@ -424,7 +422,7 @@ struct GraphOperators<Scalar: TensorScalar> {
         if parts.allSatisfy({ if case .integer = $0 { true } else { false } }) {
             let tensors = try parts.map { try integers($0) }
             let joined = V.concatenated(tensors.map { V($0.asTensor()) }, axis: a).value
-            return .integer(IntegerTensor(shape: joined.shape, values: joined.scalars.map { IntegerTensor.saturating(Double($0)) }))
+            return .integer(IntegerTensor(saturating: joined))
         }
         return .float(V.concatenated(try parts.map { try variable($0) }, axis: a))
     }
@@ -483,7 +481,7 @@ struct GraphOperators<Scalar: TensorScalar> {
         case .float(let v): return .float(v.sliced(ranges))
         case .integer(let t):
             let sliced = V(t.asTensor()).sliced(ranges).value
-            return .integer(IntegerTensor(shape: sliced.shape, values: sliced.scalars.map { IntegerTensor.saturating(Double($0)) }))
+            return .integer(IntegerTensor(saturating: sliced))
         }
     }
 

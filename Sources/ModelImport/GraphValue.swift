@@ -65,12 +65,17 @@ struct IntegerTensor: Equatable {
         return IntegerTensor(shape: shape, values: values)
     }
 
+    /// `tensor`'s values as integers, each converted by ``saturating(_:)``.
+    init<Scalar: TensorScalar>(saturating tensor: Tensor<Scalar>) {
+        self.init(shape: tensor.shape, values: tensor.scalars.map { Self.saturating(Double($0)) })
+    }
+
     /// `value` as an integer, NaN as 0 and values past Int's range clamped to it (a float cast to int64 is
     /// undefined there in ONNX; a trap is not an answer).
     static func saturating(_ value: Double) -> Int {
         guard !value.isNaN else { return 0 }
-        if value >= 9.2233720368547748e18 { return Int.max }
-        if value <= -9.2233720368547758e18 { return Int.min }
+        if value >= 0x1p63 { return Int.max }
+        if value <= -0x1p63 { return Int.min }
         return Int(value)
     }
 }

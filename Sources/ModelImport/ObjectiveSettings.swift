@@ -45,7 +45,7 @@ public struct ObjectiveSettings: Sendable, Codable, Equatable {
     }
 
     /// These settings with ``inputDigests`` taken of the model, the weights, the data when it is a file, and `extra`
-    /// (role: path, e.g. a landscape's "to[0]" checkpoint). Checkpointed runs take them when they start.
+    /// (role: path, e.g. "--to b.pt": "b.pt" for a landscape's checkpoint). Checkpointed runs take them when they start.
     public func digestingInputs(_ extra: [String: String] = [:]) throws -> ObjectiveSettings {
         var files = extra
         files["model"] = model

@@ -130,10 +130,9 @@ public struct SpectrumAnalysis: Sendable {
     ) throws -> (report: SpectrumReport, outputs: SpectrumOutputs) {
         try settings.validated()
         // A checkpoint binds the inputs' contents: the model, weight and data files as they are now.
-        let checkpointFiles = Dictionary(checkpoints.enumerated().map { ("checkpoint \($0.offset + 1) (\($0.element))", $0.element) }) { a, _ in a }
-        let objectiveDigests = try resume.map { _ in try self.objective.digestingInputs(checkpointFiles) }
-        var resumeState = try resume.map { path throws(SpectrumError) in
-            try SpectrumResumeState.open(path, objective: objectiveDigests ?? self.objective, settings: self.settings)
+        var resumeState = try resume.map { path in
+            let checkpointFiles = Dictionary(checkpoints.enumerated().map { ("checkpoint \($0.offset + 1) (\($0.element))", $0.element) }) { a, _ in a }
+            return try SpectrumResumeState.open(path, objective: try self.objective.digestingInputs(checkpointFiles), settings: self.settings)
         }
         var rows: [SpectrumRow] = []
         var outputs = SpectrumOutputs()
