@@ -27,9 +27,7 @@ struct CurvatureCommand: AsyncParsableCommand {
             command = try parseAsRoot(joiningNegativeValues(Array(CommandLine.arguments.dropFirst())))
         } catch {
             // Every rank parsed the same arguments and failed alike: rank 0 says so once.
-            group.finish()
-            if group.isRoot { fail(error) }
-            Foundation.exit(exitCode(for: error).rawValue)
+            fail(error, leaving: group, speaks: group.isRoot)
         }
         do {
             if var asynchronous = command as? any AsyncParsableCommand {
@@ -40,11 +38,13 @@ struct CurvatureCommand: AsyncParsableCommand {
             group.finish()
         } catch let failure as AgreedFailure {
             // Every rank knows a rank failed (ModelOptions checks after loading): the failing one says why.
-            group.finish()
-            if let error = failure.error { fail(group.size > 1 ? RankError(rank: group.rank, size: group.size, error: error) : error) }
-            Foundation.exit(1)
+            guard let error = failure.error else {
+                group.finish()
+                Foundation.exit(1)
+            }
+            fail(group.size > 1 ? RankError(rank: group.rank, size: group.size, error: error) : error, leaving: group)
         } catch {
-            guard group.size > 1 else { fail(error) }
+            guard group.size > 1 else { fail(error, leaving: group) }
             // The other ranks may be waiting in a collective: print and end them all.
             FileHandle.standardError.write(Data(errorLine(RankError(rank: group.rank, size: group.size, error: error)).utf8))
             group.abort(status: exitCode(for: error).rawValue)
@@ -53,13 +53,16 @@ struct CurvatureCommand: AsyncParsableCommand {
 }
 
 extension CurvatureCommand {
-    /// Ends the process for `error`. Help and `--version` print as ArgumentParser prints them (exit 0); any other
-    /// error is one line on stderr, usage errors included (ArgumentParser's own adds the whole usage), so a script
-    /// or a log reads exactly what went wrong.
-    static func fail(_ error: any Error) -> Never {
+    /// Ends the process for `error`, leaving `group`'s MPI run on the way. Help and `--version` print as
+    /// ArgumentParser prints them (exit 0); any other error is one line on stderr, usage errors included
+    /// (ArgumentParser's own adds the whole usage), so a script or a log reads exactly what went wrong. The line is
+    /// written before leaving MPI: mpirun may drop one written after MPI_Finalize by a rank that then exits non-zero.
+    /// Only a rank that `speaks` prints.
+    static func fail(_ error: any Error, leaving group: ProcessGroup? = nil, speaks: Bool = true) -> Never {
         let code = exitCode(for: error)
-        if code == .success { exit(withError: error) }
-        FileHandle.standardError.write(Data(errorLine(error).utf8))
+        if speaks, code != .success { FileHandle.standardError.write(Data(errorLine(error).utf8)) }
+        group?.finish()
+        if speaks, code == .success { exit(withError: error) }
         Foundation.exit(code.rawValue)
     }
 
