@@ -5,7 +5,7 @@ import Foundation
 struct EvalCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "eval",
-        abstract: "Loss (cross-entropy) and accuracy of an ONNX model on a data set.")
+        abstract: "Loss (cross-entropy, or --loss) and accuracy of an ONNX model on a data set.")
 
     @OptionGroup var modelOptions: ModelOptions
     @OptionGroup var output: OutputOptions

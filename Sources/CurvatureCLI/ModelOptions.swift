@@ -6,6 +6,14 @@ extension BatchNormMode: ExpressibleByArgument {}
 
 extension Precision: ExpressibleByArgument {}
 
+/// The CLI spells losses with hyphens (cross-entropy, causal-lm, from-model), JSON with underscores.
+extension Loss: ExpressibleByArgument {
+    public init?(argument: String) { self.init(rawValue: argument.replacingOccurrences(of: "-", with: "_")) }
+    public var argumentName: String { rawValue.replacingOccurrences(of: "_", with: "-") }
+    public var defaultValueDescription: String { argumentName }
+    public static var allValueStrings: [String] { allCases.map(\.argumentName) }
+}
+
 enum Layout: String, ExpressibleByArgument, CaseIterable {
     case nchw, nhwc
 }
@@ -15,7 +23,7 @@ struct ModelOptions: ParsableArguments {
     @Argument(help: "The model: an ONNX file (only ONNX carries the graph).")
     var model: String
 
-    @Option(help: "Data: an .npz with inputs and integer labels, an .npy of inputs beside an .npy of labels (--y-key), a .csv with a label column, 'digits', or 'synthetic[:samples=N,features=D,classes=C,seed=S]'.")
+    @Option(help: "Data: an .npz with inputs and integer labels (a model with several inputs takes the arrays of their names), an .npy of inputs beside an .npy of labels (--y-key), a .csv with a label column, 'digits', or 'synthetic[:samples=N,features=D,classes=C,seed=S]'.")
     var data: String
 
     @Option(parsing: .upToNextOption,
@@ -57,6 +65,9 @@ struct ModelOptions: ParsableArguments {
 
     @Option(help: "Arithmetic precision: \(Precision.allCases.map(\.rawValue).joined(separator: ", ")).")
     var precision: Precision = .double
+
+    @Option(help: "The loss: cross-entropy (one label per sample, or per token with -100 ignored), causal-lm (next-token, from 'labels' or 'input_ids'), mse (targets of the output's shape), from-model (the graph's scalar output is the loss).")
+    var loss: Loss = .crossEntropy
 
     func validate() throws {
         guard batchSize >= 1 else { throw ValidationError("--batch-size must be at least 1, got \(batchSize)") }
@@ -104,6 +115,7 @@ struct ModelOptions: ParsableArguments {
         settings.batchIndex = batchIndex
         settings.bnMode = bnMode
         settings.precision = precision
+        settings.loss = loss
         return settings
     }
 
@@ -119,7 +131,7 @@ struct ModelOptions: ParsableArguments {
         let group = ProcessGroup.world
         let parts = sharded ? group.size : 1
         var (objective, model) = try group.agreeing { try settings.load(Scalar.self, part: parts > 1 ? group.dataPart : nil) }
-        if parts > 1 { objective.share = DataShare(sums: group, localSamples: objective.data.count) }
+        if parts > 1 { objective.share = DataShare(sums: group, localSamples: objective.data.count, localTerms: objective.termCount) }
         return (objective, model)
     }
 }

@@ -48,34 +48,44 @@ public enum DataLoader {
     /// `spec` is a file (.npz with inputs and integer labels, .npy of inputs beside an .npy of labels named by the label
     /// key, .csv with a label column), "digits" (the shipped UCI
     /// digits, 1797 8x8 images), or "synthetic[:samples=N,features=D,classes=C,seed=S]" (a seeded Gaussian mixture).
-    public static func load<Scalar: TensorScalar>(_ spec: String, options: DataOptions = DataOptions(),
-                                                  as _: Scalar.Type = Scalar.self) throws -> Dataset<Scalar> {
-        var (inputs, labels) = try raw(spec, options: options)
+    ///
+    /// The targets are read as `loss` scores them: class indices (one per sample, or per token for an array of
+    /// rank 2 or more) for cross-entropy, values for MSE, token labels for the causal loss (the `labels` array, or the
+    /// `input_ids` when there is none), none for the model's own loss. A model with several inputs (`inputNames`, in
+    /// the graph's order) takes each from the .npz array of its name; the first falls back to the input key.
+    public static func load<Scalar: TensorScalar>(_ spec: String, options: DataOptions = DataOptions(), loss: Loss = .crossEntropy,
+                                                  inputNames: [String] = [], as _: Scalar.Type = Scalar.self) throws -> Dataset<Scalar> {
+        let raw = try raw(spec, options: options, inputNames: inputNames)
+        var data = Dataset(inputs: raw.inputs, targets: try targets(raw, loss: loss, source: spec), namedInputs: raw.namedInputs)
         if let limit = options.limit {
             guard limit >= 1 else { throw DataError(spec, "--limit must be at least 1") }
-            let count = min(limit, labels.count)
-            inputs = inputs.rows(0..<count)
-            labels = Array(labels.prefix(count))
+            data = data.batch(0..<min(limit, data.count))
         }
         if let part = options.part {
-            let rows = part.rows(of: labels.count)
+            let rows = part.rows(of: data.count)
             guard !rows.isEmpty else {
-                throw DataError(spec, "\(labels.count) samples cannot be shared by \(part.count) processes: process \(part.index) would hold none")
+                throw DataError(spec, "\(data.count) samples cannot be shared by \(part.count) processes: process \(part.index) would hold none")
             }
-            inputs = inputs.rows(rows)
-            labels = Array(labels[rows])
+            data = data.batch(rows)
         }
-        guard inputs.scalars.allSatisfy(\.isFinite) else {
-            let index = inputs.scalars.firstIndex { !$0.isFinite }!
-            throw DataError(spec, "input value \(index) (sample \(index / max(1, inputs.count / max(1, labels.count)))) is NaN or infinite")
+        for (name, tensor) in [(raw.inputName, data.inputs)] + data.namedInputs.sorted(by: { $0.key < $1.key }).map({ ($0.key, $0.value) }) {
+            if let index = tensor.scalars.firstIndex(where: { !$0.isFinite }) {
+                throw DataError(spec, "input '\(name)' value \(index) (sample \(index / max(1, tensor.count / max(1, data.count)))) is NaN or infinite")
+            }
+            // Token ids travel as Scalar; Float holds every integer up to 2^24 exactly, and no further.
+            if Scalar.self == Float.self, tensor.scalars.allSatisfy({ $0 == $0.rounded() }),
+               let index = tensor.scalars.firstIndex(where: { abs($0) > 16_777_216 }) {
+                throw DataError(spec, "input '\(name)' value \(index) is \(Int(tensor.scalars[index])), an integer Float cannot hold exactly (use --precision double)")
+            }
         }
+        var inputs = data.inputs
         if let shape = options.inputShape {
-            let width = inputs.count / max(1, labels.count)
+            let width = inputs.count / max(1, data.count)
             guard shape.reduce(1, *) == width, shape.allSatisfy({ $0 > 0 }) else {
                 throw DataError(spec, "--input-shape \(shape.map(String.init).joined(separator: ",")) has \(shape.reduce(1, *)) " +
                                 "elements but each sample has \(width)")
             }
-            inputs = inputs.reshaped([labels.count] + shape)
+            inputs = inputs.reshaped([data.count] + shape)
         }
         if options.channelsLast {
             guard inputs.rank == 4 else { throw DataError(spec, "--layout nhwc needs 4-D inputs, got shape \(inputs.shape)") }
@@ -91,17 +101,66 @@ public enum DataLoader {
             guard [1, channels].contains(mean.count), [1, channels].contains(std.count) else {
                 throw DataError(spec, "--mean/--std need 1 or \(channels) values (one per channel)")
             }
-            guard std.allSatisfy({ $0 > 0 }) else { throw DataError(spec, "--std values must be positive") }
             let inner = inputs.shape.dropFirst(2).reduce(1, *)
             inputs = Tensor(shape: inputs.shape, scalars: inputs.scalars.enumerated().map { index, value in
                 let c = (index / inner) % channels
                 return (value - mean[mean.count == 1 ? 0 : c]) / std[std.count == 1 ? 0 : c]
             })
         }
-        return Dataset(inputs: inputs.converted(to: Scalar.self), targets: .labels(labels))
+        let targets: Targets<Scalar> = switch data.targets {
+        case .labels(let labels): .labels(labels)
+        case .tokens(let labels, let length): .tokens(labels, length: length)
+        case .values(let values): .values(values.converted(to: Scalar.self))
+        case .none(let count): .none(count: count)
+        }
+        return Dataset(inputs: inputs.converted(to: Scalar.self), targets: targets,
+                       namedInputs: data.namedInputs.mapValues { $0.converted(to: Scalar.self) })
     }
 
-    static func raw(_ spec: String, options: DataOptions) throws -> (Tensor<Double>, [Int]) {
+    /// A data file's arrays before the loss reads its targets.
+    struct RawData {
+        var inputName: String
+        var inputs: Tensor<Double>
+        var namedInputs: [String: Tensor<Double>] = [:]
+        /// The target array and its name; nil when the file has none.
+        var targets: (name: String, tensor: Tensor<Double>)?
+    }
+
+    /// The targets `loss` scores, read from the file's target array (or, for the causal loss, the token ids).
+    static func targets(_ raw: RawData, loss: Loss, source: String) throws -> Targets<Double> {
+        let count = raw.inputs.shape.first ?? 0
+        if loss == .fromModel { return .none(count: count) }
+        let tokenIDs = raw.namedInputs["input_ids"].map { ("input_ids", $0) } ?? (raw.inputName == "input_ids" ? ("input_ids", raw.inputs) : nil)
+        guard let (name, tensor) = raw.targets ?? (loss == .causalLanguageModel ? tokenIDs : nil) else {
+            throw DataError(source, loss == .causalLanguageModel
+                ? "--loss causal-lm needs a 'labels' array or the model's 'input_ids' to take next-token labels from"
+                : "no target array (name it with --y-key)")
+        }
+        guard tensor.shape.first == count else {
+            throw DataError(source, "'\(raw.inputName)' has \(count) samples but '\(name)' has \(tensor.shape.first ?? 0)")
+        }
+        switch loss {
+        case .meanSquaredError:
+            if let bad = tensor.scalars.firstIndex(where: { !$0.isFinite }) {
+                throw DataError(source, "target value \(bad) of '\(name)' is \(tensor.scalars[bad]): MSE targets must be finite")
+            }
+            return .values(tensor)
+        case .crossEntropy where tensor.rank <= 1:
+            return .labels(try checkedLabels(tensor.scalars, source: source))
+        case .causalLanguageModel where tensor.rank != 2:
+            throw DataError(source, "--loss causal-lm takes token labels of shape (samples, tokens), '\(name)' has shape \(tensor.shape)")
+        default:
+            let labels = try tensor.scalars.enumerated().map { index, value in
+                guard value == value.rounded(), (value >= 0 && value < 1e9) || value == Double(Loss.ignoreIndex) else {
+                    throw DataError(source, "token label \(index) of '\(name)' is \(value): labels must be class indices or \(Loss.ignoreIndex) (ignored)")
+                }
+                return Int(value)
+            }
+            return .tokens(labels, length: tensor.count / max(1, count))
+        }
+    }
+
+    static func raw(_ spec: String, options: DataOptions, inputNames: [String]) throws -> RawData {
         let isSynthetic = spec == "synthetic" || spec.hasPrefix("synthetic:")
         if spec == "digits" || isSynthetic, options.inputKey != DataOptions().inputKey || options.labelKey != DataOptions().labelKey {
             throw DataError(spec, "--x-key and --y-key name the arrays of an .npz or .npy data file; built-in data has none to choose")
@@ -110,12 +169,12 @@ public enum DataLoader {
             guard let url = Bundle.module.url(forResource: "digits", withExtension: "npz") else {
                 throw DataError(spec, "the shipped digits data is missing from this build")
             }
-            return try npz(url, display: "digits", options: DataOptions())
+            return try npz(url, display: "digits", options: DataOptions(), inputNames: [])
         }
         if isSynthetic { return try synthetic(spec, limit: options.limit) }
         let url = URL(fileURLWithPath: spec)
         switch url.pathExtension.lowercased() {
-        case "npz": return try npz(url, display: spec, options: options)
+        case "npz": return try npz(url, display: spec, options: options, inputNames: inputNames)
         case "npy": return try npy(url, display: spec, options: options)
         case "csv": return try csv(url, display: spec, options: options)
         default:
@@ -125,37 +184,43 @@ public enum DataLoader {
         }
     }
 
-    static func npz(_ url: URL, display: String, options: DataOptions) throws -> (Tensor<Double>, [Int]) {
+    /// The arrays named after the model's inputs (the first falls back to the input key) and the target array: the
+    /// label key's, or `labels` when the label key is the default and absent.
+    static func npz(_ url: URL, display: String, options: DataOptions, inputNames: [String]) throws -> RawData {
         let archive = try NumPyArchive(contentsOf: url)
         let names = archive.descriptors.map(\.name)
-        for key in [options.inputKey, options.labelKey] where !names.contains(key) {
-            throw DataError(display, "no array named '\(key)' (the file has: \(names.joined(separator: ", "))); " +
-                            "choose with --x-key / --y-key")
+        let first = inputNames.first.flatMap { names.contains($0) ? $0 : nil } ?? options.inputKey
+        let missing = ([first] + inputNames.dropFirst()).filter { !names.contains($0) }
+        guard missing.isEmpty else {
+            throw DataError(display, "no array named '\(Rendering.printable(missing[0]))' (the file has: \(names.map(Rendering.printable).joined(separator: ", "))); " +
+                            (missing[0] == first ? "choose the inputs with --x-key" : "the model's inputs are read from arrays of their names"))
         }
-        let inputs = try archive.tensor(named: options.inputKey)
-        let labelTensor = try archive.tensor(named: options.labelKey)
-        let labels = try checkedLabels(labelTensor.doubles(), source: display)
-        guard inputs.shape.first == labels.count else {
-            throw DataError(display, "'\(options.inputKey)' has \(inputs.shape.first ?? 0) samples but '\(options.labelKey)' has \(labels.count) labels")
+        var data = RawData(inputName: first, inputs: try archive.tensor(named: first).tensor(Double.self))
+        for name in inputNames.dropFirst() { data.namedInputs[name] = try archive.tensor(named: name).tensor(Double.self) }
+        for (name, tensor) in data.namedInputs where tensor.shape.first != data.inputs.shape.first {
+            throw DataError(display, "'\(first)' has \(data.inputs.shape.first ?? 0) samples but '\(Rendering.printable(name))' has \(tensor.shape.first ?? 0)")
         }
-        return (inputs.tensor(Double.self), labels)
+        let targetName = names.contains(options.labelKey) ? options.labelKey
+            : options.labelKey == DataOptions().labelKey && names.contains("labels") ? "labels" : nil
+        if let targetName { data.targets = (targetName, try archive.tensor(named: targetName).tensor(Double.self)) }
+        return data
     }
 
     /// Inputs from an .npy file; labels from the .npy beside it named by the label key (default y.npy).
-    static func npy(_ url: URL, display: String, options: DataOptions) throws -> (Tensor<Double>, [Int]) {
+    static func npy(_ url: URL, display: String, options: DataOptions) throws -> RawData {
         let labelsURL = url.deletingLastPathComponent().appendingPathComponent(options.labelKey + ".npy")
         guard FileManager.default.fileExists(atPath: labelsURL.path) else {
             throw DataError(display, "its labels are read from \(labelsURL.relativePath), which does not exist (name it with --y-key)")
         }
         let inputs = try NumPyFormat.read(contentsOf: url)
-        let labels = try checkedLabels(try NumPyFormat.read(contentsOf: labelsURL).doubles(), source: labelsURL.relativePath)
-        guard inputs.shape.first == labels.count else {
-            throw DataError(display, "\(inputs.shape.first ?? 0) samples but \(labels.count) labels in \(labelsURL.relativePath)")
+        let labels = try NumPyFormat.read(contentsOf: labelsURL)
+        guard inputs.shape.first == labels.shape.first else {
+            throw DataError(display, "\(inputs.shape.first ?? 0) samples but \(labels.shape.first ?? 0) labels in \(labelsURL.relativePath)")
         }
-        return (inputs.tensor(Double.self), labels)
+        return RawData(inputName: url.lastPathComponent, inputs: inputs.tensor(Double.self), targets: (labelsURL.relativePath, labels.tensor(Double.self)))
     }
 
-    static func csv(_ url: URL, display: String, options: DataOptions) throws -> (Tensor<Double>, [Int]) {
+    static func csv(_ url: URL, display: String, options: DataOptions) throws -> RawData {
         guard let text = try? String(contentsOf: url, encoding: .utf8) else { throw DataError(display, "cannot read the file") }
         let lines = text.split(whereSeparator: \.isNewline).map { $0.split(separator: ",", omittingEmptySubsequences: false).map {
             $0.trimmingCharacters(in: .whitespaces) } }
@@ -179,8 +244,8 @@ public enum DataLoader {
                 if column == labelIndex { labelValues.append(value) } else { inputs.append(value) }
             }
         }
-        let labels = try checkedLabels(labelValues, source: display)
-        return (Tensor(shape: [labels.count, header.count - 1], scalars: inputs), labels)
+        return RawData(inputName: url.lastPathComponent, inputs: Tensor(shape: [labelValues.count, header.count - 1], scalars: inputs),
+                       targets: (header[labelIndex], Tensor(labelValues)))
     }
 
     static func checkedLabels(_ values: [Double], source: String) throws -> [Int] {
@@ -196,7 +261,7 @@ public enum DataLoader {
     /// from one seed.
     /// Only the first `limit` samples are drawn: each sample's draws follow the previous one's, so they are the same
     /// samples the whole set would start with, and `samples=10^11` with a limit costs what the limit costs.
-    static func synthetic(_ spec: String, limit: Int? = nil) throws -> (Tensor<Double>, [Int]) {
+    static func synthetic(_ spec: String, limit: Int? = nil) throws -> RawData {
         var settings = ["samples": 512, "features": 8, "classes": 4, "seed": 0]
         if let colon = spec.firstIndex(of: ":") {
             for pair in spec[spec.index(after: colon)...].split(separator: ",") {
@@ -218,7 +283,7 @@ public enum DataLoader {
         let centres = (0..<(c * d)).map { _ in 3 * random.gaussian() }
         let labels = (0..<drawn).map { $0 % c }
         let inputs = labels.flatMap { label in (0..<d).map { centres[label * d + $0] + random.gaussian() } }
-        return (Tensor(shape: [drawn, d], scalars: inputs), labels)
+        return RawData(inputName: "synthetic", inputs: Tensor(shape: [drawn, d], scalars: inputs), targets: ("labels", Tensor(labels.map(Double.init))))
     }
 
     static func permuteNHWC(_ x: Tensor<Double>) -> Tensor<Double> {

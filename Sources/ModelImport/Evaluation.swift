@@ -3,7 +3,7 @@ import LinearAlgebra
 import NeuralNetworks
 import Reporting
 
-/// What `curvature eval` reports: the loss (mean cross-entropy) and accuracy of a model on a data set.
+/// What `curvature eval` reports: the loss (``Loss``: cross-entropy by default) and accuracy of a model on a data set.
 public struct Evaluation: Sendable, Codable, Equatable, Report {
     /// The report's layout version; it changes when a key changes meaning or is renamed.
     public static let formatVersion = 2
@@ -14,6 +14,9 @@ public struct Evaluation: Sendable, Codable, Equatable, Report {
     public var nSamples: Int
     public var nParameters: Int
     public var loss: Double
+    /// The loss function: cross-entropy, the causal language-model loss, MSE, or the model's own.
+    public var lossFunction: Loss
+    /// The fraction of correct predictions: samples for classification, tokens not ignored for token labels.
     public var accuracy: Double?
     public var bnMode: BatchNormMode
     public var precision: Precision
@@ -35,6 +38,7 @@ public struct Evaluation: Sendable, Codable, Equatable, Report {
         nSamples = objective.sampleCount
         nParameters = objective.dimension
         self.loss = Double(loss)
+        lossFunction = objective.loss
         self.accuracy = accuracy
         bnMode = objective.batchNormMode
         precision = settings.precision
@@ -45,8 +49,9 @@ public struct Evaluation: Sendable, Codable, Equatable, Report {
     var pairs: [[String]] {
         [["model", model], ["data", data], ["weights", weights ?? "(the model's own)"],
          ["n_samples", String(nSamples)], ["n_parameters", String(nParameters)],
-         ["loss", String(format: "%.6f", loss)], ["accuracy", accuracy.map { String(format: "%.4f", $0) } ?? "-"],
-         ["bn_mode", bnMode.rawValue], ["precision", precision.rawValue]]
+         ["loss", String(format: "%.6f", loss)]]
+            + (lossFunction == .crossEntropy ? [] : [["loss_function", lossFunction.rawValue]])
+            + [["accuracy", accuracy.map { String(format: "%.4f", $0) } ?? "-"], ["bn_mode", bnMode.rawValue], ["precision", precision.rawValue]]
     }
 
     public func table() -> String {

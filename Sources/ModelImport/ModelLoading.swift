@@ -41,18 +41,18 @@ public enum ModelLoader {
         }
     }
 
-    /// The graph's output on `inputs`, stopping at the first node that produces a non-finite value.
-    static func run<Scalar>(_ loaded: LoadedModel<Scalar>, _ inputs: Tensor<Scalar>) throws -> Variable<Scalar> {
+    /// The graph's output on `batch`, stopping at the first node that produces a non-finite value.
+    static func run<Scalar>(_ loaded: LoadedModel<Scalar>, _ batch: Dataset<Scalar>) throws -> Variable<Scalar> {
         let values = Dictionary(uniqueKeysWithValues: zip(loaded.parameters.names + loaded.buffers.names,
                                                           (loaded.parameters.tensors + loaded.buffers.tensors).map { Variable($0) }))
-        return try loaded.model.run(Variable(inputs), ParameterScope(values), checkingFinite: true)
+        return try loaded.model.run(Variable(batch.inputs), ParameterScope(values, inputs: batch.namedInputs), checkingFinite: true)
     }
 
     /// Why the loss over `data` is not finite: the first batch, in `batchSize` steps, where a node produces a
     /// non-finite value, named; or, when every node stays finite, the loss itself.
     public static func nonFiniteLoss<Scalar>(_ loaded: LoadedModel<Scalar>, _ data: Dataset<Scalar>, batchSize: Int, loss: Double) -> any Error {
         for start in stride(from: 0, to: data.count, by: max(1, batchSize)) {
-            do { _ = try run(loaded, data.inputs.rows(start..<min(data.count, start + batchSize))) } catch { return error }
+            do { _ = try run(loaded, data.batch(start..<min(data.count, start + batchSize))) } catch { return error }
         }
         return ImportError(file: loaded.model.file, "the loss is \(loss) although every node's output is finite: the logits are too large for the loss")
     }
@@ -89,29 +89,66 @@ public enum ModelLoader {
 
     /// Runs the first batch (and a last, shorter one) through the graph so that a data set the model cannot take
     /// fails with a clear message before any analysis: an input shape that does not fit, a graph that fixes the batch
-    /// size, a node that turns the data non-finite, labels outside the model's classes.
+    /// size, a node that turns the data non-finite, targets that do not fit the model's outputs under `loss`.
     public static func checkCompatibility<Scalar>(_ loaded: LoadedModel<Scalar>, _ data: Dataset<Scalar>, source: String,
-                                                  batchSize: Int = 1) throws {
+                                                  batchSize: Int = 1, loss: Loss = .crossEntropy) throws {
         guard data.count > 0 else { throw DataError(source, "the data set is empty") }
-        let sample = data.inputs.rows(0..<1)
         guard batchSize >= 1 else { throw DataError(source, "the batch size must be at least 1, got \(batchSize)") }
-        let declared = loaded.model.inputShape.dropFirst()
-        let given = sample.shape.dropFirst()
-        if declared.count != given.count || zip(declared, given).contains(where: { $0 != nil && $0 != $1 }) {
-            throw DataError(source, "each sample has shape \(Array(given)) but the model's input '\(loaded.model.inputName)' " +
-                            "takes [\(declared.map { $0.map(String.init) ?? "?" }.joined(separator: ", "))] (use --input-shape, --layout)")
+        for (index, input) in loaded.model.graphInputs.enumerated() {
+            guard let tensor = index == 0 ? data.inputs : data.namedInputs[input.name] else {
+                throw DataError(source, "the model's input '\(Rendering.printable(input.name))' has no array in the data " +
+                                "(the model takes \(loaded.model.graphInputs.map(\.name).joined(separator: ", ")); an .npz names its arrays after them)")
+            }
+            let declared = input.shape.dropFirst(), given = tensor.shape.dropFirst()
+            if declared.count != given.count || zip(declared, given).contains(where: { $0 != nil && $0 != $1 }) {
+                throw DataError(source, "each sample has shape \(Array(given)) but the model's input '\(Rendering.printable(input.name))' " +
+                                "takes [\(declared.map { $0.map(String.init) ?? "?" }.joined(separator: ", "))] (use --input-shape, --layout)")
+            }
+            if input.isInteger, let bad = tensor.scalars.firstIndex(where: { $0 < 0 || $0 != $0.rounded() }) {
+                throw DataError(source, "the model's input '\(Rendering.printable(input.name))' takes non-negative integers " +
+                                "(token ids, masks) but value \(bad) is \(tensor.scalars[bad])")
+            }
         }
-        if loaded.model.inputType.hasPrefix("int"),
-           let bad = data.inputs.scalars.firstIndex(where: { $0 < 0 || $0 != $0.rounded() }) {
-            throw DataError(source, "the model takes integer token ids but input value \(bad) is \(data.inputs.scalars[bad])")
-        }
-        var output = try run(loaded, data.inputs.rows(0..<min(batchSize, data.count)))
+        let first = data.batch(0..<min(batchSize, data.count))
+        try checkTargets(try run(loaded, first), samples: first.count, data.targets, source: source, loss: loss)
         let last = data.count % batchSize
-        if last != 0 && data.count > batchSize { output = try run(loaded, data.inputs.rows((data.count - last)..<data.count)) }
-        guard case .labels(let labels) = data.targets else { return }
-        let classes = output.shape.dropFirst().reduce(1, *)
-        if let bad = labels.firstIndex(where: { $0 >= classes }) {
-            throw DataError(source, "label \(labels[bad]) (sample \(bad)) is out of range: the model has \(classes) outputs")
+        if last != 0 && data.count > batchSize {
+            try checkTargets(try run(loaded, data.batch((data.count - last)..<data.count)), samples: last, data.targets, source: source, loss: loss)
+        }
+    }
+
+    /// The model's outputs on a batch of `samples` must be what `loss` scores, and every one of `targets` (the whole
+    /// data set's) must be in the range of those outputs.
+    static func checkTargets<Scalar>(_ output: Variable<Scalar>, samples n: Int, _ targets: Targets<Scalar>, source: String, loss: Loss) throws {
+        switch (loss, targets) {
+        case (.crossEntropy, .labels(let labels)):
+            guard output.shape.first == n else {
+                throw DataError(source, "the model's output has shape \(output.shape) for \(n) samples; cross-entropy with one label per sample needs (samples, classes)")
+            }
+            let classes = output.shape.dropFirst().reduce(1, *)
+            if let bad = labels.firstIndex(where: { $0 >= classes }) {
+                throw DataError(source, "label \(labels[bad]) (sample \(bad)) is out of range: the model has \(classes) outputs")
+            }
+        case (.crossEntropy, .tokens(let labels, let length)), (.causalLanguageModel, .tokens(let labels, let length)):
+            guard output.shape.count == 3, output.shape[0] == n, output.shape[1] == length else {
+                throw DataError(source, "the model's output has shape \(output.shape) but \(n) samples of \(length) token labels need " +
+                                "logits of shape [\(n), \(length), vocabulary]")
+            }
+            if let bad = labels.firstIndex(where: { $0 >= output.shape[2] || ($0 < 0 && $0 != Loss.ignoreIndex) }) {
+                throw DataError(source, "token label \(labels[bad]) (sample \(bad / max(1, length)), position \(bad % max(1, length))) is out of range: " +
+                                "the model has \(output.shape[2]) classes and \(Loss.ignoreIndex) marks an ignored position")
+            }
+        case (.meanSquaredError, .values(let values)):
+            guard output.value.count == values.count / max(1, targets.count) * n, output.shape.first == n else {
+                throw DataError(source, "the model's output has shape \(output.shape) for \(n) samples but the targets have shape \(values.shape)")
+            }
+        case (.fromModel, _):
+            guard output.value.count == 1 else {
+                throw DataError(source, "--loss from-model takes the model's output as the loss, " +
+                                "but it has shape \(output.shape), not one value")
+            }
+        default:
+            throw DataError(source, "the targets do not fit the loss \(loss.rawValue)")
         }
     }
 }

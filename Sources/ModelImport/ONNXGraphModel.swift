@@ -22,11 +22,13 @@ public struct ONNXGraphModel: Layer, @unchecked Sendable {
     // @unchecked: every stored property is immutable after init; the protobuf node messages are value types.
     public let file: String
     public let opset: Int
-    /// The graph's data input and its element type ("float32", "int64", ...).
-    public let inputName: String
-    public let inputType: String
-    /// Its declared shape: extents, or nil for symbolic ones (the batch axis).
-    public let inputShape: [Int?]
+    /// The graph's data inputs in the file's order: the first is the model's input, the others are read by name
+    /// from the scope (``Dataset``'s named inputs).
+    public let graphInputs: [GraphInput]
+    /// The first data input's name, element type and declared shape.
+    public var inputName: String { graphInputs[0].name }
+    public var inputType: String { graphInputs[0].type }
+    public var inputShape: [Int?] { graphInputs[0].shape }
     public let outputName: String
     /// True when the model has convolutions but no BatchNormalization and its conv weights carry the names the
     /// PyTorch exporter gives BatchNorm-folded weights ("onnx::Conv_*"): it is analysed as given.
@@ -39,6 +41,15 @@ public struct ONNXGraphModel: Layer, @unchecked Sendable {
     public let bufferShapes: [(name: String, shape: [Int])]
     /// Parameters and buffers that the file stored as another tensor, each now a tensor of its own.
     public let untiedTensors: [UntiedTensor]
+
+    /// A data input of the graph: its name, element type ("float32", "int64", ...) and declared shape (extents, nil
+    /// for symbolic ones such as the batch axis).
+    public struct GraphInput: Sendable, Equatable {
+        public var name: String
+        public var type: String
+        public var shape: [Int?]
+        public var isInteger: Bool { type.hasPrefix("int") || type.hasPrefix("uint") || type == "bool" }
+    }
 
     /// A tensor the file held only as a copy of another (`storedAs`), untied into its own parameter or buffer.
     public struct UntiedTensor: Sendable, Equatable, Codable {
@@ -89,13 +100,16 @@ public struct ONNXGraphModel: Layer, @unchecked Sendable {
             if storedAs[name] != nil, !names.contains(name) { names.append(name) }
         }.map { UntiedTensor(name: $0, storedAs: storedAs[$0]!) }
         let inputs = graph.input.filter { !initializerNames.contains($0.name) }
-        guard inputs.count == 1, let input = inputs.first, let output = graph.output.first else {
-            throw ImportError(file: file, "the graph needs exactly one data input and an output (has \(inputs.count) inputs: " +
-                              "\(inputs.map(\.name).joined(separator: ", ")))")
+        guard !inputs.isEmpty, let output = graph.output.first else {
+            throw ImportError(file: file, "the graph needs a data input and an output (has \(inputs.count) inputs and \(graph.output.count) outputs)")
         }
-        inputName = input.name
-        inputType = ONNXModel.dataTypeNames[input.type.tensorType.elemType] ?? "unknown"
-        inputShape = input.type.tensorType.shape.dim.map { if case .dimValue(let v) = $0.value { Int(v) } else { nil } }
+        guard Set(inputs.map(\.name)).count == inputs.count else {
+            throw ImportError(file: file, "the graph declares an input twice (\(inputs.map { Rendering.printable($0.name) }.joined(separator: ", ")))")
+        }
+        graphInputs = inputs.map { input in
+            GraphInput(name: input.name, type: ONNXModel.dataTypeNames[input.type.tensorType.elemType] ?? "unknown",
+                       shape: input.type.tensorType.shape.dim.map { if case .dimValue(let v) = $0.value { Int(v) } else { nil } })
+        }
         outputName = output.name
 
         // A running statistic read directly from a tensor that some node also uses as a parameter gets its own copy.
@@ -242,10 +256,18 @@ public struct ONNXGraphModel: Layer, @unchecked Sendable {
     public func run<Scalar: TensorScalar>(_ input: Variable<Scalar>, _ parameters: ParameterScope<Scalar>,
                                           checkingFinite: Bool = false) throws -> Variable<Scalar> {
         var values: [String: GraphValue<Scalar>] = [:]
-        if inputType.hasPrefix("int") {
-            values[inputName] = .integer(IntegerTensor(shape: input.shape, values: input.value.scalars.map { Int($0) }))
-        } else {
-            values[inputName] = .float(input)
+        for (index, graphInput) in graphInputs.enumerated() {
+            let value: Variable<Scalar>
+            if index == 0 {
+                value = input
+            } else if let named = parameters.inputs[graphInput.name] {
+                value = Variable(named)
+            } else {
+                throw ImportError(file: file, "the model's input '\(Rendering.printable(graphInput.name))' has no data " +
+                                  "(the data holds: \(([inputName] + parameters.inputs.keys.sorted()).joined(separator: ", ")))")
+            }
+            values[graphInput.name] = graphInput.isInteger
+                ? .integer(IntegerTensor(shape: value.shape, values: value.value.scalars.map { Int($0) })) : .float(value)
         }
         for (name, _) in parameterShapes + bufferShapes { values[name] = .float(parameters(name)) }
         for (name, tensor) in floatConstants { values[name] = .float(Variable(tensor.converted(to: Scalar.self))) }

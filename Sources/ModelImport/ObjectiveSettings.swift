@@ -28,6 +28,8 @@ public struct ObjectiveSettings: Sendable, Codable, Equatable {
     public var batchIndex: Int?
     public var bnMode: BatchNormMode = .eval
     public var precision: Precision = .double
+    /// The loss whose curvature is analysed (PyTorch's definitions, ``Loss``).
+    public var loss: Loss = .crossEntropy
     /// Content fingerprints (`FileDigest`, in ModelFormats) of the input files, by role ("model", "weights", "data", and any a caller
     /// adds), once ``digestingInputs(_:)`` has taken them: a checkpoint written under these settings then resumes
     /// only over the same contents, not merely the same paths. Nil when not taken.
@@ -41,7 +43,22 @@ public struct ObjectiveSettings: Sendable, Codable, Equatable {
 
     enum CodingKeys: String, CodingKey {
         case model, weights, data, dataOptions = "data_options", batchSize = "batch_size", batchIndex = "batch_index"
-        case bnMode = "bn_mode", precision, inputDigests = "input_digests"
+        case bnMode = "bn_mode", precision, loss, inputDigests = "input_digests"
+    }
+
+    /// Decodes settings; a record written before the loss was recorded is of the cross-entropy it then always was.
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        model = try c.decode(String.self, forKey: .model)
+        weights = try c.decodeIfPresent(String.self, forKey: .weights)
+        data = try c.decode(String.self, forKey: .data)
+        dataOptions = try c.decode(DataOptions.self, forKey: .dataOptions)
+        batchSize = try c.decode(Int.self, forKey: .batchSize)
+        batchIndex = try c.decodeIfPresent(Int.self, forKey: .batchIndex)
+        bnMode = try c.decode(BatchNormMode.self, forKey: .bnMode)
+        precision = try c.decode(Precision.self, forKey: .precision)
+        loss = try c.decodeIfPresent(Loss.self, forKey: .loss) ?? .crossEntropy
+        inputDigests = try c.decodeIfPresent([String: String].self, forKey: .inputDigests)
     }
 
     /// These settings with ``inputDigests`` taken of the model, the weights, the data when it is a file, and `extra`
@@ -72,7 +89,7 @@ public struct ObjectiveSettings: Sendable, Codable, Equatable {
     }
 
     /// The model with `checkpoint` (or ``weights``) loaded, the data (only `part` of it when given: one process's
-    /// share of a data-parallel run), checked against each other, and the objective over them: mean cross-entropy.
+    /// share of a data-parallel run), checked against each other, and the objective over them: the mean of ``loss``.
     public func load<Scalar: TensorScalar>(
         _: Scalar.Type = Scalar.self, checkpoint: String? = nil, part: DataPart? = nil
     ) throws -> (objective: Objective<Scalar>, model: LoadedModel<Scalar>) {
@@ -83,21 +100,21 @@ public struct ObjectiveSettings: Sendable, Codable, Equatable {
         let loaded: LoadedModel<Scalar> = try ModelLoader.load(model, weights: checkpoint ?? weights)
         var options = dataOptions
         options.part = part
-        let dataset: Dataset<Scalar> = try DataLoader.load(data, options: options)
-        try ModelLoader.checkCompatibility(loaded, dataset, source: data, batchSize: batchSize)
+        let dataset: Dataset<Scalar> = try DataLoader.load(data, options: options, loss: loss, inputNames: loaded.model.graphInputs.map(\.name))
+        try ModelLoader.checkCompatibility(loaded, dataset, source: data, batchSize: batchSize, loss: loss)
         let batches = (dataset.count + batchSize - 1) / batchSize
         if let batchIndex, !(0..<batches).contains(batchIndex) {
             throw DataError(data, "--batch-index \(batchIndex) is past the last batch (\(dataset.count) samples make \(batches) batches of \(batchSize))")
         }
-        let objective = Objective(model: loaded.model, parameters: loaded.parameters, buffers: loaded.buffers, loss: .crossEntropy,
+        let objective = Objective(model: loaded.model, parameters: loaded.parameters, buffers: loaded.buffers, loss: loss,
                                   data: dataset, batchSize: batchSize, scope: batchIndex.map { .batch($0) } ?? .fullData, batchNormMode: bnMode)
         return (objective, loaded)
     }
 
     /// A second data set (a test set) read as ``data`` is, checked against `loaded`.
     public func dataset<Scalar: TensorScalar>(_ spec: String, for loaded: LoadedModel<Scalar>) throws -> Dataset<Scalar> {
-        let dataset: Dataset<Scalar> = try DataLoader.load(spec, options: dataOptions)
-        try ModelLoader.checkCompatibility(loaded, dataset, source: spec, batchSize: batchSize)
+        let dataset: Dataset<Scalar> = try DataLoader.load(spec, options: dataOptions, loss: loss, inputNames: loaded.model.graphInputs.map(\.name))
+        try ModelLoader.checkCompatibility(loaded, dataset, source: spec, batchSize: batchSize, loss: loss)
         return dataset
     }
 }

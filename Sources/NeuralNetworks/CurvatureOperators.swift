@@ -92,6 +92,20 @@ public struct MonteCarloFisherOperator<Scalar: TensorScalar>: CurvatureOperator 
 }
 
 extension Objective {
+    /// Why `matrix` is not defined for this objective's loss, or nil when it is. The GGN needs a loss of the model's
+    /// outputs (not the model's own loss); the Fisher matrices need a mean of per-sample terms that each depend on
+    /// one sample's outputs (``Loss/hasPerSampleTerms(_:)``).
+    public func unavailability(of matrix: CurvatureMatrix) -> String? {
+        switch matrix {
+        case .hessian: return nil
+        case .ggn: return loss == .fromModel ? "the GGN needs a loss of the model's outputs; with --loss from-model the output is the loss (use the Hessian)" : nil
+        case .fisher, .monteCarloFisher:
+            return loss.hasPerSampleTerms(data.targets) ? nil
+                : "the \(matrix.rawValue) matrix needs a loss with one term per sample (cross-entropy with one label per sample, or MSE); " +
+                  "\(loss.rawValue) with these targets has none (use the GGN, its expectation)"
+        }
+    }
+
     /// The operator of `matrix` at the current point; `seed` and `samples` fix the Monte-Carlo Fisher's draws.
     public func curvature(_ matrix: CurvatureMatrix, seed: UInt64 = 0, samples: Int = 1) -> any CurvatureOperator<Scalar> {
         switch matrix {

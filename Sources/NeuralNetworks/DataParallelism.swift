@@ -10,12 +10,17 @@ public struct DataShare: Sendable {
     public var sums: any PartialSums
     /// The samples of every process together.
     public var totalSamples: Int
+    /// The terms every process's loss is a mean of together (``Loss/termCount(_:)``: samples, or tokens not ignored).
+    public var totalTerms: Int
 
-    /// Shares whose sample counts are `localSamples` on this process; the total is summed over every process (a
-    /// collective call: every process makes it).
-    public init(sums: any PartialSums, localSamples: Int) {
+    /// Shares whose sample counts are `localSamples` on this process, and whose losses are means of `localTerms`
+    /// terms (the samples when nil); the totals are summed over every process (a collective call: every process
+    /// makes it).
+    public init(sums: any PartialSums, localSamples: Int, localTerms: Int? = nil) {
         self.sums = sums
-        totalSamples = Int(sums.sum([Double(localSamples)])[0])
+        let totals = sums.sum([Double(localSamples), Double(localTerms ?? localSamples)])
+        totalSamples = Int(totals[0])
+        totalTerms = Int(totals[1])
     }
 }
 

@@ -52,11 +52,20 @@ public struct ParameterScope<Scalar: TensorScalar> {
     let values: [String: Variable<Scalar>]
     let prefix: String
     public let context: ForwardContext<Scalar>
+    /// The model's inputs other than the first, by name (``Dataset/namedInputs``).
+    public let inputs: [String: Tensor<Scalar>]
 
-    public init(_ values: [String: Variable<Scalar>], prefix: String = "", context: ForwardContext<Scalar> = ForwardContext()) {
+    public init(_ values: [String: Variable<Scalar>], prefix: String = "", context: ForwardContext<Scalar> = ForwardContext(),
+                inputs: [String: Tensor<Scalar>] = [:]) {
         self.values = values
         self.prefix = prefix
         self.context = context
+        self.inputs = inputs
+    }
+
+    /// This scope with `inputs` as the model's named inputs.
+    public func with(inputs: [String: Tensor<Scalar>]) -> ParameterScope {
+        ParameterScope(values, prefix: prefix, context: context, inputs: inputs)
     }
 
     public func callAsFunction(_ name: String) -> Variable<Scalar> {
@@ -69,7 +78,7 @@ public struct ParameterScope<Scalar: TensorScalar> {
 
     /// The scope of a sublayer, e.g. "0." in a Sequential.
     public func child(_ name: String) -> ParameterScope {
-        ParameterScope(values, prefix: prefix + name + ".", context: context)
+        ParameterScope(values, prefix: prefix + name + ".", context: context, inputs: inputs)
     }
 }
 
@@ -99,6 +108,11 @@ extension Layer {
     /// The buffers' initial values.
     public func makeBuffers<Scalar: TensorScalar>(as _: Scalar.Type = Scalar.self) -> ParameterSet<Scalar> {
         ParameterSet(initialBuffers())
+    }
+
+    /// Runs the layer on a batch: its first input as the input, the others as the scope's named inputs.
+    public func callAsFunction<Scalar: TensorScalar>(_ batch: Dataset<Scalar>, _ parameters: ParameterScope<Scalar>) -> Variable<Scalar> {
+        self(Variable(batch.inputs), parameters.with(inputs: batch.namedInputs))
     }
 
     /// Runs the layer on constant parameters and buffers (no derivatives), BatchNorm in eval mode.

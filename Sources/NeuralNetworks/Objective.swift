@@ -72,11 +72,19 @@ public struct Objective<Scalar: TensorScalar>: Sendable {
 
     // MARK: Batching
 
-    /// The batches of the scope with their weights n_b / N (or 1 for a single batch).
+    /// The number of terms the loss over the scope is a mean of (samples, or tokens not ignored), every process's.
+    public var termCount: Int {
+        share?.totalTerms ?? weightedBatches.reduce(0) { $0 + loss.termCount($1.data.targets) }
+    }
+
+    /// The batches of the scope with their weights n_b / N (or 1 for a single batch), n_b the terms of the batch's
+    /// loss (``Loss/termCount(_:)``: samples, or tokens not ignored) and N those of the whole data set.
     var weightedBatches: [(weight: Scalar, data: Dataset<Scalar>)] {
         let batches = data.batches(of: batchSize)
         switch scope {
-        case .fullData: return batches.map { (Scalar($0.count) / Scalar(share?.totalSamples ?? data.count), $0) }
+        case .fullData:
+            let total = Scalar(Swift.max(1, share?.totalTerms ?? loss.termCount(data.targets)))
+            return batches.map { (Scalar(loss.termCount($0.targets)) / total, $0) }
         case .batch(let index):
             precondition(index >= 0 && index < batches.count, "batch \(index) of \(batches.count)")
             return [(1, batches[index])]
@@ -146,7 +154,7 @@ public struct Objective<Scalar: TensorScalar>: Sendable {
     public func lossValue(at theta: Tensor<Scalar>) -> Scalar {
         let local: Scalar = weightedBatches.reduce(0) { total, batch in
             let (_, scope) = leaves(theta)
-            return total + batch.weight * loss(model(Variable(batch.data.inputs), scope), batch.data.targets).value.scalars[0]
+            return total + batch.weight * loss(model(batch.data, scope), batch.data.targets).value.scalars[0]
         }
         return combined([Tensor(shape: [1], scalars: [local])])[0].scalars[0]
     }
@@ -157,7 +165,7 @@ public struct Objective<Scalar: TensorScalar>: Sendable {
         var parts: [(Scalar, Tensor<Scalar>)] = []
         for batch in weightedBatches {
             let (variables, scope) = leaves(theta)
-            let batchLoss = loss(model(Variable(batch.data.inputs), scope), batch.data.targets)
+            let batchLoss = loss(model(batch.data, scope), batch.data.targets)
             value += batch.weight * batchLoss.value.scalars[0]
             parts.append((batch.weight, Self.flatten(gradients(of: batchLoss, withRespectTo: variables))))
         }
@@ -183,7 +191,7 @@ public struct Objective<Scalar: TensorScalar>: Sendable {
         var parts = [[(Scalar, Tensor<Scalar>)]](repeating: [], count: vectors.count)
         for batch in weightedBatches {
             let (variables, scope) = leaves(theta)
-            let batchLoss = loss(model(Variable(batch.data.inputs), scope), batch.data.targets)
+            let batchLoss = loss(model(batch.data, scope), batch.data.targets)
             let first = gradients(of: batchLoss, withRespectTo: variables, createGraph: true)
             for (index, v) in vectors.enumerated() {
                 let pieces = Self.split(v, like: variables)
@@ -209,7 +217,7 @@ public struct Objective<Scalar: TensorScalar>: Sendable {
         var parts: [(Scalar, Tensor<Scalar>)] = []
         for batch in weightedBatches {
             let (variables, scope) = leaves(theta, tangent: v)
-            let batchLoss = loss(model(Variable(batch.data.inputs), scope), batch.data.targets)
+            let batchLoss = loss(model(batch.data, scope), batch.data.targets)
             let gradient = gradients(of: batchLoss, withRespectTo: variables)
             parts.append((batch.weight, Tensor(gradient.flatMap { Self.tangent(of: $0).scalars })))
         }
@@ -224,7 +232,7 @@ public struct Objective<Scalar: TensorScalar>: Sendable {
             let linearization = Linearization<Scalar>()
             let (variables, gradient) = linearization.recording {
                 let (variables, scope) = leaves(theta, linearization: linearization)
-                let batchLoss = loss(model(Variable(batch.data.inputs), scope), batch.data.targets)
+                let batchLoss = loss(model(batch.data, scope), batch.data.targets)
                 return (variables, gradients(of: batchLoss, withRespectTo: variables))
             }
             for (index, v) in vectors.enumerated() {
@@ -242,7 +250,7 @@ public struct Objective<Scalar: TensorScalar>: Sendable {
     /// parameters' tangent and records no graph.
     public func jacobianVectorProduct(at theta: Tensor<Scalar>, _ v: Tensor<Scalar>, on batch: Dataset<Scalar>) -> Tensor<Scalar> {
         let (_, scope) = leaves(theta, tangent: v, differentiable: false)
-        return Self.tangent(of: model(Variable(batch.inputs), scope))
+        return Self.tangent(of: model(batch, scope))
     }
 
     /// A variable's tangent, zeros when nothing it depends on moves.
@@ -251,7 +259,7 @@ public struct Objective<Scalar: TensorScalar>: Sendable {
     /// `J^T u`: the gradient of `<outputs, u>` with respect to the parameters, on `batch`.
     public func vectorJacobianProduct(at theta: Tensor<Scalar>, _ u: Tensor<Scalar>, on batch: Dataset<Scalar>) -> Tensor<Scalar> {
         let (variables, scope) = leaves(theta)
-        let outputs = model(Variable(batch.inputs), scope)
+        let outputs = model(batch, scope)
         return Self.flatten(gradients(of: outputs.dot(Variable(u)), withRespectTo: variables))
     }
 
@@ -321,7 +329,7 @@ public struct Objective<Scalar: TensorScalar>: Sendable {
             let linearization = Linearization<Scalar>()
             let (variables, outputs) = linearization.recording {
                 let (variables, scope) = leaves(theta, linearization: linearization)
-                return (variables, model(Variable(batch.data.inputs), scope))
+                return (variables, model(batch.data, scope))
             }
             let outputWeighting = weighting(outputs.value, batch.data, batchIndex)
             for (index, v) in vectors.enumerated() {
@@ -361,17 +369,18 @@ public struct Objective<Scalar: TensorScalar>: Sendable {
 
 
 extension Objective {
-    /// The loss and, for cross-entropy, the fraction of correctly classified samples, at the current point (all of
+    /// The loss and, for classification losses, the fraction of correctly predicted samples or tokens (over those not
+    /// ignored), at the current point (all of
     /// `parameters` and `buffers`), over the scope: one forward pass per batch, no tape.
     public func evaluate() -> (loss: Scalar, accuracy: Double?) {
         var total: Scalar = 0
         var correct = 0, counted = 0
         for batch in weightedBatches {
-            let outputs = model(Variable(batch.data.inputs), constantScope())
+            let outputs = model(batch.data, constantScope())
             total += batch.weight * loss(outputs, batch.data.targets).value.scalars[0]
-            if case .labels(let labels) = batch.data.targets {
-                correct += zip(outputs.value.argmaxRows(), labels).filter { $0 == $1 }.count
-                counted += labels.count
+            if let predictions = loss.correctPredictions(outputs.value, batch.data.targets) {
+                correct += predictions.correct
+                counted += predictions.counted
             }
         }
         guard let share else { return (total, counted > 0 ? Double(correct) / Double(counted) : nil) }

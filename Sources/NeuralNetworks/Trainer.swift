@@ -67,7 +67,7 @@ public struct Trainer<Scalar: TensorScalar>: Sendable {
                     leaves.append(leaf)
                 }
                 for (name, tensor) in zip(buffers.names, buffers.tensors) { values[name] = Variable(tensor) }
-                let outputs = model(Variable(batch.inputs), ParameterScope(values, context: context))
+                let outputs = model(batch, ParameterScope(values, context: context))
                 let batchLoss = loss(outputs, batch.targets)
                 lossTotal += Double(batchLoss.value.scalars[0]) * Double(batch.count)
                 if case .labels(let labels) = batch.targets { correct += zip(outputs.value.argmaxRows(), labels).filter { $0 == $1 }.count }
@@ -123,25 +123,6 @@ extension ParameterSet {
     /// A copy with one named tensor replaced.
     public func setting(_ name: String, _ value: Tensor<Scalar>) -> ParameterSet {
         ParameterSet(zip(names, tensors).map { $0.0 == name ? ($0.0, value) : ($0.0, $0.1) })
-    }
-}
-
-extension Dataset {
-    /// The samples at `indices`, in that order.
-    public func rows(_ indices: [Int]) -> Dataset {
-        let width = inputs.count / Swift.max(1, count)
-        let values = inputs.scalars
-        let selected = Tensor(shape: [indices.count] + inputs.shape.dropFirst(),
-                              scalars: indices.flatMap { values[($0 * width)..<(($0 + 1) * width)] })
-        let targetRows: Targets<Scalar> = switch targets {
-        case .labels(let labels): .labels(indices.map { labels[$0] })
-        case .values(let t):
-            .values(Tensor(shape: [indices.count] + t.shape.dropFirst(), scalars: indices.flatMap { i in
-                let w = t.count / Swift.max(1, count)
-                return t.scalars[(i * w)..<((i + 1) * w)]
-            }))
-        }
-        return Dataset(inputs: selected, targets: targetRows)
     }
 }
 

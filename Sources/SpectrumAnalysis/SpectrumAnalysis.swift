@@ -142,6 +142,7 @@ public struct SpectrumAnalysis: Sendable {
             if let weights { rowObjective.weights = weights }
             let (objective, loaded) = try load(rowObjective)
             if first == nil { first = (objective, loaded) }
+            if let reason = objective.unavailability(of: settings.matrix) { throw SpectrumError.setting(reason) }
             for (label, names) in try groups(objective.parameters) {
                 var subset = objective
                 subset.parameterNames = names
@@ -159,7 +160,7 @@ public struct SpectrumAnalysis: Sendable {
         }
         let (objective, loaded) = first!
         let report = SpectrumReport(model: self.objective.model, data: self.objective.data, nSamples: objective.sampleCount, method: settings.method,
-                                    matrix: settings.matrix, seed: settings.seed, bnMode: objective.batchNormMode, precision: self.objective.precision,
+                                    matrix: settings.matrix, lossFunction: objective.loss, seed: settings.seed, bnMode: objective.batchNormMode, precision: self.objective.precision,
                                     tolerance: settings.effectiveTolerance(precision: Precision(of: Scalar.self)), batchNormFolded: loaded.model.batchNormFolded,
                                     untiedTensors: loaded.model.untiedTensors, rows: rows)
         return (report, outputs)

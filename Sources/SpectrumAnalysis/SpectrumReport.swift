@@ -67,6 +67,8 @@ public struct SpectrumReport: Sendable, Encodable {
     public var nSamples: Int
     public var method: SpectrumMethod
     public var matrix: CurvatureMatrix
+    /// The loss whose curvature this is.
+    public var lossFunction: Loss
     public var seed: UInt64
     public var bnMode: BatchNormMode
     public var precision: Precision
@@ -75,7 +77,7 @@ public struct SpectrumReport: Sendable, Encodable {
     public var untiedTensors: [ONNXGraphModel.UntiedTensor]
     public var rows: [SpectrumRow]
 
-    public init(model: String, data: String, nSamples: Int, method: SpectrumMethod, matrix: CurvatureMatrix, seed: UInt64,
+    public init(model: String, data: String, nSamples: Int, method: SpectrumMethod, matrix: CurvatureMatrix, lossFunction: Loss, seed: UInt64,
                 bnMode: BatchNormMode, precision: Precision, tolerance: Double, batchNormFolded: Bool,
                 untiedTensors: [ONNXGraphModel.UntiedTensor], rows: [SpectrumRow]) {
         self.model = model
@@ -83,6 +85,7 @@ public struct SpectrumReport: Sendable, Encodable {
         self.nSamples = nSamples
         self.method = method
         self.matrix = matrix
+        self.lossFunction = lossFunction
         self.seed = seed
         self.bnMode = bnMode
         self.precision = precision
@@ -93,7 +96,7 @@ public struct SpectrumReport: Sendable, Encodable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case version, model, data, nSamples, method, matrix, seed, bnMode, precision, tolerance, batchNormFolded, untiedTensors, rows
+        case version, model, data, nSamples, method, matrix, lossFunction, seed, bnMode, precision, tolerance, batchNormFolded, untiedTensors, rows
         case nParameters, loss, topEigenvalues, bottomEigenvalues, residuals, matvecs, restarts, converged, trace, density, criteria
     }
 
@@ -105,6 +108,7 @@ public struct SpectrumReport: Sendable, Encodable {
         try c.encode(nSamples, forKey: .nSamples)
         try c.encode(method, forKey: .method)
         try c.encode(matrix, forKey: .matrix)
+        try c.encode(lossFunction, forKey: .lossFunction)
         try c.encode(seed, forKey: .seed)
         try c.encode(bnMode, forKey: .bnMode)
         try c.encode(precision, forKey: .precision)

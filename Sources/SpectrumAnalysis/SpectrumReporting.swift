@@ -7,7 +7,7 @@ import Spectra
 extension SpectrumReport: Report {
     /// The run's settings, one line per row, the largest residual, and the estimates as sentences.
     public func table() -> String {
-        "\(model) on \(data) (\(nSamples) samples): \(matrix.rawValue), \(method.rawValue), " +
+        "\(model) on \(data) (\(nSamples) samples): \(matrix.rawValue)\(lossFunction == .crossEntropy ? "" : " of " + lossFunction.rawValue), \(method.rawValue), " +
             "bn_mode \(bnMode.rawValue), \(precision.rawValue), seed \(seed)\n\n" +
             eigenvalueTable.text() + "\n" + notes.map { $0 + "\n" }.joined()
     }
@@ -36,7 +36,7 @@ extension SpectrumReport: Report {
 
     /// The report as one self-contained HTML page, with `plot` (the density SVG, when one was estimated) inline.
     public func page(plot: String? = nil) -> HTMLPage {
-        let settings = [("model", model), ("data", "\(data) (\(nSamples) samples)"), ("matrix", matrix.rawValue), ("method", method.rawValue),
+        let settings = [("model", model), ("data", "\(data) (\(nSamples) samples)"), ("matrix", matrix.rawValue), ("loss_function", lossFunction.rawValue), ("method", method.rawValue),
                         ("bn_mode", bnMode.rawValue), ("precision", precision.rawValue), ("tolerance", String(format: "%.0e", tolerance)),
                         ("seed", String(seed))]
         var sections = [HTMLPage.Section("Eigenvalues", [.table(eigenvalueTable), .text(notes)])]

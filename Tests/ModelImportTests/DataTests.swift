@@ -93,7 +93,7 @@ func expectError(_ fragments: [String], sourceLocation: SourceLocation = #_sourc
         expectError(["label 12 (sample 1) is out of range", "10 outputs"]) { try ModelLoader.checkCompatibility(cnn, images, source: "d") }
         let transformer: LoadedModel<Double> = try ModelLoader.load(fixture("transformer.onnx").path)
         let tokens = Dataset(inputs: Tensor<Double>(shape: [1, 6], scalars: [1, 2, 3, 4, 5, 0.5]), targets: .labels([0]))
-        expectError(["integer token ids", "0.5"]) { try ModelLoader.checkCompatibility(transformer, tokens, source: "t") }
+        expectError(["takes non-negative integers (token ids", "0.5"]) { try ModelLoader.checkCompatibility(transformer, tokens, source: "t") }
         expectError(["MODEL must be an ONNX file"]) { let _: LoadedModel<Double> = try ModelLoader.load(fixture("cnn.pt").path) }
     }
 
