@@ -298,6 +298,14 @@ extension Variable {
     public func sigmoid() -> Variable {
         reusingValue(value.map { Scalar(1 / (1 + Foundation.exp(-Double($0)))) }) { _, s in s * (1 - s) }
     }
+    /// The sine; its derivative is the cosine (rotary position embeddings).
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
+    public func sin() -> Variable { elementwise({ Scalar(Foundation.sin(Double($0))) }) { $0.cos() } }
+    /// The cosine; its derivative is minus the sine.
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
+    public func cos() -> Variable { elementwise({ Scalar(Foundation.cos(Double($0))) }) { -$0.sin() } }
     /// The error function; its derivative is `2 / sqrt(pi) exp(-x^2)`.
     @_specialize(where Scalar == Float)
     @_specialize(where Scalar == Double)

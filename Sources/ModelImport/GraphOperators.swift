@@ -33,6 +33,7 @@ struct GraphOperators<Scalar: TensorScalar> {
         switch value {
         case .float(let v)?: return v
         case .integer(let t)?: return V(t.asTensor())
+        case .sequence?: throw fail("a tensor input is a sequence")
         case nil: throw fail("a required input is missing")
         }
     }
@@ -41,6 +42,7 @@ struct GraphOperators<Scalar: TensorScalar> {
         switch value {
         case .integer(let t)?: return t
         case .float(let v)?: return IntegerTensor(saturating: v.value)
+        case .sequence?: throw fail("a tensor input is a sequence")
         case nil: throw fail("a required input is missing")
         }
     }
@@ -77,6 +79,20 @@ struct GraphOperators<Scalar: TensorScalar> {
         case "Sigmoid": return [try unary(x) { $0.sigmoid() }]
         case "Tanh": return [try unary(x) { $0.tanh() }]
         case "Erf": return [try unary(x) { $0.erf() }]
+        case "Sin": return [try unary(x) { $0.sin() }]
+        case "Cos": return [try unary(x) { $0.cos() }]
+        case "HardSigmoid": return [try unary(x) { hardSigmoid($0, alpha: float("alpha", 0.2), beta: float("beta", 0.5)) }]
+        case "HardSwish": return [try unary(x) { $0 * hardSigmoid($0, alpha: 1.0 / 6, beta: 0.5) }]
+        case "Greater", "Less", "GreaterOrEqual", "LessOrEqual", "And", "Or", "Xor": return [try comparison(operands[0], operands[1])]
+        case "Not", "IsNaN": return [try predicate(x)]
+        case "Max", "Min": return [try extreme(operands)]
+        case "Mod": return [try modulo(operands[0], operands[1])]
+        case "Range": return [try range(operands)]
+        case "CumSum": return [try cumulativeSum(operands)]
+        case "GatherND": return [try gatherND(operands[0]!, try integers(operands[1]))]
+        case "CastLike":
+            if case .float? = operands[1] { return [.float(try variable(x))] }
+            return [.integer(try integers(x))]
         case "Gelu": return [try unary(x) { string("approximate", "none") == "tanh" ? $0.geluTanh() : $0.gelu() }]
         case "Softmax", "LogSoftmax": return [try softmax(try variable(x))]
         case "Gemm": return [try gemm(operands)]
@@ -111,6 +127,14 @@ struct GraphOperators<Scalar: TensorScalar> {
             return [try reshape(x!, shape)]
         case "Concat": return [try concat(operands.compactMap { $0 }, axis: int("axis", 0))]
         case "Split": return try split(operands)
+        case "SplitToSequence": return [try splitToSequence(operands)]
+        case "SequenceAt":
+            guard case .sequence(let items)? = operands[0] else { throw fail("the first input is not a sequence") }
+            let position = try integers(operands[1]).values
+            guard position.count == 1, (-items.count..<items.count).contains(position[0]) else {
+                throw fail("position \(position) is outside a sequence of \(items.count)")
+            }
+            return [items[position[0] < 0 ? position[0] + items.count : position[0]]]
         case "Slice": return [try slice(operands)]
         case "Gather": return [try gather(operands[0]!, try integers(operands[1]))]
         case "GatherElements": return [try gatherElements(operands[0]!, try integers(operands[1]))]
@@ -122,19 +146,19 @@ struct GraphOperators<Scalar: TensorScalar> {
         case "ConstantOfShape":
             let shape = try integers(x).values
             try checkAllocation(shape)
-            if let tensor = attribute("value")?.t, tensor.dataType != 1 && tensor.dataType != 11 && tensor.dataType != 10 {
-                let fill = tensor.int64Data.first.map(Int.init) ?? tensor.int32Data.first.map(Int.init)
-                    ?? (tensor.rawData.count >= 8 ? Int(tensor.rawData.withUnsafeBytes { $0.loadUnaligned(as: Int64.self) }) : 0)
-                return [.integer(IntegerTensor(shape: shape, values: [Int](repeating: fill, count: shape.reduce(1, *))))]
+            let fill = try constantFill()
+            if !fill.isFloat {
+                return [.integer(IntegerTensor(shape: shape, values: [Int](repeating: IntegerTensor.saturating(fill.value), count: shape.reduce(1, *))))]
             }
-            let fill = attribute("value").map { t -> Double in
-                t.t.floatData.first.map(Double.init) ?? (t.t.rawData.count >= 4 ? Double(t.t.rawData.withUnsafeBytes { $0.loadUnaligned(as: Float.self) }) : 0)
-            } ?? 0
-            return [.float(V(Tensor(repeating: Scalar(fill), shape: shape)))]
+            return [.float(V(Tensor(repeating: Scalar(fill.value), shape: shape)))]
         case "ReduceMean", "ReduceSum": return [try reduce(operands)]
         case "Cast":
             let to = int("to", 1)
             if [1, 10, 11, 16].contains(to) { return [.float(try variable(x))] }
+            if to == 9 {  // bool: any nonzero value is true, 0.5 included
+                let values = try doubles(x)
+                return [.integer(IntegerTensor(shape: values.shape, values: values.scalars.map { $0 != 0 ? 1 : 0 }))]
+            }
             return [.integer(try integers(x))]
         case "Where":
             let condition = try integers(operands[0])
@@ -151,6 +175,7 @@ struct GraphOperators<Scalar: TensorScalar> {
             let shape = try broadcastShape(x!.shape, target)
             try checkAllocation(shape)
             switch x! {
+            case .sequence: throw fail("a tensor input is a sequence")
             case .float(let v): return [.float(v.broadcast(to: shape))]
             case .integer(let t):
                 let full = (t.asTensor() as Tensor<Double>).broadcast(to: shape)
@@ -158,6 +183,31 @@ struct GraphOperators<Scalar: TensorScalar> {
             }
         default:
             throw fail("unsupported operator")
+        }
+    }
+
+    /// ConstantOfShape's `value`: its one element and whether it is floating-point (0.0, float, when absent). Read
+    /// by the tensor's type: a bool or int8 fill is one byte of raw data, a double eight.
+    func constantFill() throws -> (value: Double, isFloat: Bool) {
+        guard let tensor = attribute("value")?.t else { return (0, true) }
+        let raw = tensor.rawData
+        func first<T: FixedWidthInteger>(_: T.Type) -> Double? {
+            raw.count >= MemoryLayout<T>.size ? Double(raw.withUnsafeBytes { T(littleEndian: $0.loadUnaligned(as: T.self)) }) : nil
+        }
+        switch tensor.dataType {
+        case 1: return (tensor.floatData.first.map(Double.init) ?? first(UInt32.self).map { Double(Float(bitPattern: UInt32($0))) } ?? 0, true)
+        case 11: return (tensor.doubleData.first ?? first(UInt64.self).map { Double(bitPattern: UInt64($0)) } ?? 0, true)
+        case 10: return (first(UInt16.self).map { Double(Float(Float16(bitPattern: UInt16($0)))) } ?? tensor.int32Data.first.map { Double(Float(Float16(bitPattern: UInt16(truncatingIfNeeded: $0)))) } ?? 0, true)
+        case 16: return (first(UInt16.self).map { Double(Float(bitPattern: UInt32($0) << 16)) } ?? tensor.int32Data.first.map { Double(Float(bitPattern: UInt32(truncatingIfNeeded: $0) << 16)) } ?? 0, true)
+        case 2, 9: return (first(UInt8.self) ?? tensor.int32Data.first.map(Double.init) ?? 0, false)
+        case 3: return (first(Int8.self) ?? tensor.int32Data.first.map(Double.init) ?? 0, false)
+        case 4: return (first(UInt16.self) ?? tensor.int32Data.first.map(Double.init) ?? 0, false)
+        case 5: return (first(Int16.self) ?? tensor.int32Data.first.map(Double.init) ?? 0, false)
+        case 6: return (first(Int32.self) ?? tensor.int32Data.first.map(Double.init) ?? 0, false)
+        case 7: return (first(Int64.self) ?? tensor.int64Data.first.map(Double.init) ?? 0, false)
+        case 12: return (first(UInt32.self) ?? tensor.uint64Data.first.map(Double.init) ?? 0, false)
+        case 13: return (first(UInt64.self) ?? tensor.uint64Data.first.map(Double.init) ?? 0, false)
+        default: throw fail("a fill value of ONNX type \(tensor.dataType) is not supported")
         }
     }
 
@@ -175,6 +225,12 @@ struct GraphOperators<Scalar: TensorScalar> {
     // MARK: Elementwise
 
     func unary(_ x: Value?, _ f: (V) -> V) throws -> Value { .float(f(try variable(x))) }
+
+    /// `max(0, min(1, alpha x + beta))`, as two ReLUs so that its derivative is alpha inside (0, 1) and 0 outside.
+    func hardSigmoid(_ x: V, alpha: Double, beta: Double) -> V {
+        let affine = x * Scalar(alpha) + V.constant(Scalar(beta))
+        return affine.relu() - (affine - V.constant(1)).relu()
+    }
 
     func arithmetic(_ a: Value?, _ b: Value?) throws -> Value {
         guard let a, let b else { throw fail("needs two inputs") }
@@ -398,6 +454,7 @@ struct GraphOperators<Scalar: TensorScalar> {
     func reshape(_ value: Value, _ shape: [Int]) throws -> Value {
         guard value.shape.reduce(1, *) == shape.reduce(1, *) else { throw fail("cannot reshape \(value.shape) to \(shape)") }
         switch value {
+        case .sequence: throw fail("a tensor input is a sequence")
         case .float(let v): return .float(v.reshaped(shape))
         case .integer(let t): return .integer(IntegerTensor(shape: shape, values: t.values))
         }
@@ -406,6 +463,7 @@ struct GraphOperators<Scalar: TensorScalar> {
     func permute(_ value: Value, _ axes: [Int]) throws -> Value {
         guard axes.sorted() == Array(0..<value.shape.count) else { throw fail("permutation \(axes) does not fit \(value.shape)") }
         switch value {
+        case .sequence: throw fail("a tensor input is a sequence")
         case .float(let v): return .float(v.permuted(axes))
         case .integer(let t):
             let permuted = V(t.asTensor()).permuted(axes).value
@@ -450,6 +508,37 @@ struct GraphOperators<Scalar: TensorScalar> {
         }
     }
 
+    /// SplitToSequence: pieces of the given sizes (a 1-D split), of one size with a shorter last (a scalar split), or
+    /// of 1 with the axis dropped unless keepdims (no split).
+    func splitToSequence(_ operands: [Value?]) throws -> Value {
+        let x = try variable(operands[0])
+        let a = try axis(int("axis", 0), rank: x.shape.count)
+        let extent = x.shape[a]
+        var sizes = [Int](repeating: 1, count: extent)
+        var dropsAxis = int("keepdims", 1) == 0
+        if operands.count > 1, let given = operands[1] {
+            let split = try integers(given)
+            dropsAxis = false
+            if split.shape.isEmpty {
+                guard let size = split.values.first, size >= 1 else { throw fail("split size \(split.values) must be at least 1") }
+                sizes = stride(from: 0, to: extent, by: size).map { min(size, extent - $0) }
+            } else {
+                sizes = split.values
+            }
+        }
+        guard sizes.allSatisfy({ $0 >= 0 }), sizes.reduce(0, &+) == extent else {
+            throw fail("split sizes \(sizes) are not non-negative extents that add up to \(extent)")
+        }
+        var offset = 0
+        return .sequence(sizes.map { size in
+            var ranges = x.shape.map { 0..<$0 }
+            ranges[a] = offset..<(offset + size)
+            offset += size
+            let piece = x.sliced(ranges)
+            return .float(dropsAxis ? piece.reshaped(x.shape.enumerated().filter { $0.offset != a }.map(\.element)) : piece)
+        })
+    }
+
     func slice(_ operands: [Value?]) throws -> Value {
         let value = operands[0]!
         let shape = value.shape
@@ -478,6 +567,7 @@ struct GraphOperators<Scalar: TensorScalar> {
             ranges[a] = lower..<upper
         }
         switch value {
+        case .sequence: throw fail("a tensor input is a sequence")
         case .float(let v): return .float(v.sliced(ranges))
         case .integer(let t):
             let sliced = V(t.asTensor()).sliced(ranges).value
@@ -500,6 +590,7 @@ struct GraphOperators<Scalar: TensorScalar> {
         for o in 0..<outer { for index in resolved { for i in 0..<inner { offsets.append((o * extent + index) * inner + i) } } }
         let outputShape = Array(shape[..<a]) + indices.shape + Array(shape[(a + 1)...])
         switch data {
+        case .sequence: throw fail("a tensor input is a sequence")
         case .float(let v): return .float(v.gathered(offsets).reshaped(outputShape))
         case .integer(let t): return .integer(IntegerTensor(shape: outputShape, values: offsets.map { t.values[$0] }))
         }
@@ -537,6 +628,7 @@ struct GraphOperators<Scalar: TensorScalar> {
             }
         }
         switch data {
+        case .sequence: throw fail("a tensor input is a sequence")
         case .float(let v): return .float(v.gathered(offsets).reshaped(indices.shape))
         case .integer(let t): return .integer(IntegerTensor(shape: indices.shape, values: offsets.map { t.values[$0] }))
         }

@@ -1,16 +1,20 @@
 import Autodiff
 import LinearAlgebra
 
-/// A value flowing through an ONNX graph: a floating-point tensor on the autodiff tape, or an integer tensor
-/// (shapes, indices, token ids, boolean masks) that is never differentiated.
+/// A value flowing through an ONNX graph: a floating-point tensor on the autodiff tape, an integer tensor
+/// (shapes, indices, token ids, boolean masks) that is never differentiated, or a sequence of tensors (the dynamo
+/// exporter's SplitToSequence, read back by SequenceAt).
 enum GraphValue<Scalar: TensorScalar> {
     case float(Variable<Scalar>)
     case integer(IntegerTensor)
+    case sequence([GraphValue])
 
+    /// A tensor's shape; a sequence's is its length.
     var shape: [Int] {
         switch self {
         case .float(let v): v.shape
         case .integer(let t): t.shape
+        case .sequence(let items): [items.count]
         }
     }
 }

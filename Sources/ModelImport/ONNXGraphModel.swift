@@ -67,11 +67,13 @@ public struct ONNXGraphModel: Layer, @unchecked Sendable {
 
     /// The operators this importer runs.
     public static let supportedOperators: [String] = [
-        "Add", "AveragePool", "BatchNormalization", "Cast", "Concat", "Constant", "ConstantOfShape", "Conv", "Div",
-        "Dropout", "Equal", "Erf", "Exp", "Expand", "Flatten", "Gather", "GatherElements", "Gelu", "Gemm", "GlobalAveragePool",
-        "Identity", "LayerNormalization", "LeakyRelu", "Log", "LogSoftmax", "MatMul", "MaxPool", "Mul", "Neg", "Pow",
-        "Reciprocal", "ReduceMean", "ReduceSum", "Relu", "Reshape", "Shape", "Sigmoid", "Slice", "Softmax", "Split",
-        "Sqrt", "Squeeze", "Sub", "Tanh", "Transpose", "Unsqueeze", "Where",
+        "Add", "And", "AveragePool", "BatchNormalization", "Cast", "CastLike", "Concat", "Constant",
+        "ConstantOfShape", "Conv", "Cos", "CumSum", "Div", "Dropout", "Equal", "Erf", "Exp", "Expand", "Flatten",
+        "Gather", "GatherElements", "GatherND", "Gelu", "Gemm", "GlobalAveragePool", "Greater", "GreaterOrEqual",
+        "HardSigmoid", "HardSwish", "Identity", "IsNaN", "LayerNormalization", "LeakyRelu", "Less", "LessOrEqual",
+        "Log", "LogSoftmax", "MatMul", "Max", "MaxPool", "Min", "Mod", "Mul", "Neg", "Not", "Or", "Pow", "Range",
+        "Reciprocal", "ReduceMean", "ReduceSum", "Relu", "Reshape", "SequenceAt", "Shape", "Sigmoid", "Sin", "Slice",
+        "Softmax", "Split", "SplitToSequence", "Sqrt", "Squeeze", "Sub", "Tanh", "Transpose", "Unsqueeze", "Where", "Xor",
     ]
 
     public init(_ onnx: ONNXModel) throws {
@@ -185,8 +187,17 @@ public struct ONNXGraphModel: Layer, @unchecked Sendable {
             }
         }
         let tensors = (copiesAfter[""] ?? []) + kept.flatMap { [$0] + (copiesAfter[$0.name] ?? []) }
+        // The dynamo exporter says which initializers were buffers (a Llama's rotary inv_freq) in the value infos'
+        // metadata: never parameters; persistent ones are buffers that --weights fills, the others constants.
+        let exportedKinds = Dictionary(graph.valueInfo.compactMap { info -> (String, (kind: String, persistent: Bool))? in
+            let metadata = Dictionary(info.metadataProps.map { ($0.key, $0.value) }, uniquingKeysWith: { a, _ in a })
+            guard let kind = metadata["pkg.torch.export.graph_signature.InputSpec.kind"] else { return nil }
+            return (info.name, (kind, metadata["pkg.torch.export.graph_signature.InputSpec.persistent"] == "True"))
+        }, uniquingKeysWith: { a, _ in a })
         for tensor in tensors {
-            if !tensor.dtype.isFloatingPoint {
+            if let exported = exportedKinds[tensor.name], exported.kind == "BUFFER" || exported.kind == "CONSTANT_TENSOR", tensor.dtype.isFloatingPoint {
+                if exported.persistent { buffers.append(tensor) } else { floats[tensor.name] = tensor.tensor(Double.self) }
+            } else if !tensor.dtype.isFloatingPoint {
                 integers[tensor.name] = IntegerTensor(shape: tensor.shape, values: tensor.integers().map { Int($0) })
             } else if bufferNames.contains(tensor.name) {
                 buffers.append(tensor)

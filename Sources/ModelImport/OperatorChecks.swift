@@ -10,8 +10,9 @@ extension GraphOperators {
     static func requiredInputs(_ opType: String, opset: Int) -> Int {
         switch opType {
         case "Add", "Sub", "Mul", "Div", "Pow", "Equal", "Gemm", "MatMul", "Conv", "LayerNormalization", "Reshape", "Gather",
-             "GatherElements", "Expand": 2
-        case "Where": 3
+             "GatherElements", "Expand", "Greater", "Less", "GreaterOrEqual", "LessOrEqual", "And", "Or", "Xor", "Mod", "CastLike",
+             "GatherND", "CumSum", "SequenceAt": 2
+        case "Where", "Range": 3
         case "BatchNormalization": 5
         case "Slice": opset >= 10 ? 3 : 1
         case "Constant": 0

@@ -134,6 +134,8 @@ func checkDerivatives(
         checkDerivatives("tanh", [a]) { $0[0].tanh() }
         checkDerivatives("sigmoid", [a]) { $0[0].sigmoid() }
         checkDerivatives("erf", [a]) { $0[0].erf() }
+        checkDerivatives("sin", [a]) { $0[0].sin() }
+        checkDerivatives("cos", [a]) { $0[0].cos() }
         checkDerivatives("softplus", [a * 3]) { $0[0].softplus() }
         checkDerivatives("gelu (erf)", [a]) { $0[0].gelu() }
         checkDerivatives("gelu (tanh)", [a]) { $0[0].geluTanh() }

@@ -24,12 +24,14 @@ import Testing
     }
 
     @Test(arguments: [("operators_opset17.onnx", "opset17"), ("operators_opset20.onnx", "opset20"),
-                      ("operators_gather_elements.onnx", "gather_elements")])
+                      ("operators_gather_elements.onnx", "gather_elements"), ("operators_export.onnx", "export")])
     func outputsMatchNumPy(file: String, key: String) throws {
         let y = try run(file).value
         let truth = try expected.tensor(named: key).tensor(Double.self)
         #expect(y.shape == truth.shape)
-        #expect((y - truth).maxAbsolute() < 1e-12, "\(file): \((y - truth).maxAbsolute())")
+        // onnx's reference evaluator computes the export operators' sines and cosines in float32.
+        let tolerance = key == "export" ? 1e-6 : 1e-12
+        #expect((y - truth).maxAbsolute() < tolerance, "\(file): \((y - truth).maxAbsolute())")
     }
 
     @Test func theGraphIsDifferentiableInItsParameters() throws {
