@@ -41,6 +41,8 @@ struct SpectrumCommand: ParsableCommand {
     var parameters: String?
     @Flag(help: "One row per parameter tensor (of those selected).")
     var perLayer = false
+    @Flag(help: "One row per module: the tensors whose names agree up to the last dot (a layer's weight and bias), as per-block Hessian spectra of transformers are reported.")
+    var perModule = false
     @Option(help: "Seed of every random start vector.")
     var seed: UInt64 = 0
     @Option(help: "Write the eigenvectors (first row) to this .npz: arrays top_0.., bottom_0...")
@@ -88,7 +90,7 @@ struct SpectrumCommand: ParsableCommand {
         settings.matrix = matrix
         settings.monteCarloSamples = mcSamples
         settings.parameters = parameters
-        settings.perLayer = perLayer
+        settings.grouping = perModule ? .module : perLayer ? .tensor : .all
         settings.seed = seed
         settings.trace = trace ? ProbeBudget(method: traceMethod, matvecs: matvecs) : nil
         settings.diagonal = diagonal != nil ? ProbeBudget(method: diagonalMethod, matvecs: matvecs) : nil
@@ -98,6 +100,7 @@ struct SpectrumCommand: ParsableCommand {
     }
 
     func validate() throws {
+        guard !(perLayer && perModule) else { throw ValidationError("--per-layer and --per-module are alternatives: one row per tensor, or per module") }
         do { try settings.validated() } catch { throw ValidationError(error.description) }
         guard matvecs >= 1 else { throw ValidationError("--matvecs must be at least 1") }
         guard probes >= 1 else { throw ValidationError("--probes must be at least 1") }

@@ -166,7 +166,7 @@ public struct SpectrumAnalysis: Sendable {
         return (report, outputs)
     }
 
-    /// The parameter groups: (label, names), one for all selected parameters or one per tensor.
+    /// The parameter groups: (label, names), one for all selected parameters, one per tensor or one per module.
     func groups<Scalar>(_ parameters: ParameterSet<Scalar>) throws(SpectrumError) -> [(String, [String])] {
         var selected = parameters.names
         if let pattern = settings.parameters {
@@ -177,7 +177,7 @@ public struct SpectrumAnalysis: Sendable {
                 throw .parameters("--parameters '\(pattern)' matches none of: \(parameters.names.joined(separator: ", "))")
             }
         }
-        return settings.perLayer ? selected.map { ($0, [$0]) } : [(settings.parameters ?? "all", selected)]
+        return settings.grouping.rows(selected, label: settings.parameters ?? "all")
     }
 
     /// Runs `solve` on `op` with each product reported as an ``SpectrumProgress/eigensolver(method:end:done:limit:)`` event.

@@ -71,8 +71,9 @@ public struct SpectrumSettings: Sendable, Codable, Equatable {
     public var monteCarloSamples = 1
     /// Only parameters whose names match this regular expression.
     public var parameters: String?
-    /// One row per parameter tensor (of those selected).
-    public var perLayer = false
+    /// How the selected parameters are split into rows: all together, one row per tensor (`--per-layer`), or one
+    /// per module (`--per-module`).
+    public var grouping = ParameterGrouping.all
     /// Seed of every random start vector and probe.
     public var seed: UInt64 = 0
     public var trace: ProbeBudget<TraceMethod>?
@@ -121,7 +122,73 @@ public struct SpectrumSettings: Sendable, Codable, Equatable {
 
     enum CodingKeys: String, CodingKey {
         case topK = "top_k", bottomK = "bottom_k", method, maxMatvecs = "max_matvecs", tolerance, matrix, monteCarloSamples = "mc_samples", parameters
-        case perLayer = "per_layer", seed, trace, diagonal, density, probeBlock = "probe_block"
+        case grouping, perLayer = "per_layer", seed, trace, diagonal, density, probeBlock = "probe_block"
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(topK, forKey: .topK)
+        try c.encode(bottomK, forKey: .bottomK)
+        try c.encode(method, forKey: .method)
+        try c.encodeIfPresent(maxMatvecs, forKey: .maxMatvecs)
+        try c.encodeIfPresent(tolerance, forKey: .tolerance)
+        try c.encode(matrix, forKey: .matrix)
+        try c.encode(monteCarloSamples, forKey: .monteCarloSamples)
+        try c.encodeIfPresent(parameters, forKey: .parameters)
+        try c.encode(grouping, forKey: .grouping)
+        try c.encode(seed, forKey: .seed)
+        try c.encodeIfPresent(trace, forKey: .trace)
+        try c.encodeIfPresent(diagonal, forKey: .diagonal)
+        try c.encodeIfPresent(density, forKey: .density)
+        try c.encode(probeBlock, forKey: .probeBlock)
+    }
+
+    /// Decodes settings; those written before ``grouping`` said `per_layer` instead.
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        topK = try c.decode(Int.self, forKey: .topK)
+        bottomK = try c.decode(Int.self, forKey: .bottomK)
+        method = try c.decode(SpectrumMethod.self, forKey: .method)
+        maxMatvecs = try c.decodeIfPresent(Int.self, forKey: .maxMatvecs)
+        tolerance = try c.decodeIfPresent(Double.self, forKey: .tolerance)
+        matrix = try c.decode(CurvatureMatrix.self, forKey: .matrix)
+        monteCarloSamples = try c.decode(Int.self, forKey: .monteCarloSamples)
+        parameters = try c.decodeIfPresent(String.self, forKey: .parameters)
+        grouping = try c.decodeIfPresent(ParameterGrouping.self, forKey: .grouping)
+            ?? (try c.decodeIfPresent(Bool.self, forKey: .perLayer) == true ? .tensor : .all)
+        seed = try c.decode(UInt64.self, forKey: .seed)
+        trace = try c.decodeIfPresent(ProbeBudget<TraceMethod>.self, forKey: .trace)
+        diagonal = try c.decodeIfPresent(ProbeBudget<DiagonalMethod>.self, forKey: .diagonal)
+        density = try c.decodeIfPresent(DensitySettings.self, forKey: .density)
+        probeBlock = try c.decode(Int.self, forKey: .probeBlock)
+    }
+}
+
+/// How a spectrum's parameters are split into rows.
+public enum ParameterGrouping: String, Sendable, Codable, CaseIterable {
+    /// One row for every selected parameter together.
+    case all
+    /// One row per parameter tensor.
+    case tensor
+    /// One row per module: the tensors whose names agree up to the last dot ("layer.0.attention.self.query" for its
+    /// weight and bias), the blocks "Why Transformers Need Adam: A Hessian Perspective" (Zhang et al. 2024) compares
+    /// (embeddings, each attention projection and MLP layer, the head).
+    case module
+
+    /// The rows for `names`, in their order: (label, names).
+    public func rows(_ names: [String], label: String) -> [(String, [String])] {
+        switch self {
+        case .all: return [(label, names)]
+        case .tensor: return names.map { ($0, [$0]) }
+        case .module:
+            var rows: [(String, [String])] = []
+            for name in names {
+                let module = name.split(separator: ".").dropLast().joined(separator: ".")
+                let key = module.isEmpty ? name : module
+                if let index = rows.firstIndex(where: { $0.0 == key }) { rows[index].1.append(name) } else { rows.append((key, [name])) }
+            }
+            return rows
+        }
     }
 }
 

@@ -104,3 +104,27 @@ private let mlp = URL(fileURLWithPath: #filePath).deletingLastPathComponent().de
         #expect(throws: SpectrumError.setting("--grid-points must be between 2 and 10000000, got 10000001")) { try settings.validated() }
     }
 }
+
+@Suite struct ParameterGroupingTests {
+    let names = ["embeddings.word.weight", "layer.0.query.weight", "layer.0.query.bias", "layer.0.key.weight", "head"]
+
+    @Test func modulesGatherTheTensorsUpToTheLastDotInOrder() {
+        let rows = ParameterGrouping.module.rows(names, label: "all")
+        #expect(rows.map(\.0) == ["embeddings.word", "layer.0.query", "layer.0.key", "head"])
+        #expect(rows[1].1 == ["layer.0.query.weight", "layer.0.query.bias"])
+        #expect(ParameterGrouping.tensor.rows(names, label: "all").count == 5)
+        #expect(ParameterGrouping.all.rows(names, label: "weights").map(\.0) == ["weights"])
+    }
+
+    /// A checkpoint written before the grouping said `per_layer`; it still resumes as the grouping it meant.
+    @Test func settingsWrittenWithPerLayerDecode() throws {
+        var settings = SpectrumSettings()
+        settings.grouping = .tensor
+        var json = try JSONSerialization.jsonObject(with: try JSONEncoder().encode(settings)) as! [String: Any]
+        #expect(json["grouping"] as? String == "tensor")
+        json["grouping"] = nil
+        json["per_layer"] = true
+        let decoded = try JSONDecoder().decode(SpectrumSettings.self, from: try JSONSerialization.data(withJSONObject: json))
+        #expect(decoded.grouping == .tensor)
+    }
+}

@@ -66,6 +66,8 @@ check "eval bad number list" 64 EMPTY 'takes comma-separated numbers' -- eval "$
 check "spectrum lanczos" 0 '^all +1482 +2\.313182 +0\.377603 0\.344669 +-0\.266192 ' EMPTY -- spectrum "$models/mlp.onnx" --data digits --limit 200 --top-k 2 --bottom-k 1
 check "spectrum json" 0 '"top_eigenvalues" : \[' EMPTY -- spectrum "$models/mlp.onnx" --data digits --limit 50 --top-k 1 --method dense --format json
 check "spectrum per layer" 0 '^,net\.4\.weight,160,' EMPTY -- spectrum "$models/mlp.onnx" --data digits --limit 50 --top-k 1 --per-layer --parameters weight --format csv
+check "spectrum per module" 0 '^,net\.4,170,' EMPTY -- spectrum "$models/mlp.onnx" --data digits --limit 50 --top-k 1 --per-module --format csv
+check "per-layer or per-module" 64 EMPTY 'alternatives' -- spectrum "$models/mlp.onnx" --data digits --top-k 1 --per-layer --per-module
 check "spectrum no match" 1 EMPTY "^Error: --parameters 'nope' matches none of: net\.0\.weight" -- spectrum "$models/mlp.onnx" --data digits --parameters nope
 check "spectrum mc-fisher" 0 '^ +"matrix" : "mc-fisher",' EMPTY -- spectrum "$models/mlp.onnx" --data digits --limit 50 --top-k 1 --matrix mc-fisher --mc-samples 2 --format json
 check "spectrum --operator alias" 0 '^ +"matrix" : "ggn",' EMPTY -- spectrum "$models/mlp.onnx" --data digits --limit 50 --top-k 1 --operator ggn --format json
