@@ -19,7 +19,7 @@ public struct ObjectiveSettings: Sendable, Codable, Equatable {
     public var model: String
     /// A weight file (safetensors, .pt, .npz) whose tensors replace the model's by name; nil keeps the model's own.
     public var weights: String?
-    /// The data: a file, "digits" or "synthetic[:...]" (``DataLoader/load(_:options:as:)``).
+    /// The data: a file, "digits" or "synthetic[:...]" (``DataLoader/load(_:options:loss:inputNames:as:)``).
     public var data: String
     public var dataOptions = DataOptions()
     /// Samples per batch: memory only in eval mode; in train mode BatchNorm normalises each batch by its own statistics.
