@@ -2,7 +2,8 @@
 
 PyTorch's HVP two ways: double backward (grad of <grad, v>, as PyHessian does it) and forward-over-reverse
 (torch.func.jvp of torch.func.grad). Models: an MLP 784-1024-1024-10 tanh on a batch of 1024, and a CNN
-(conv-bn-relu x2, then a linear layer) on 32x32x3 images, batch 256; mean cross-entropy; BatchNorm in eval mode.
+(conv-bn-relu x2, then a linear layer) on 32x32x3 images, batch 256, and torchvision's ResNet-18 (11.2M parameters,
+random init) on 32x32x3 images, batch 64; mean cross-entropy; BatchNorm in eval mode.
 
 Usage: python Benchmarks/hvp_benchmark.py BENCHMARKS_BINARY [REPEATS]
 """
@@ -33,6 +34,11 @@ def cnn():
                          nn.Flatten(), nn.Linear(32 * 32 * 32, 10))
 
 
+def resnet18():
+    import torchvision
+    return torchvision.models.resnet18(num_classes=10)
+
+
 def timed(body):
     body()
     times = []
@@ -44,7 +50,9 @@ def timed(body):
 
 
 print(f"# torch {torch.__version__} ({torch.get_num_threads()} threads), float32; median and best of {repeats} after a warm-up")
-for name, make, shape in [("mlp", mlp, (1024, 784)), ("cnn", cnn, (256, 3, 32, 32))]:
+models = [("mlp", mlp, (1024, 784)), ("cnn", cnn, (256, 3, 32, 32)), ("resnet18", resnet18, (64, 3, 32, 32))]
+only = os.environ.get("HVP_MODELS")
+for name, make, shape in [m for m in models if not only or m[0] in only.split(",")]:
     torch.manual_seed(0)
     model = make().eval()
     for module in model.modules():  # real running statistics, not the initial 0 and 1

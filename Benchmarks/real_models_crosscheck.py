@@ -57,6 +57,28 @@ FAMILIES = {
 }
 
 
+class HardSigmoid(torch.nn.Module):
+    """relu6(x + 3) / 6, as torch.nn.Hardsigmoid, through clamp, which has a double backward (hardsigmoid has none)."""
+    def forward(self, x):
+        return torch.clamp(x + 3, 0, 6) / 6
+
+
+class HardSwish(HardSigmoid):
+    def forward(self, x):
+        return x * super().forward(x)
+
+
+def twice_differentiable(module):
+    for name, child in module.named_children():
+        if isinstance(child, torch.nn.Hardswish):
+            setattr(module, name, HardSwish())
+        elif isinstance(child, torch.nn.Hardsigmoid):
+            setattr(module, name, HardSigmoid())
+        else:
+            twice_differentiable(child)
+    return module
+
+
 def data(kind, loss, generator):
     if kind == "image":
         x = torch.randn(SAMPLES, 3, 32, 32, generator=generator)
@@ -129,7 +151,7 @@ for name in sys.argv[3:] or list(FAMILIES):
     names = ["input"] if kind == "image" else ["input_ids", "attention_mask"]
     with torch.no_grad():
         reference = float(torch_loss(model, inputs, arrays, loss))
-    double = make().eval(); double.load_state_dict(model.state_dict()); double = double.double()
+    double = make().eval(); double.load_state_dict(model.state_dict()); double = twice_differentiable(double).double()
     double_inputs = tuple(x.double() if x.is_floating_point() else x for x in inputs)
     with torch.nn.attention.sdpa_kernel(torch.nn.attention.SDPBackend.MATH):  # the fused kernels have no double backward
         top, n_torch = torch_lanczos_top(double, double_inputs, arrays, loss)

@@ -9,7 +9,8 @@ import LinearAlgebra
 ///
 /// Each runs over chunks of samples whose im2col matrix is at most about 8 MiB, spread over ``ParallelLoop``'s
 /// workers, each with its own scratch matrix. Within a chunk every sample is one GEMM that reads or writes the
-/// [Co, Ho Wo] block of y or g in place, so no layout shuffle is needed. The chunking depends only on the shapes,
+/// [Co, Ho Wo] block of y or g in place, so no layout shuffle is needed; on small feature maps (fewer than 256
+/// positions) the chunk's samples are packed side by side into one GEMM instead (``batchesSamples(l:)``). The chunking depends only on the shapes,
 /// and the weight adjoint sums per-chunk partial products in chunk order, so results do not depend on the thread count.
 extension Tensor {
     /// Samples per chunk for window rows `l` x `k`: as many as fit in `bytes`, at least one. It depends only on the
@@ -37,6 +38,36 @@ extension Tensor {
         }
     }
 
+    /// Whether a chunk's samples go through one GEMM side by side rather than one GEMM each: below 256 output
+    /// positions per sample (ResNet's 8x8 to 1x1 stages at CIFAR size) a per-sample GEMM is a thin matrix product
+    /// that BLAS runs far below its peak, and the packing costs one pass over the output.
+    static func batchesSamples(l: Int) -> Bool { l < 256 }
+
+    /// [rows, L] blocks of `samples` consecutive samples -> one [rows, samples L] matrix.
+    private static func pack(_ source: UnsafePointer<Scalar>, samples: Int, rows: Int, l: Int, into packed: UnsafeMutablePointer<Scalar>) {
+        for sample in 0..<samples {
+            for row in 0..<rows {
+                (packed + row * samples * l + sample * l).update(from: source + (sample * rows + row) * l, count: l)
+            }
+        }
+    }
+
+    /// The inverse of ``pack(_:samples:rows:l:into:)``.
+    private static func unpack(_ packed: UnsafePointer<Scalar>, samples: Int, rows: Int, l: Int, into target: UnsafeMutablePointer<Scalar>) {
+        for sample in 0..<samples {
+            for row in 0..<rows {
+                (target + (sample * rows + row) * l).update(from: packed + row * samples * l + sample * l, count: l)
+            }
+        }
+    }
+
+    /// Runs `body` with an uninitialised buffer of `count` elements.
+    private static func withScratch(_ count: Int, _ body: (UnsafeMutablePointer<Scalar>) -> Void) {
+        let buffer = UnsafeMutablePointer<Scalar>.allocate(capacity: max(1, count))
+        defer { buffer.deallocate() }
+        body(buffer)
+    }
+
     /// [N, C, H, W] convolved with [Co, C, kh, kw] -> [N, Co, Ho, Wo].
     static func convolution(_ x: Tensor, _ w: Tensor, _ geometry: WindowGeometry, chunkBytes: Int = 8 << 20) -> Tensor {
         let (n, c, h, width) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
@@ -51,6 +82,14 @@ extension Tensor {
                     }
                     forEachChunk(samples: n, l: l, k: k, bytes: chunkBytes) { _, start, count, columns in
                         geometry.im2col(px + start * c * h * width, samples: count, channels: c, height: h, width: width, into: columns)
+                        if Self.batchesSamples(l: l) {  // Y [Co, count L] = W [Co, K] cols^T, then each sample's block out
+                            withScratch(co * count * l) { packed in
+                                Scalar._gemm(transposeA: false, transposeB: true, m: co, n: count * l, k: k, alpha: 1, a: pw, lda: k,
+                                             b: columns, ldb: k, beta: 0, c: packed, ldc: count * l)
+                                unpack(packed, samples: count, rows: co, l: l, into: out + start * co * l)
+                            }
+                            return
+                        }
                         for sample in 0..<count {  // y_n [Co, L] = W [Co, K] cols_n^T
                             Scalar._gemm(transposeA: false, transposeB: true, m: co, n: l, k: k, alpha: 1, a: pw, lda: k,
                                          b: columns + sample * l * k, ldb: k, beta: 0, c: out + (start + sample) * co * l, ldc: l)
@@ -76,10 +115,18 @@ extension Tensor {
                         return
                     }
                     forEachChunk(samples: n, l: l, k: k, bytes: chunkBytes) { _, start, count, columns in
-                        for sample in 0..<count {  // cols_n [L, K] = g_n^T [L, Co] W [Co, K]
-                            Scalar._gemm(transposeA: true, transposeB: false, m: l, n: k, k: co, alpha: 1,
-                                         a: pg + (start + sample) * co * l, lda: l, b: pw, ldb: k, beta: 0,
-                                         c: columns + sample * l * k, ldc: k)
+                        if Self.batchesSamples(l: l) {  // cols [count L, K] = G^T W, G [Co, count L] the chunk's g side by side
+                            withScratch(co * count * l) { packed in
+                                pack(pg + start * co * l, samples: count, rows: co, l: l, into: packed)
+                                Scalar._gemm(transposeA: true, transposeB: false, m: count * l, n: k, k: co, alpha: 1,
+                                             a: packed, lda: count * l, b: pw, ldb: k, beta: 0, c: columns, ldc: k)
+                            }
+                        } else {
+                            for sample in 0..<count {  // cols_n [L, K] = g_n^T [L, Co] W [Co, K]
+                                Scalar._gemm(transposeA: true, transposeB: false, m: l, n: k, k: co, alpha: 1,
+                                             a: pg + (start + sample) * co * l, lda: l, b: pw, ldb: k, beta: 0,
+                                             c: columns + sample * l * k, ldc: k)
+                            }
                         }
                         geometry.col2im(columns, samples: count, channels: c, height: h, width: width, into: out + start * c * h * width)
                     }
@@ -104,6 +151,14 @@ extension Tensor {
                     guard let pg = pg.baseAddress, let px = px.baseAddress, let partial = partial.baseAddress, k > 0, l > 0 else { return }
                     forEachChunk(samples: n, l: l, k: k, bytes: chunkBytes) { index, start, count, columns in
                         geometry.im2col(px + start * c * h * width, samples: count, channels: c, height: h, width: width, into: columns)
+                        if Self.batchesSamples(l: l) {  // partial [Co, K] = G [Co, count L] cols [count L, K]
+                            withScratch(co * count * l) { packed in
+                                pack(pg + start * co * l, samples: count, rows: co, l: l, into: packed)
+                                Scalar._gemm(transposeA: false, transposeB: false, m: co, n: k, k: count * l, alpha: 1,
+                                             a: packed, lda: count * l, b: columns, ldb: k, beta: 0, c: partial + index * co * k, ldc: k)
+                            }
+                            return
+                        }
                         for sample in 0..<count {  // partial [Co, K] += g_n [Co, L] cols_n [L, K]
                             Scalar._gemm(transposeA: false, transposeB: false, m: co, n: k, k: l, alpha: 1,
                                          a: pg + (start + sample) * co * l, lda: l, b: columns + sample * l * k, ldb: k,

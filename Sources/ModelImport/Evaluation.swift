@@ -42,7 +42,7 @@ public struct Evaluation: Sendable, Codable, Equatable, Report {
         self.accuracy = accuracy
         bnMode = objective.batchNormMode
         precision = settings.precision
-        batchNormFolded = loaded.model.batchNormFolded
+        batchNormFolded = loaded.batchNormFolded
         untiedTensors = loaded.model.untiedTensors
     }
 

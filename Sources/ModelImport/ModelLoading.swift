@@ -12,6 +12,18 @@ public struct LoadedModel<Scalar: TensorScalar>: Sendable {
     public var buffers: ParameterSet<Scalar>
     /// The file the weights came from, when `--weights` replaced the model's own.
     public var weightsFile: String?
+    /// The model's BatchNorm was folded into its convolutions before export: the file's names say so
+    /// (``ONNXGraphModel/batchNormFolded``), or the `--weights` file holds BatchNorm running statistics that a graph
+    /// with convolutions and no BatchNormalization has no place for.
+    public var batchNormFolded: Bool
+
+    public init(model: ONNXGraphModel, parameters: ParameterSet<Scalar>, buffers: ParameterSet<Scalar>, weightsFile: String? = nil) {
+        self.model = model
+        self.parameters = parameters
+        self.buffers = buffers
+        self.weightsFile = weightsFile
+        batchNormFolded = model.batchNormFolded
+    }
 }
 
 public enum ModelLoader {
@@ -84,6 +96,10 @@ public enum ModelLoader {
             throw ImportError(file: path, "its weights do not fit \(loaded.model.file): " + problems.joined(separator: "; "))
         }
         updated.weightsFile = path
+        let statistics = archive.descriptors.map(\.name).filter { $0.hasSuffix(".running_mean") || $0.hasSuffix(".running_var") }
+        if loaded.model.operatorTypes.contains("Conv"), !loaded.model.operatorTypes.contains("BatchNormalization"), !statistics.isEmpty {
+            updated.batchNormFolded = true
+        }
         return updated
     }
 

@@ -161,7 +161,7 @@ public struct SpectrumAnalysis: Sendable {
         let (objective, loaded) = first!
         let report = SpectrumReport(model: self.objective.model, data: self.objective.data, nSamples: objective.sampleCount, method: settings.method,
                                     matrix: settings.matrix, lossFunction: objective.loss, seed: settings.seed, bnMode: objective.batchNormMode, precision: self.objective.precision,
-                                    tolerance: settings.effectiveTolerance(precision: Precision(of: Scalar.self)), batchNormFolded: loaded.model.batchNormFolded,
+                                    tolerance: settings.effectiveTolerance(precision: Precision(of: Scalar.self)), batchNormFolded: loaded.batchNormFolded,
                                     untiedTensors: loaded.model.untiedTensors, rows: rows)
         return (report, outputs)
     }

@@ -114,6 +114,21 @@ func expectError(_ fragments: [String], sourceLocation: SourceLocation = #_sourc
         }
     }
 
+    /// A state dict with BatchNorm running statistics for a graph with convolutions and no BatchNormalization: the
+    /// BatchNorm was folded before export, and the loaded model says so.
+    @Test func weightsWithRunningStatisticsRevealFoldedBatchNorm() throws {
+        let own: LoadedModel<Double> = try ModelLoader.load(fixture("layouts.onnx").path)
+        #expect(!own.batchNormFolded)
+        let tensors = zip(own.parameters.names, own.parameters.tensors).map { StoredTensor(name: $0.0, tensor: $0.1) }
+        let plain = temporaryFile("plain.safetensors"), withStatistics = temporaryFile("statistics.safetensors")
+        try SafetensorsFile.write(tensors, to: plain)
+        try SafetensorsFile.write(tensors + [StoredTensor(name: "bn1.running_mean", tensor: Tensor<Double>(zeros: [4]))], to: withStatistics)
+        #expect(!(try ModelLoader.load(fixture("layouts.onnx").path, weights: plain.path) as LoadedModel<Double>).batchNormFolded)
+        #expect((try ModelLoader.load(fixture("layouts.onnx").path, weights: withStatistics.path) as LoadedModel<Double>).batchNormFolded)
+        // A graph that keeps its BatchNorm is not folded, whatever the file holds.
+        #expect(!(try ModelLoader.load(fixture("resnet.onnx").path, weights: fixture("resnet.pt").path) as LoadedModel<Double>).batchNormFolded)
+    }
+
     /// NaN or infinite weights make every loss NaN: refused by tensor, as is a non-finite --mean or a zero --std.
     @Test func nonFiniteWeightsAndNormalisationAreRefusedByName() throws {
         let own: LoadedModel<Double> = try ModelLoader.load(fixture("resnet.onnx").path)

@@ -1,0 +1,114 @@
+"""ResNet-18 (torchvision, random init, 3x32x32 inputs, 10 classes) end to end: `curvature spectrum --top-k 3`
+(Float, Lanczos; with --trace also Hutchinson's trace) beside PyHessian's eigenvalues(top_n=3) (and trace()) and a
+plain Lanczos in PyTorch (double backward, full reorthogonalisation), on the same weights and images, one run. Each
+side is a process of its own; its wall time and peak resident memory (wait4's ru_maxrss) are reported.
+
+Usage: python Benchmarks/resnet_spectrum_benchmark.py CURVATURE SAMPLES [--trace]
+"""
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+
+import numpy as np
+import torch
+import torchvision
+
+binary, samples = sys.argv[1], int(sys.argv[2])
+with_trace = "--trace" in sys.argv
+work = tempfile.mkdtemp(prefix="curvature-resnet-")
+model_path, onnx_path, data_path = f"{work}/resnet18.pt", f"{work}/resnet18.onnx", f"{work}/data.npz"
+
+SIDE = r'''
+import sys, time, json, numpy as np, torch, torchvision
+torch.set_num_threads(2)
+side, model_path, data_path, with_trace = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4] == "1"
+model = torchvision.models.resnet18(num_classes=10)
+model.load_state_dict(torch.load(model_path))
+model.eval()
+data = np.load(data_path)
+x, y = torch.tensor(data["x"]), torch.tensor(data["y"])
+criterion = torch.nn.CrossEntropyLoss()
+start = time.perf_counter()
+result = {}
+if side == "pyhessian":
+    from pyhessian import hessian
+    h = hessian(model, criterion, data=(x, y), cuda=False)
+    values, _ = h.eigenvalues(top_n=3)
+    result["top"] = sorted(values, reverse=True)
+    if with_trace:
+        result["trace"] = float(np.mean(h.trace()))
+else:
+    params = [p for p in model.parameters()]
+    loss = criterion(model(x), y)
+    grads = torch.autograd.grad(loss, params, create_graph=True)
+    n = sum(p.numel() for p in params)
+    products = 0
+    def hvp(v):
+        global products
+        products += 1
+        pieces, offset = [], 0
+        for p in params:
+            pieces.append(v[offset:offset + p.numel()].view_as(p)); offset += p.numel()
+        return torch.cat([t.reshape(-1) for t in torch.autograd.grad(grads, params, grad_outputs=pieces, retain_graph=True)])
+    g = torch.Generator().manual_seed(0)
+    q = torch.randn(n, generator=g); q /= q.norm()
+    basis, alphas, betas = [q], [], []
+    for k in range(120):
+        w = hvp(basis[-1])
+        alphas.append(float(w @ basis[-1]))
+        for _ in range(2):
+            for b in basis:
+                w -= (w @ b) * b
+        beta = float(w.norm())
+        t = np.diag(alphas) + np.diag(betas, 1) + np.diag(betas, -1)
+        evals, evecs = np.linalg.eigh(t)
+        residuals = np.abs(beta * evecs[-1, -3:])
+        if len(alphas) >= 3 and np.all(residuals <= 1e-5 * abs(evals[-1])):
+            break
+        betas.append(beta); basis.append(w / beta)
+    result["top"] = sorted(evals[-3:].tolist(), reverse=True)
+    result["products"] = products
+result["seconds"] = time.perf_counter() - start
+print(json.dumps(result))
+'''
+
+
+def measured(arguments):
+    """Runs a process; its stdout, wall seconds and peak resident memory in GiB."""
+    start = time.perf_counter()
+    process = subprocess.Popen(arguments, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    out = process.stdout.read()
+    _, status, usage = os.wait4(process.pid, 0)
+    if status != 0:
+        raise RuntimeError(f"{arguments[:3]} exited with {status}")
+    return out, time.perf_counter() - start, usage.ru_maxrss / 2**20
+
+
+torch.manual_seed(0)
+model = torchvision.models.resnet18(num_classes=10).eval()
+torch.save(model.state_dict(), model_path)
+generator = np.random.default_rng(0)
+x = generator.standard_normal((samples, 3, 32, 32)).astype(np.float32)
+y = generator.integers(0, 10, samples)
+np.savez(data_path, x=x, y=y)
+torch.onnx.export(model, (torch.tensor(x[:2]),), onnx_path, input_names=["input"], output_names=["logits"],
+                  dynamic_axes={"input": {0: "batch"}, "logits": {0: "batch"}}, opset_version=17,
+                  training=torch.onnx.TrainingMode.EVAL, do_constant_folding=False, dynamo=False)
+print(f"# torch {torch.__version__}, torchvision {torchvision.__version__}; ResNet-18 random init, {samples} images 3x32x32, "
+      f"float32, 2 threads; top-3{' + trace' if with_trace else ''}")
+extra = ["--trace"] if with_trace else []
+out, seconds, memory = measured([binary, "spectrum", onnx_path, "--data", data_path, "--top-k", "3", "--precision", "float",
+                                 "--batch-size", "128", "--format", "json", *extra])
+ours = json.loads(out)
+trace = f", trace {ours['trace']['estimate']:.2f} +- {ours['trace']['stderr']:.2f}" if with_trace else ""
+print(f"curvature  {seconds:8.1f} s  peak {memory:5.2f} GiB  top {', '.join(f'{v:.4f}' for v in ours['top_eigenvalues'])}  "
+      f"{ours['matvecs']} products  converged {ours['converged']}{trace}")
+for side in ["pyhessian"] + ([] if with_trace else ["torch-lanczos"]):
+    out, seconds, memory = measured([sys.executable, "-c", SIDE, side, model_path, data_path, "1" if with_trace else "0"])
+    theirs = json.loads(out)
+    extra_text = f"  {theirs['products']} products" if "products" in theirs else ""
+    extra_text += f", trace {theirs['trace']:.2f}" if "trace" in theirs else ""
+    print(f"{side:10s} {seconds:8.1f} s  peak {memory:5.2f} GiB  top {', '.join(f'{v:.4f}' for v in theirs['top'])}{extra_text}")
