@@ -147,6 +147,25 @@ extension Tensor {
 
     /// The same values in another floating-point precision.
     public func converted<Other: TensorScalar>(to _: Other.Type = Other.self) -> Tensor<Other> {
-        Tensor<Other>(shape: shape, scalars: scalars.map { Other($0) })
+        // Float <-> Double by concrete loops: the generic conversion goes through BinaryFloatingPoint's generic
+        // initialiser per element, a few nanoseconds each (a Lanczos step converts its 11M-coordinate vectors twice).
+        if Other.self == Scalar.self { return unsafeBitCast(self, to: Tensor<Other>.self) }
+        if Scalar.self == Double.self, Other.self == Float.self {
+            let values = unsafeBitCast(scalars, to: [Double].self).map { Float($0) }
+            return Tensor<Other>(shape: shape, scalars: unsafeBitCast(values, to: [Other].self))
+        }
+        if Scalar.self == Float.self, Other.self == Double.self {
+            let values = unsafeBitCast(scalars, to: [Float].self).map { Double($0) }
+            return Tensor<Other>(shape: shape, scalars: unsafeBitCast(values, to: [Other].self))
+        }
+        return Tensor<Other>(shape: shape, scalars: scalars.map { Other($0) })
+    }
+
+    /// The tensors' elements one after another, as a rank-1 tensor: one bulk copy per tensor.
+    public init(concatenating tensors: [Tensor]) {
+        var values: [Scalar] = []
+        values.reserveCapacity(tensors.reduce(0) { $0 + $1.count })
+        for tensor in tensors { values.append(contentsOf: tensor.scalars) }
+        self.init(values)
     }
 }

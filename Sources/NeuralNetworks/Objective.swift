@@ -137,7 +137,7 @@ public struct Objective<Scalar: TensorScalar>: Sendable {
         }
     }
 
-    static func flatten(_ pieces: [Variable<Scalar>]) -> Tensor<Scalar> { Tensor(pieces.flatMap(\.value.scalars)) }
+    static func flatten(_ pieces: [Variable<Scalar>]) -> Tensor<Scalar> { Tensor(concatenating: pieces.map(\.value)) }
 
     /// Splits a flat vector into per-parameter constants shaped like `like`.
     static func split(_ vector: Tensor<Scalar>, like variables: [Variable<Scalar>]) -> [Variable<Scalar>] {
@@ -219,7 +219,7 @@ public struct Objective<Scalar: TensorScalar>: Sendable {
             let (variables, scope) = leaves(theta, tangent: v)
             let batchLoss = loss(model(batch.data, scope), batch.data.targets)
             let gradient = gradients(of: batchLoss, withRespectTo: variables)
-            parts.append((batch.weight, Tensor(gradient.flatMap { Self.tangent(of: $0).scalars })))
+            parts.append((batch.weight, Tensor(concatenating: gradient.map(Self.tangent))))
         }
         return accumulate(parts)
     }
@@ -238,7 +238,7 @@ public struct Objective<Scalar: TensorScalar>: Sendable {
             for (index, v) in vectors.enumerated() {
                 let tangents = Self.split(v, like: variables).map(\.value)
                 let product = linearization.replay(leaves: Array(zip(variables, tangents)), outputs: gradient)
-                parts[index].append((batch.weight, Tensor(product.flatMap(\.scalars))))
+                parts[index].append((batch.weight, Tensor(concatenating: product)))
             }
         }
         return accumulateBlock(parts)

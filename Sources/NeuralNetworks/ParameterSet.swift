@@ -32,7 +32,7 @@ public struct ParameterSet<Scalar: TensorScalar>: Sendable, Equatable {
 
     /// The subset's tensors flattened into one vector.
     public func flattened(_ subset: [String]? = nil) -> Tensor<Scalar> {
-        Tensor(zip(names, tensors).filter { subset?.contains($0.0) ?? true }.flatMap(\.1.scalars))
+        Tensor(concatenating: zip(names, tensors).filter { subset?.contains($0.0) ?? true }.map(\.1))
     }
 
     /// A copy with the subset's tensors replaced by consecutive pieces of `vector`.

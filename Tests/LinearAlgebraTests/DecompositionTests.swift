@@ -117,3 +117,34 @@ import Testing
     @Test func qrFloat() throws { try checkQR(Float.self) }
     @Test func qrDouble() throws { try checkQR(Double.self) }
 }
+
+@Suite struct OrthogonalisationTests {
+    /// Orthonormal vectors over more coordinates than one chunk holds, and a vector to make orthogonal to them.
+    func vectors(_ n: Int, _ m: Int) -> ([Tensor<Double>], Tensor<Double>) {
+        var random = SeededRandom(seed: 11)
+        var basis: [Tensor<Double>] = []
+        for _ in 0..<m {
+            var v = Tensor<Double>.gaussian(shape: [n], using: &random)
+            for _ in 0..<2 { for u in basis { v.addScaled(u, by: -u.dot(v)) } }
+            basis.append(v * (1 / v.norm()))
+        }
+        return (basis, Tensor<Double>.gaussian(shape: [n], using: &random))
+    }
+
+    @Test func classicalGramSchmidtTwiceMatchesModifiedGramSchmidtTwice() {
+        let (basis, v) = vectors(3 * Tensor<Double>.projectionChunk + 17, 6)
+        var classical = v, modified = v
+        classical.subtractProjections(on: basis)
+        for _ in 0..<2 { for u in basis { modified.addScaled(u, by: -u.dot(modified)) } }
+        #expect((classical - modified).maxAbsolute() < 1e-12 * v.norm())
+        for u in basis { #expect(abs(u.dot(classical)) < 1e-12 * v.norm()) }
+    }
+
+    @Test func theResultDoesNotDependOnTheThreadCount() {
+        let (basis, v) = vectors(5 * Tensor<Double>.projectionChunk + 3, 4)
+        var one = v, two = v
+        BLASThreads.with(1) { one.subtractProjections(on: basis) }
+        BLASThreads.with(2) { two.subtractProjections(on: basis) }
+        #expect(one.scalars == two.scalars)
+    }
+}
