@@ -4,133 +4,14 @@ PyTorch's ONNX exporters and checks `curvature` on each against PyTorch on the s
   - `curvature spectrum --top-k 1` (double) against a Lanczos run in PyTorch (double backward, float64), to 1e-4.
 Usage: python Benchmarks/real_models_crosscheck.py CURVATURE WORKDIR [FAMILY...]   (scripts/crosschecks/real-models.sh)
 """
-import json, subprocess, sys, time, warnings, collections
+import collections, json, os, subprocess, sys, time, warnings
 import numpy as np
-import torch, torchvision, onnx, transformers
+import onnx, torch, torchvision, transformers
 warnings.filterwarnings("ignore")
-from transformers import (BertConfig, BertForSequenceClassification, DistilBertConfig, DistilBertForSequenceClassification,
-                          RobertaConfig, RobertaForSequenceClassification, GPT2Config, GPT2LMHeadModel, LlamaConfig,
-                          LlamaForCausalLM, ViTConfig, ViTForImageClassification)
+sys.path.insert(0, os.path.dirname(__file__))
+from real_model_families import FAMILIES, SAMPLES, export, references  # noqa: E402
 
 curvature, work = sys.argv[1], sys.argv[2]
-SAMPLES, TOKENS, VOCAB = 8, 8, 100
-
-
-class Text(torch.nn.Module):
-    """A Hugging Face model as a function of (input_ids, attention_mask) returning its logits."""
-    def __init__(self, model):
-        super().__init__()
-        self.model = model
-
-    def forward(self, input_ids, attention_mask):
-        return self.model(input_ids=input_ids, attention_mask=attention_mask, return_dict=False)[0]
-
-
-class Pixels(torch.nn.Module):
-    def __init__(self, model):
-        super().__init__()
-        self.model = model
-
-    def forward(self, x):
-        return self.model(pixel_values=x, return_dict=False)[0]
-
-
-# Eager attention: PyTorch has no double backward through its fused attention kernel.
-small = dict(hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=64, attn_implementation="eager")
-FAMILIES = {
-    # name: (constructor, input kind, loss)
-    "resnet18": (lambda: torchvision.models.resnet18(num_classes=10), "image", "cross-entropy"),
-    "mobilenet_v3_small": (lambda: torchvision.models.mobilenet_v3_small(num_classes=10), "image", "cross-entropy"),
-    "vit": (lambda: torchvision.models.VisionTransformer(image_size=32, patch_size=8, num_layers=2, num_heads=2, hidden_dim=32,
-                                                        mlp_dim=64, num_classes=10), "image", "cross-entropy"),
-    "hf-vit": (lambda: Pixels(ViTForImageClassification(ViTConfig(image_size=32, patch_size=8, num_labels=10, **small))), "image", "cross-entropy"),
-    "bert": (lambda: Text(BertForSequenceClassification(BertConfig(vocab_size=VOCAB, max_position_embeddings=32, num_labels=3, **small))),
-             "text", "cross-entropy"),
-    "distilbert": (lambda: Text(DistilBertForSequenceClassification(DistilBertConfig(vocab_size=VOCAB, max_position_embeddings=32, dim=32,
-                                                                                      n_layers=2, n_heads=2, hidden_dim=64, num_labels=3, attn_implementation="eager"))),
-                   "text", "cross-entropy"),
-    "roberta": (lambda: Text(RobertaForSequenceClassification(RobertaConfig(vocab_size=VOCAB, max_position_embeddings=40, num_labels=3, **small))),
-                "text", "cross-entropy"),
-    "gpt2": (lambda: Text(GPT2LMHeadModel(GPT2Config(n_embd=32, n_layer=2, n_head=2, vocab_size=VOCAB, n_positions=32, attn_implementation="eager"))), "text", "causal-lm"),
-    "llama": (lambda: Text(LlamaForCausalLM(LlamaConfig(vocab_size=VOCAB, max_position_embeddings=32, num_key_value_heads=1, **small))),
-              "text", "causal-lm"),
-}
-
-
-class HardSigmoid(torch.nn.Module):
-    """relu6(x + 3) / 6, as torch.nn.Hardsigmoid, through clamp, which has a double backward (hardsigmoid has none)."""
-    def forward(self, x):
-        return torch.clamp(x + 3, 0, 6) / 6
-
-
-class HardSwish(HardSigmoid):
-    def forward(self, x):
-        return x * super().forward(x)
-
-
-def twice_differentiable(module):
-    for name, child in module.named_children():
-        if isinstance(child, torch.nn.Hardswish):
-            setattr(module, name, HardSwish())
-        elif isinstance(child, torch.nn.Hardsigmoid):
-            setattr(module, name, HardSigmoid())
-        else:
-            twice_differentiable(child)
-    return module
-
-
-def data(kind, loss, generator):
-    if kind == "image":
-        x = torch.randn(SAMPLES, 3, 32, 32, generator=generator)
-        return (x,), {"input": x.numpy(), "y": torch.randint(0, 10, (SAMPLES,), generator=generator).numpy()}
-    ids = torch.randint(0, VOCAB, (SAMPLES, TOKENS), generator=generator)
-    mask = torch.ones(SAMPLES, TOKENS, dtype=torch.long)
-    for i in range(0, SAMPLES, 2):
-        mask[i, TOKENS - 1 - i // 2:] = 0  # right padding of 1..4 tokens on every other sample
-    arrays = {"input_ids": ids.numpy(), "attention_mask": mask.numpy()}
-    if loss == "causal-lm":
-        arrays["labels"] = np.where(mask.numpy() == 1, ids.numpy(), -100)
-    else:
-        arrays["y"] = torch.randint(0, 3, (SAMPLES,), generator=generator).numpy()
-    return (ids, mask), arrays
-
-
-def torch_loss(model, inputs, arrays, loss):
-    logits = model(*inputs)
-    if loss == "causal-lm":
-        labels = torch.as_tensor(arrays["labels"])
-        return torch.nn.functional.cross_entropy(logits[:, :-1].reshape(-1, logits.shape[-1]), labels[:, 1:].reshape(-1), ignore_index=-100)
-    return torch.nn.functional.cross_entropy(logits, torch.as_tensor(arrays["y"]))
-
-
-def torch_lanczos_top(model, inputs, arrays, loss, steps=60):
-    """The largest Hessian eigenvalue by Lanczos with full reorthogonalisation, float64, double backward."""
-    params = [p for p in model.parameters() if p.requires_grad]
-    value = torch_loss(model, inputs, arrays, loss)
-    grads = torch.autograd.grad(value, params, create_graph=True)
-    n = sum(p.numel() for p in params)
-    def hvp(v):
-        pieces, offset = [], 0
-        for p in params:
-            pieces.append(v[offset:offset + p.numel()].view_as(p)); offset += p.numel()
-        h = torch.autograd.grad(grads, params, grad_outputs=pieces, retain_graph=True)
-        return torch.cat([x.reshape(-1) for x in h])
-    g = torch.Generator().manual_seed(0)
-    q = torch.randn(n, generator=g, dtype=torch.float64); q /= q.norm()
-    basis, alphas, betas = [q], [], []
-    for k in range(min(steps, n)):
-        w = hvp(basis[-1])
-        alphas.append(float(w @ basis[-1]))
-        for b in basis:
-            w -= (w @ b) * b
-        for b in basis:
-            w -= (w @ b) * b
-        beta = float(w.norm())
-        if beta < 1e-12 or k == steps - 1:
-            break
-        betas.append(beta); basis.append(w / beta)
-    t = np.diag(alphas) + np.diag(betas[:len(alphas) - 1], 1) + np.diag(betas[:len(alphas) - 1], -1)
-    return float(np.linalg.eigvalsh(t)[-1]), n
 
 
 def run(args):
@@ -143,27 +24,12 @@ def run(args):
 print(f"# torch {torch.__version__}, torchvision {torchvision.__version__}, transformers {transformers.__version__}, onnx {onnx.__version__}")
 failures = 0
 for name in sys.argv[3:] or list(FAMILIES):
-    make, kind, loss = FAMILIES[name]
-    torch.manual_seed(0)
-    model = make().eval()
-    inputs, arrays = data(kind, loss, torch.Generator().manual_seed(1))
+    model, inputs, arrays, kind, loss, reference, top, n_torch = references(name)
     np.savez(f"{work}/{name}.npz", **arrays)
-    names = ["input"] if kind == "image" else ["input_ids", "attention_mask"]
-    with torch.no_grad():
-        reference = float(torch_loss(model, inputs, arrays, loss))
-    double = make().eval(); double.load_state_dict(model.state_dict()); double = twice_differentiable(double).double()
-    double_inputs = tuple(x.double() if x.is_floating_point() else x for x in inputs)
-    with torch.nn.attention.sdpa_kernel(torch.nn.attention.SDPBackend.MATH):  # the fused kernels have no double backward
-        top, n_torch = torch_lanczos_top(double, double_inputs, arrays, loss)
     for exporter in ("dynamo=False", "dynamo=True"):
         path = f"{work}/{name}-{'dynamo' if exporter == 'dynamo=True' else 'torchscript'}.onnx"
         try:
-            if exporter == "dynamo=True":
-                torch.onnx.export(model, inputs, path, input_names=names, output_names=["logits"], dynamo=True, optimize=False)
-            else:
-                axes = {n: {0: "batch"} for n in names + ["logits"]}
-                torch.onnx.export(model, inputs, path, input_names=names, output_names=["logits"], dynamic_axes=axes, opset_version=17,
-                                  training=torch.onnx.TrainingMode.EVAL, do_constant_folding=False, dynamo=False)
+            export(model, inputs, kind, path, dynamo=exporter == "dynamo=True")
             ops = collections.Counter(n.op_type for n in onnx.load(path, load_external_data=False).graph.node)
             common = [path, "--data", f"{work}/{name}.npz", "--loss", loss, "--batch-size", str(SAMPLES)]
             start = time.time()
