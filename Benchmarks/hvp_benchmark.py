@@ -3,7 +3,9 @@
 PyTorch's HVP two ways: double backward (grad of <grad, v>, as PyHessian does it) and forward-over-reverse
 (torch.func.jvp of torch.func.grad). Models: an MLP 784-1024-1024-10 tanh on a batch of 1024, and a CNN
 (conv-bn-relu x2, then a linear layer) on 32x32x3 images, batch 256, and torchvision's ResNet-18 (11.2M parameters,
-random init) on 32x32x3 images, batch 64; mean cross-entropy; BatchNorm in eval mode.
+random init) on 32x32x3 images, batch 64, and a BERT-style encoder (Hugging Face BertForSequenceClassification,
+hidden size 256, 4 layers, 4 heads, eager attention, 3 classes; 5.0M parameters) on 32 sequences of 128 tokens with
+input_ids and attention_mask; mean cross-entropy; BatchNorm in eval mode.
 
 Usage: python Benchmarks/hvp_benchmark.py BENCHMARKS_BINARY [REPEATS]
 """
@@ -39,6 +41,18 @@ def resnet18():
     return torchvision.models.resnet18(num_classes=10)
 
 
+class Bert(nn.Module):
+    """Logits of a BERT classifier from (input_ids, attention_mask)."""
+    def __init__(self):
+        super().__init__()
+        from transformers import BertConfig, BertForSequenceClassification
+        self.model = BertForSequenceClassification(BertConfig(vocab_size=1000, hidden_size=256, num_hidden_layers=4, num_attention_heads=4,
+                                                              intermediate_size=1024, num_labels=3, attn_implementation="eager"))
+
+    def forward(self, input_ids, attention_mask):
+        return self.model(input_ids=input_ids, attention_mask=attention_mask, return_dict=False)[0]
+
+
 def timed(body):
     body()
     times = []
@@ -50,7 +64,7 @@ def timed(body):
 
 
 print(f"# torch {torch.__version__} ({torch.get_num_threads()} threads), float32; median and best of {repeats} after a warm-up")
-models = [("mlp", mlp, (1024, 784)), ("cnn", cnn, (256, 3, 32, 32)), ("resnet18", resnet18, (64, 3, 32, 32))]
+models = [("mlp", mlp, (1024, 784)), ("cnn", cnn, (256, 3, 32, 32)), ("resnet18", resnet18, (64, 3, 32, 32)), ("bert", Bert, (32, 128))]
 only = os.environ.get("HVP_MODELS")
 for name, make, shape in [m for m in models if not only or m[0] in only.split(",")]:
     torch.manual_seed(0)
@@ -60,29 +74,39 @@ for name, make, shape in [m for m in models if not only or m[0] in only.split(",
             module.running_mean.uniform_(-0.5, 0.5)
             module.running_var.uniform_(0.5, 1.5)
     generator = np.random.default_rng(0)
-    x = torch.tensor(generator.standard_normal(shape).astype(np.float32))
-    y = torch.tensor(generator.integers(0, 10, shape[0]))
     onnx_path, data_path = os.path.join(work, f"{name}.onnx"), os.path.join(work, f"{name}.npz")
-    torch.onnx.export(model, (x[:2],), onnx_path, input_names=["input"], output_names=["logits"],
-                      dynamic_axes={"input": {0: "batch"}, "logits": {0: "batch"}}, opset_version=17,
+    if name == "bert":
+        ids = torch.tensor(generator.integers(0, 1000, shape))
+        mask = torch.ones(shape, dtype=torch.long)
+        mask[::2, shape[1] * 3 // 4:] = 0  # every other sequence padded for its last quarter
+        inputs, input_names = (ids, mask), ["input_ids", "attention_mask"]
+        y = torch.tensor(generator.integers(0, 3, shape[0]))
+        arrays = {"input_ids": ids.numpy(), "attention_mask": mask.numpy(), "y": y.numpy()}
+    else:
+        x = torch.tensor(generator.standard_normal(shape).astype(np.float32))
+        inputs, input_names = (x,), ["input"]
+        y = torch.tensor(generator.integers(0, 10, shape[0]))
+        arrays = {"x": x.numpy(), "y": y.numpy()}
+    torch.onnx.export(model, tuple(t[:2] for t in inputs), onnx_path, input_names=input_names, output_names=["logits"],
+                      dynamic_axes={n: {0: "batch"} for n in input_names + ["logits"]}, opset_version=17,
                       training=torch.onnx.TrainingMode.PRESERVE, do_constant_folding=False, dynamo=False)
-    np.savez(data_path, x=x.numpy(), y=y.numpy())
+    np.savez(data_path, **arrays)
     params = [p for p in model.parameters()]
     names = [n for n, _ in model.named_parameters()]
     v = [torch.randn_like(p) for p in params]
 
     def loss_of(values):
-        return nn.functional.cross_entropy(torch.func.functional_call(model, dict(zip(names, values)), (x,)), y)
+        return nn.functional.cross_entropy(torch.func.functional_call(model, dict(zip(names, values)), inputs), y)
 
     def forward():
         with torch.no_grad():
-            nn.functional.cross_entropy(model(x), y)
+            nn.functional.cross_entropy(model(*inputs), y)
 
     def gradient():
-        torch.autograd.grad(nn.functional.cross_entropy(model(x), y), params)
+        torch.autograd.grad(nn.functional.cross_entropy(model(*inputs), y), params)
 
     def double_backward():
-        grads = torch.autograd.grad(nn.functional.cross_entropy(model(x), y), params, create_graph=True)
+        grads = torch.autograd.grad(nn.functional.cross_entropy(model(*inputs), y), params, create_graph=True)
         torch.autograd.grad(grads, params, grad_outputs=v)
 
     def forward_over_reverse():

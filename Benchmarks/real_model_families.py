@@ -36,6 +36,10 @@ FAMILIES = {
     # name: (constructor, input kind, loss)
     "resnet18": (lambda: torchvision.models.resnet18(num_classes=10), "image", "cross-entropy"),
     "mobilenet_v3_small": (lambda: torchvision.models.mobilenet_v3_small(num_classes=10), "image", "cross-entropy"),
+    "wide_resnet50_2": (lambda: torchvision.models.wide_resnet50_2(num_classes=10), "image", "cross-entropy"),
+    "mobilenet_v2": (lambda: torchvision.models.mobilenet_v2(num_classes=10), "image", "cross-entropy"),
+    "efficientnet_b0": (lambda: torchvision.models.efficientnet_b0(num_classes=10), "image", "cross-entropy"),
+    "convnext_tiny": (lambda: torchvision.models.convnext_tiny(num_classes=10), "image", "cross-entropy"),
     "vit": (lambda: torchvision.models.VisionTransformer(image_size=32, patch_size=8, num_layers=2, num_heads=2, hidden_dim=32,
                                                         mlp_dim=64, num_classes=10), "image", "cross-entropy"),
     "hf-vit": (lambda: Pixels(ViTForImageClassification(ViTConfig(image_size=32, patch_size=8, num_labels=10, **small))), "image", "cross-entropy"),
@@ -141,15 +145,18 @@ def export(model, inputs, kind, path, dynamo):
                           training=torch.onnx.TrainingMode.EVAL, do_constant_folding=False, dynamo=False)
 
 
-def references(name):
-    """The family's model (seed 0), its inputs and data arrays (seed 1), its loss in float32 and its top Hessian
-    eigenvalue by a float64 Lanczos, with the loss it takes."""
+def references(name, eigenvalue=True):
+    """The family's model (seed 0), its inputs and data arrays (seed 1), its loss in float32 and (unless not
+    `eigenvalue`) its top Hessian eigenvalue by a float64 Lanczos, with the loss it takes."""
     make, kind, loss = FAMILIES[name]
     torch.manual_seed(0)
     model = make().eval()
     inputs, arrays = data(kind, loss, torch.Generator().manual_seed(1))
     with torch.no_grad():
         reference = float(torch_loss(model, inputs, arrays, loss))
+    n_parameters = sum(p.numel() for p in model.parameters())
+    if not eigenvalue:
+        return model, inputs, arrays, kind, loss, reference, None, n_parameters
     double = make().eval(); double.load_state_dict(model.state_dict()); double = twice_differentiable(double).double()
     double_inputs = tuple(x.double() if x.is_floating_point() else x for x in inputs)
     with torch.nn.attention.sdpa_kernel(torch.nn.attention.SDPBackend.MATH):  # the fused kernels have no double backward

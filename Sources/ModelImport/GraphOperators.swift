@@ -83,6 +83,7 @@ struct GraphOperators<Scalar: TensorScalar> {
         case "Cos": return [try unary(x) { $0.cos() }]
         case "HardSigmoid": return [try unary(x) { hardSigmoid($0, alpha: float("alpha", 0.2), beta: float("beta", 0.5)) }]
         case "HardSwish": return [try unary(x) { $0 * hardSigmoid($0, alpha: 1.0 / 6, beta: 0.5) }]
+        case "Clip": return [try clip(operands)]
         case "Greater", "Less", "GreaterOrEqual", "LessOrEqual", "And", "Or", "Xor": return [try comparison(operands[0], operands[1])]
         case "Not", "IsNaN": return [try predicate(x)]
         case "Max", "Min": return [try extreme(operands)]
@@ -225,6 +226,33 @@ struct GraphOperators<Scalar: TensorScalar> {
     // MARK: Elementwise
 
     func unary(_ x: Value?, _ f: (V) -> V) throws -> Value { .float(f(try variable(x))) }
+
+    /// Clip (ReLU6 in MobileNetV2): `min(max(x, low), high)`, the bounds from inputs 1 and 2 (opset 11 on) or the
+    /// min/max attributes, either absent for no bound; as ReLUs, so the derivative is 1 inside and 0 outside.
+    func clip(_ operands: [Value?]) throws -> Value {
+        func bound(_ position: Int, _ attribute: String) throws -> Double? {
+            if operands.count > position, let value = operands[position] {
+                let values = try doubles(value)
+                guard values.count == 1 else { throw fail("the \(attribute) bound must be a scalar, got shape \(values.shape)") }
+                return values.scalars[0]
+            }
+            return opset < 11 ? self.attribute(attribute).map { Double($0.f) } : nil
+        }
+        let low = try bound(1, "min"), high = try bound(2, "max")
+        if let low, let high, !(low <= high) { throw fail("min \(low) is above max \(high)") }
+        if case .integer(let t)? = operands[0] {
+            return .integer(t.map { value in
+                var v = value
+                if let low { v = Swift.max(v, IntegerTensor.saturating(low.rounded(.up))) }
+                if let high { v = Swift.min(v, IntegerTensor.saturating(high.rounded(.down))) }
+                return v
+            })
+        }
+        var y = try variable(operands[0])
+        if let low { y = (y - V.constant(Scalar(low))).relu() + V.constant(Scalar(low)) }
+        if let high { y = V.constant(Scalar(high)) - (V.constant(Scalar(high)) - y).relu() }
+        return .float(y)
+    }
 
     /// `max(0, min(1, alpha x + beta))`, as two ReLUs so that its derivative is alpha inside (0, 1) and 0 outside.
     func hardSigmoid(_ x: V, alpha: Double, beta: Double) -> V {

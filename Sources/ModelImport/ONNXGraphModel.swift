@@ -69,7 +69,7 @@ public struct ONNXGraphModel: Layer, @unchecked Sendable {
 
     /// The operators this importer runs.
     public static let supportedOperators: [String] = [
-        "Add", "And", "AveragePool", "BatchNormalization", "Cast", "CastLike", "Concat", "Constant",
+        "Add", "And", "AveragePool", "BatchNormalization", "Cast", "CastLike", "Clip", "Concat", "Constant",
         "ConstantOfShape", "Conv", "Cos", "CumSum", "Div", "Dropout", "Equal", "Erf", "Exp", "Expand", "Flatten",
         "Gather", "GatherElements", "GatherND", "Gelu", "Gemm", "GlobalAveragePool", "Greater", "GreaterOrEqual",
         "HardSigmoid", "HardSwish", "Identity", "IsNaN", "LayerNormalization", "LeakyRelu", "Less", "LessOrEqual",

@@ -22,7 +22,8 @@ for check in ${checks[*]}; do
   case "$check" in
     tied-initializers) "$python" Benchmarks/tied_initializers_crosscheck.py "$curvature" "$work" ;;
     htsr) "$python" Benchmarks/htsr_real_weights_crosscheck.py "$curvature" "$work" ;;
-    families) "$python" Benchmarks/real_models_crosscheck.py "$curvature" "$work" ;;
+    families) "$python" Benchmarks/real_models_crosscheck.py "$curvature" "$work"
+              "$python" Benchmarks/real_models_crosscheck.py "$curvature" "$work" --eval-only ;;
     *) echo "unknown check '$check' (tied-initializers, htsr, families)" >&2; exit 2 ;;
   esac
 done

@@ -118,7 +118,7 @@ func hvpBenchmark(model: String, data: String, repeats: Int, only: String?, mode
     let loaded = try ModelLoader.load(model, as: Float.self)
     var options = DataOptions()
     options.inputShape = nil
-    let dataset: Dataset<Float> = try DataLoader.load(data, options: options)
+    let dataset: Dataset<Float> = try DataLoader.load(data, options: options, inputNames: loaded.model.graphInputs.map(\.name))
     var objective = Objective(model: loaded.model, parameters: loaded.parameters, buffers: loaded.buffers, loss: .crossEntropy,
                               data: dataset, batchSize: dataset.count)
     if let mode { objective.hessianProductMode = mode }
