@@ -4,7 +4,7 @@ PyTorch's HVP two ways: double backward (grad of <grad, v>, as PyHessian does it
 (torch.func.jvp of torch.func.grad). Models: an MLP 784-1024-1024-10 tanh on a batch of 1024, and a CNN
 (conv-bn-relu x2, then a linear layer) on 32x32x3 images, batch 256, and torchvision's ResNet-18 (11.2M parameters,
 random init) on 32x32x3 images, batch 64, and a BERT-style encoder (Hugging Face BertForSequenceClassification,
-hidden size 256, 4 layers, 4 heads, eager attention, 3 classes; 5.0M parameters) on 32 sequences of 128 tokens with
+hidden size 256, 4 layers, 4 heads, eager attention, 3 classes; 3.6M parameters) on 32 sequences of 128 tokens with
 input_ids and attention_mask; mean cross-entropy; BatchNorm in eval mode.
 
 Usage: python Benchmarks/hvp_benchmark.py BENCHMARKS_BINARY [REPEATS]
