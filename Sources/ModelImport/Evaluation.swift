@@ -3,7 +3,7 @@ import LinearAlgebra
 import NeuralNetworks
 import Reporting
 
-/// What `curvature eval` reports: the loss (``Loss``: cross-entropy by default) and accuracy of a model on a data set.
+/// What `curvature eval` reports: the loss (`Loss`, in NeuralNetworks: cross-entropy by default) and accuracy of a model on a data set.
 public struct Evaluation: Sendable, Codable, Equatable, Report {
     /// The report's layout version; it changes when a key changes meaning or is renamed.
     public static let formatVersion = 2

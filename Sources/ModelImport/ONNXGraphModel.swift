@@ -23,7 +23,7 @@ public struct ONNXGraphModel: Layer, @unchecked Sendable {
     public let file: String
     public let opset: Int
     /// The graph's data inputs in the file's order: the first is the model's input, the others are read by name
-    /// from the scope (``Dataset``'s named inputs).
+    /// from the scope (`Dataset.namedInputs`, in NeuralNetworks).
     public let graphInputs: [GraphInput]
     /// The first data input's name, element type and declared shape.
     public var inputName: String { graphInputs[0].name }

@@ -28,7 +28,7 @@ public struct ObjectiveSettings: Sendable, Codable, Equatable {
     public var batchIndex: Int?
     public var bnMode: BatchNormMode = .eval
     public var precision: Precision = .double
-    /// The loss whose curvature is analysed (PyTorch's definitions, ``Loss``).
+    /// The loss whose curvature is analysed (PyTorch's definitions: `Loss`, in NeuralNetworks).
     public var loss: Loss = .crossEntropy
     /// Content fingerprints (`FileDigest`, in ModelFormats) of the input files, by role ("model", "weights", "data", and any a caller
     /// adds), once ``digestingInputs(_:)`` has taken them: a checkpoint written under these settings then resumes
