@@ -107,13 +107,7 @@ public enum DataLoader {
                 return (value - mean[mean.count == 1 ? 0 : c]) / std[std.count == 1 ? 0 : c]
             })
         }
-        let targets: Targets<Scalar> = switch data.targets {
-        case .labels(let labels): .labels(labels)
-        case .tokens(let labels, let length): .tokens(labels, length: length)
-        case .values(let values): .values(values.converted(to: Scalar.self))
-        case .none(let count): .none(count: count)
-        }
-        return Dataset(inputs: inputs.converted(to: Scalar.self), targets: targets,
+        return Dataset(inputs: inputs.converted(to: Scalar.self), targets: data.targets.converted(to: Scalar.self),
                        namedInputs: data.namedInputs.mapValues { $0.converted(to: Scalar.self) })
     }
 
@@ -150,13 +144,7 @@ public enum DataLoader {
         case .causalLanguageModel where tensor.rank != 2:
             throw DataError(source, "--loss causal-lm takes token labels of shape (samples, tokens), '\(name)' has shape \(tensor.shape)")
         default:
-            let labels = try tensor.scalars.enumerated().map { index, value in
-                guard value == value.rounded(), (value >= 0 && value < 1e9) || value == Double(Loss.ignoreIndex) else {
-                    throw DataError(source, "token label \(index) of '\(name)' is \(value): labels must be class indices or \(Loss.ignoreIndex) (ignored)")
-                }
-                return Int(value)
-            }
-            return .tokens(labels, length: tensor.count / max(1, count))
+            return .tokens(try checkedLabels(tensor.scalars, source: source, tokensOf: name), length: tensor.count / max(1, count))
         }
     }
 
@@ -248,9 +236,14 @@ public enum DataLoader {
                        targets: (header[labelIndex], Tensor(labelValues)))
     }
 
-    static func checkedLabels(_ values: [Double], source: String) throws -> [Int] {
+    /// Class indices: non-negative integers. Token labels (`tokensOf`, the array's name) may also be the ignore index.
+    static func checkedLabels(_ values: [Double], source: String, tokensOf array: String? = nil) throws -> [Int] {
         try values.enumerated().map { index, value in
-            guard value == value.rounded(), value >= 0, value < 1e9 else {
+            let ignored = array != nil && value == Double(Loss.ignoreIndex)
+            guard value == value.rounded(), (value >= 0 && value < 1e9) || ignored else {
+                if let array {
+                    throw DataError(source, "token label \(index) of '\(array)' is \(value): labels must be class indices or \(Loss.ignoreIndex) (ignored)")
+                }
                 throw DataError(source, "label \(index) is \(value): labels must be non-negative integers (class indices)")
             }
             return Int(value)

@@ -19,6 +19,9 @@ struct GraphOperators<Scalar: TensorScalar> {
         ImportError(file: file, "node '\(node.name)' (\(node.opType)): \(reason)")
     }
 
+    /// A sequence where the operator takes a tensor.
+    func sequenceOperand() -> ImportError { fail("a tensor input is a sequence") }
+
     // MARK: Attributes
 
     func attribute(_ name: String) -> Onnx_AttributeProto? { node.attribute.first { $0.name == name } }
@@ -33,7 +36,7 @@ struct GraphOperators<Scalar: TensorScalar> {
         switch value {
         case .float(let v)?: return v
         case .integer(let t)?: return V(t.asTensor())
-        case .sequence?: throw fail("a tensor input is a sequence")
+        case .sequence?: throw sequenceOperand()
         case nil: throw fail("a required input is missing")
         }
     }
@@ -42,7 +45,7 @@ struct GraphOperators<Scalar: TensorScalar> {
         switch value {
         case .integer(let t)?: return t
         case .float(let v)?: return IntegerTensor(saturating: v.value)
-        case .sequence?: throw fail("a tensor input is a sequence")
+        case .sequence?: throw sequenceOperand()
         case nil: throw fail("a required input is missing")
         }
     }
@@ -176,7 +179,7 @@ struct GraphOperators<Scalar: TensorScalar> {
             let shape = try broadcastShape(x!.shape, target)
             try checkAllocation(shape)
             switch x! {
-            case .sequence: throw fail("a tensor input is a sequence")
+            case .sequence: throw sequenceOperand()
             case .float(let v): return [.float(v.broadcast(to: shape))]
             case .integer(let t):
                 let full = (t.asTensor() as Tensor<Double>).broadcast(to: shape)
@@ -482,7 +485,7 @@ struct GraphOperators<Scalar: TensorScalar> {
     func reshape(_ value: Value, _ shape: [Int]) throws -> Value {
         guard value.shape.reduce(1, *) == shape.reduce(1, *) else { throw fail("cannot reshape \(value.shape) to \(shape)") }
         switch value {
-        case .sequence: throw fail("a tensor input is a sequence")
+        case .sequence: throw sequenceOperand()
         case .float(let v): return .float(v.reshaped(shape))
         case .integer(let t): return .integer(IntegerTensor(shape: shape, values: t.values))
         }
@@ -491,7 +494,7 @@ struct GraphOperators<Scalar: TensorScalar> {
     func permute(_ value: Value, _ axes: [Int]) throws -> Value {
         guard axes.sorted() == Array(0..<value.shape.count) else { throw fail("permutation \(axes) does not fit \(value.shape)") }
         switch value {
-        case .sequence: throw fail("a tensor input is a sequence")
+        case .sequence: throw sequenceOperand()
         case .float(let v): return .float(v.permuted(axes))
         case .integer(let t):
             let permuted = V(t.asTensor()).permuted(axes).value
@@ -595,7 +598,7 @@ struct GraphOperators<Scalar: TensorScalar> {
             ranges[a] = lower..<upper
         }
         switch value {
-        case .sequence: throw fail("a tensor input is a sequence")
+        case .sequence: throw sequenceOperand()
         case .float(let v): return .float(v.sliced(ranges))
         case .integer(let t):
             let sliced = V(t.asTensor()).sliced(ranges).value
@@ -618,7 +621,7 @@ struct GraphOperators<Scalar: TensorScalar> {
         for o in 0..<outer { for index in resolved { for i in 0..<inner { offsets.append((o * extent + index) * inner + i) } } }
         let outputShape = Array(shape[..<a]) + indices.shape + Array(shape[(a + 1)...])
         switch data {
-        case .sequence: throw fail("a tensor input is a sequence")
+        case .sequence: throw sequenceOperand()
         case .float(let v): return .float(v.gathered(offsets).reshaped(outputShape))
         case .integer(let t): return .integer(IntegerTensor(shape: outputShape, values: offsets.map { t.values[$0] }))
         }
@@ -656,7 +659,7 @@ struct GraphOperators<Scalar: TensorScalar> {
             }
         }
         switch data {
-        case .sequence: throw fail("a tensor input is a sequence")
+        case .sequence: throw sequenceOperand()
         case .float(let v): return .float(v.gathered(offsets).reshaped(indices.shape))
         case .integer(let t): return .integer(IntegerTensor(shape: indices.shape, values: offsets.map { t.values[$0] }))
         }

@@ -85,7 +85,7 @@ extension GraphOperators {
         }
         let outputShape = Array(indices.shape.dropLast()) + Array(shape[(b + k)...])
         switch data {
-        case .sequence: throw fail("a tensor input is a sequence")
+        case .sequence: throw sequenceOperand()
         case .float(let v): return .float(v.gathered(offsets).reshaped(outputShape))
         case .integer(let t): return .integer(IntegerTensor(shape: outputShape, values: offsets.map { t.values[$0] }))
         }

@@ -11,7 +11,7 @@ extension GraphOperators {
         switch value {
         case .float(let v)?: return v.value.converted(to: Double.self)
         case .integer(let t)?: return t.asTensor()
-        case .sequence?: throw fail("a tensor input is a sequence")
+        case .sequence?: throw sequenceOperand()
         case nil: throw fail("a required input is missing")
         }
     }

@@ -97,7 +97,7 @@ public enum ModelLoader {
         }
         updated.weightsFile = path
         let statistics = archive.descriptors.map(\.name).filter { $0.hasSuffix(".running_mean") || $0.hasSuffix(".running_var") }
-        if loaded.model.operatorTypes.contains("Conv"), !loaded.model.operatorTypes.contains("BatchNormalization"), !statistics.isEmpty {
+        if loaded.model.hasConvolutionsWithoutBatchNorm, !statistics.isEmpty {
             updated.batchNormFolded = true
         }
         return updated

@@ -33,8 +33,8 @@ public struct ONNXGraphModel: Layer, @unchecked Sendable {
     /// True when the model has convolutions but no BatchNormalization and its conv weights carry the names the
     /// PyTorch exporter gives BatchNorm-folded weights ("onnx::Conv_*"): it is analysed as given.
     public let batchNormFolded: Bool
-    /// The operator types the graph runs.
-    public let operatorTypes: Set<String>
+    /// The graph has convolutions and no BatchNormalization: where BatchNorm, if the model had it, was folded.
+    public let hasConvolutionsWithoutBatchNorm: Bool
     public let parameterShapes: [(name: String, shape: [Int])]
     /// The output axis of each parameter with rank > 1, read from the node that consumes it: 0 for Conv weights and
     /// for Gemm's B with transB = 1 (PyTorch's (out, in) Linear), the last axis for Gemm's B without transB and for a
@@ -228,9 +228,8 @@ public struct ONNXGraphModel: Layer, @unchecked Sendable {
         }
         constantNodeValues = constants
         let ops = Set(graph.node.map(\.opType))
-        operatorTypes = ops
-        batchNormFolded = ops.contains("Conv") && !ops.contains("BatchNormalization")
-            && parameters.contains { $0.name.hasPrefix("onnx::Conv") }
+        hasConvolutionsWithoutBatchNorm = ops.contains("Conv") && !ops.contains("BatchNormalization")
+        batchNormFolded = hasConvolutionsWithoutBatchNorm && parameters.contains { $0.name.hasPrefix("onnx::Conv") }
     }
 
     private static func constantValue(_ attribute: Onnx_AttributeProto, model: ONNXModel) throws -> StoredTensor {

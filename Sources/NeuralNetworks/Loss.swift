@@ -31,6 +31,16 @@ public enum Targets<Scalar: TensorScalar>: Sendable, Equatable {
         }
     }
 
+    /// The same targets in another precision (values converted, labels as they are).
+    public func converted<Other: TensorScalar>(to _: Other.Type = Other.self) -> Targets<Other> {
+        switch self {
+        case .labels(let labels): .labels(labels)
+        case .tokens(let labels, let length): .tokens(labels, length: length)
+        case .values(let values): .values(values.converted(to: Other.self))
+        case .none(let count): .none(count: count)
+        }
+    }
+
     /// The samples at `indices`, in that order.
     func gathered(_ indices: [Int]) -> Targets {
         switch self {
@@ -80,11 +90,13 @@ public enum Loss: String, Sendable, Codable, CaseIterable {
     /// the shift, for the causal loss). Batches are weighted by it, so the full-data loss is the mean over every term.
     public func termCount(_ targets: Targets<some TensorScalar>) -> Int {
         switch (self, targets) {
-        case (.crossEntropy, .tokens(let labels, _)): labels.filter { $0 != Self.ignoreIndex }.count
-        case (.causalLanguageModel, .tokens(let labels, let length)): Self.shifted(labels, length: length).filter { $0 != Self.ignoreIndex }.count
+        case (.crossEntropy, .tokens), (.causalLanguageModel, .tokens): Self.keptTokens(tokenLabels(targets))
         default: targets.count
         }
     }
+
+    /// The token labels that are not ``ignoreIndex``.
+    static func keptTokens(_ labels: [Int]) -> Int { labels.filter { $0 != ignoreIndex }.count }
 
     /// Labels moved one position left within each sample, the last position ignored: the label position t's
     /// logits predict.
@@ -119,13 +131,13 @@ public enum Loss: String, Sendable, Codable, CaseIterable {
     /// The mean loss over the terms (``termCount(_:)``); 0 when every token is ignored.
     public func callAsFunction<Scalar>(_ outputs: Variable<Scalar>, _ targets: Targets<Scalar>) -> Variable<Scalar> {
         switch (self, targets) {
-        case (.crossEntropy, .tokens(let labels, _)), (.causalLanguageModel, .tokens(let labels, _)):
-            let used = self == .causalLanguageModel ? Self.tokenLabels(self, targets) : labels
+        case (.crossEntropy, .tokens), (.causalLanguageModel, .tokens):
+            let used = tokenLabels(targets)
             let classes = outputs.value.count / max(1, used.count)
             precondition(classes * used.count == outputs.value.count, "\(outputs.shape) logits for \(used.count) tokens")
             let logProbabilities = outputs.reshaped([used.count, classes]).logSoftmax(alongAxis: 1)
             let total = -(logProbabilities * Variable(Self.oneHot(used, classes: classes))).sum()
-            return total / Scalar(max(1, termCount(targets)))
+            return total / Scalar(max(1, Self.keptTokens(used)))
         case (.fromModel, _):
             precondition(outputs.value.count == 1, "the model's output is the loss but has shape \(outputs.shape)")
             return outputs.reshaped([])
@@ -135,9 +147,9 @@ public enum Loss: String, Sendable, Codable, CaseIterable {
     }
 
     /// The token labels the logits are scored against: as given, or shifted for the causal loss.
-    static func tokenLabels<Scalar>(_ loss: Loss, _ targets: Targets<Scalar>) -> [Int] {
+    func tokenLabels(_ targets: Targets<some TensorScalar>) -> [Int] {
         guard case .tokens(let labels, let length) = targets else { return [] }
-        return loss == .causalLanguageModel ? shifted(labels, length: length) : labels
+        return self == .causalLanguageModel ? Self.shifted(labels, length: length) : labels
     }
 
     /// The correctly predicted terms (argmax of the logits equal to the label) and the terms counted, for
@@ -147,7 +159,7 @@ public enum Loss: String, Sendable, Codable, CaseIterable {
         case (.crossEntropy, .labels(let labels)):
             return (zip(outputs.argmaxRows(), labels).filter { $0 == $1 }.count, labels.count)
         case (.crossEntropy, .tokens), (.causalLanguageModel, .tokens):
-            let used = Self.tokenLabels(self, targets)
+            let used = tokenLabels(targets)
             let predicted = outputs.reshaped([used.count, outputs.count / max(1, used.count)]).argmaxRows()
             let kept = zip(predicted, used).filter { $0.1 != Self.ignoreIndex }
             return (kept.filter { $0 == $1 }.count, kept.count)

@@ -117,16 +117,16 @@ public struct LanczosSolver: Sendable {
         var next = orthonormalised(Tensor.gaussian(shape: [n], using: &random), against: deflation)
         // The residual of the last step: A V = V T + residual e_last^T.
         var residual = Tensor<Double>(zeros: [n]), beta = 0.0
-        /// Whether the wanted Ritz pairs of the basis so far have converged: checked after every product once the
-        /// basis can hold them, so a cycle stops as soon as they have (the projected matrix is at most
-        /// `basisSize` square; its eigendecomposition costs nothing beside a product).
-        func wantedConverged() -> Bool {
+        /// The Ritz pairs of the basis so far (the eigenpairs of the projected matrix), the wanted ones in order
+        /// from the wanted end, and whether each has converged: its Ritz residual `|beta * (last component of its
+        /// eigenvector of T)|` is at most `tolerance * ||A||`. Nil when the eigensolver fails.
+        func ritzPairs() -> (values: [Double], vectors: Tensor<Double>, wanted: [Int], isConverged: [Bool])? {
             let size = basis.count
-            guard size > want, let eigen = try? symmetricEigen(Tensor(rows: (0..<size).map { Array(t[$0].prefix(size)) })),
-                  let vectors = eigen.vectors else { return false }
+            guard let eigen = try? symmetricEigen(Tensor(rows: (0..<size).map { Array(t[$0].prefix(size)) })),
+                  let vectors = eigen.vectors else { return nil }
             let norm = max(eigen.values.map(abs).max() ?? 0, Double.leastNormalMagnitude)
-            let order = end == .largest ? Array((0..<size).reversed()) : Array(0..<size)
-            return order.prefix(want).allSatisfy { abs(beta * vectors[$0, size - 1]) <= tolerance * norm }
+            let wanted = Array((end == .largest ? Array((0..<size).reversed()) : Array(0..<size)).prefix(want))
+            return (eigen.values, vectors, wanted, wanted.map { abs(beta * vectors[$0, size - 1]) <= tolerance * norm })
         }
         while true {
             while basis.count < m, matvecs < budget, let v = next {
@@ -151,23 +151,19 @@ public struct LanczosSolver: Sendable {
                         next = orthonormalised(Tensor.gaussian(shape: [n], using: &random), against: basis + deflation)
                     }
                 }
-                if beta > 0, wantedConverged() { break }
+                // Checked after every product once the basis can hold the wanted pairs, so a cycle stops as soon as
+                // they have converged (the projected matrix is at most `basisSize` square: nothing beside a product).
+                if beta > 0, basis.count > want, ritzPairs()?.isConverged.contains(false) == false { break }
             }
             let size = basis.count
-            guard size > 0 else { return ([], matvecs, restarts, false) }
-            let projected = Tensor(rows: (0..<size).map { Array(t[$0].prefix(size)) })
-            guard let eigen = try? symmetricEigen(projected), let vectors = eigen.vectors else { return ([], matvecs, restarts, false) }
+            guard size > 0, let (values, vectors, wanted, isConverged) = ritzPairs() else { return ([], matvecs, restarts, false) }
             let order = end == .largest ? Array((0..<size).reversed()) : Array(0..<size)
-            let norm = max(eigen.values.map(abs).max() ?? 0, Double.leastNormalMagnitude)
-            // Ritz residual of pair i: |beta * (last component of its eigenvector of T)|.
-            let wanted = Array(order.prefix(want))
-            let isConverged = wanted.map { abs(beta * vectors[$0, size - 1]) <= tolerance * norm }
             let done = !isConverged.contains(false)
             // In a cluster (a null space) the rest may converge slowly: after ten restarts, hand back the converged
             // leading pairs so they are locked and the search goes on in their complement.
             let leading = isConverged.firstIndex(of: false) ?? isConverged.count
             if !done && restarts >= 10 && leading >= 1 {
-                return (wanted.prefix(leading).map { (value: eigen.values[$0], vector: ritzVector($0)) }, matvecs, restarts, true)
+                return (wanted.prefix(leading).map { (value: values[$0], vector: ritzVector($0)) }, matvecs, restarts, true)
             }
             func ritzVector(_ row: Int) -> Tensor<Double> {
                 var y = Tensor<Double>(zeros: [n])
@@ -175,7 +171,7 @@ public struct LanczosSolver: Sendable {
                 return y * (1 / y.norm())
             }
             if done || size < m || matvecs >= budget {  // converged, the whole space spanned, or out of products
-                return (wanted.map { (value: eigen.values[$0], vector: ritzVector($0)) }, matvecs, restarts, done)
+                return (wanted.map { (value: values[$0], vector: ritzVector($0)) }, matvecs, restarts, done)
             }
             // Thick restart: keep the wanted Ritz vectors and about half the rest; continue from the residual.
             restarts += 1
@@ -184,7 +180,7 @@ public struct LanczosSolver: Sendable {
             basis = kept.map(ritzVector)
             t = [[Double]](repeating: [Double](repeating: 0, count: m), count: m)
             for (i, row) in kept.enumerated() {
-                t[i][i] = eigen.values[row]
+                t[i][i] = values[row]
                 t[i][keep] = beta * vectors[row, size - 1]
                 t[keep][i] = t[i][keep]
             }
