@@ -78,19 +78,19 @@ def twice_differentiable(module):
     return module
 
 
-def data(kind, loss, generator):
+def data(kind, loss, generator, samples=SAMPLES, tokens=TOKENS, vocab=VOCAB):
     if kind == "image":
-        x = torch.randn(SAMPLES, 3, 32, 32, generator=generator)
-        return (x,), {"input": x.numpy(), "y": torch.randint(0, 10, (SAMPLES,), generator=generator).numpy()}
-    ids = torch.randint(0, VOCAB, (SAMPLES, TOKENS), generator=generator)
-    mask = torch.ones(SAMPLES, TOKENS, dtype=torch.long)
-    for i in range(0, SAMPLES, 2):
-        mask[i, TOKENS - 1 - i // 2:] = 0  # right padding of 1..4 tokens on every other sample
+        x = torch.randn(samples, 3, 32, 32, generator=generator)
+        return (x,), {"input": x.numpy(), "y": torch.randint(0, 10, (samples,), generator=generator).numpy()}
+    ids = torch.randint(0, vocab, (samples, tokens), generator=generator)
+    mask = torch.ones(samples, tokens, dtype=torch.long)
+    for i in range(0, samples, 2):
+        mask[i, tokens - 1 - i // 2 % 4:] = 0  # right padding of 1..4 tokens on every other sample
     arrays = {"input_ids": ids.numpy(), "attention_mask": mask.numpy()}
     if loss == "causal-lm":
         arrays["labels"] = np.where(mask.numpy() == 1, ids.numpy(), -100)
     else:
-        arrays["y"] = torch.randint(0, 3, (SAMPLES,), generator=generator).numpy()
+        arrays["y"] = torch.randint(0, 3, (samples,), generator=generator).numpy()
     return (ids, mask), arrays
 
 

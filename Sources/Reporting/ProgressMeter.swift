@@ -10,13 +10,16 @@ public struct ProgressCount: Sendable, Equatable {
     public var unit: String
     /// True when `total` is a budget the stage may stop short of (an eigensolver's product limit).
     public var isLimit: Bool
+    /// What else the stage knows of its state, shown after the count ("residuals 3.1e-03 4.2e-06 ...").
+    public var detail: String?
 
-    public init(stage: String, done: Int, total: Int, unit: String, isLimit: Bool = false) {
+    public init(stage: String, done: Int, total: Int, unit: String, isLimit: Bool = false, detail: String? = nil) {
         self.stage = stage
         self.done = done
         self.total = total
         self.unit = unit
         self.isLimit = isLimit
+        self.detail = detail
     }
 }
 
@@ -25,6 +28,13 @@ public struct ProgressCount: Sendable, Equatable {
 public protocol ProgressEvent: CustomStringConvertible, Sendable {
     /// The count this event reports, or nil for a message (a stage starting, a resume).
     var count: ProgressCount? { get }
+    /// True for a message about the running stage (an eigensolver's restart): a line of its own that leaves the
+    /// stage running, where other messages end it.
+    var isWithinStage: Bool { get }
+}
+
+extension ProgressEvent {
+    public var isWithinStage: Bool { false }
 }
 
 /// Turns progress events into the text for stderr: on a terminal, one bar redrawn in place with the rate and the
@@ -52,7 +62,13 @@ public struct ProgressMeter: Sendable {
 
     /// The text to write for `event` at time `now` (seconds, monotonic), or "" when nothing is due.
     public mutating func text(for event: some ProgressEvent, now: Double) -> String {
-        guard let count = event.count else { return finishStage(now: now) + clearBar() + event.description + "\n" }
+        guard let count = event.count else {
+            if event.isWithinStage, stage != nil {
+                if style == .lines { lastOutput = now }
+                return clearBar() + event.description + "\n"
+            }
+            return finishStage(now: now) + clearBar() + event.description + "\n"
+        }
         var text = ""
         if let current = stage, current.count.stage != count.stage || count.done < current.count.done {
             text += finishStage(now: now)
@@ -119,13 +135,15 @@ public struct ProgressMeter: Sendable {
         let (perSecond, left) = rate(count, started: started, firstDone: firstDone, now: now)
         return "\(count.stage) [" + String(repeating: "#", count: filled) + String(repeating: "-", count: width - filled) + "] " +
             "\(count.done)/\(count.isLimit ? "<=" : "")\(count.total) \(count.unit)" +
-            (perSecond > 0 ? "  \(Self.rate(perSecond))/s" : "") + (left.map { "  \(Self.duration($0)) left" } ?? "")
+            (perSecond > 0 ? "  \(Self.rate(perSecond))/s" : "") + (left.map { "  \(Self.duration($0)) left" } ?? "") +
+            (count.detail.map { "  \($0)" } ?? "")
     }
 
     private func line(_ count: ProgressCount, started: Double, firstDone: Int, now: Double) -> String {
         let (perSecond, left) = rate(count, started: started, firstDone: firstDone, now: now)
         return "\(count.stage): \(count.done)/\(count.isLimit ? "at most " : "")\(count.total) \(count.unit) after \(Self.duration(now - started))" +
-            (perSecond > 0 ? ", \(Self.rate(perSecond))/s" : "") + (left.map { ", \(Self.duration($0)) left" } ?? "")
+            (perSecond > 0 ? ", \(Self.rate(perSecond))/s" : "") + (left.map { ", \(Self.duration($0)) left" } ?? "") +
+            (count.detail.map { ", \($0)" } ?? "")
     }
 
     /// "0.42 s", "12.3 s", "4:05", "1:02:03".

@@ -25,6 +25,18 @@ public struct EigenResult: Sendable {
     public var converged: Bool
 }
 
+/// What Lanczos reports while it works, for a progress display.
+public enum LanczosProgress: Sendable, Equatable {
+    /// After a product: the products so far and the relative Ritz residuals `|beta s_m| / ||A||` of the wanted pairs
+    /// not yet locked, from the wanted end (each pair has converged when its residual is at most the tolerance).
+    case step(products: Int, residuals: [Double])
+    /// A thick restart: the basis was full and is cut back to its wanted Ritz vectors; `restarts` so far.
+    case restart(restarts: Int, products: Int, residuals: [Double])
+    /// The wanted pairs are locked and a fresh start searches their complement for missed copies of a repeated
+    /// eigenvalue; `locked` pairs so far.
+    case complementSearch(products: Int, locked: Int)
+}
+
 /// Thick-restart Lanczos (Wu and Simon 2000) with full reorthogonalisation, for the k eigenpairs at one end of a
 /// symmetric operator's spectrum.
 ///
@@ -61,7 +73,9 @@ public struct LanczosSolver: Sendable {
         self.seed = seed
     }
 
-    public func solve(_ linearOperator: any LinearOperator) -> EigenResult {
+    /// The `count` eigenpairs at this end of `linearOperator`'s spectrum; `observe` sees every product's residuals and
+    /// every restart as they happen.
+    public func solve(_ linearOperator: any LinearOperator, observe: (LanczosProgress) -> Void = { _ in }) -> EigenResult {
         let n = linearOperator.dimension
         let k = min(count, n)
         var locked: [(value: Double, vector: Tensor<Double>)] = []
@@ -71,7 +85,8 @@ public struct LanczosSolver: Sendable {
         func run(want: Int) -> (pairs: [(value: Double, vector: Tensor<Double>)], converged: Bool) {
             var random = SeededRandom(seed: seed, stream: round)
             round += 1
-            let result = cycle(linearOperator, want: want, deflation: locked.map(\.vector), random: &random, budget: maxMatvecs - matvecs)
+            let result = cycle(linearOperator, want: want, deflation: locked.map(\.vector), random: &random, budget: maxMatvecs - matvecs,
+                               products: matvecs, restarts: restarts, observe: observe)
             matvecs += result.matvecs
             restarts += result.restarts
             return (result.pairs, result.converged)
@@ -88,6 +103,7 @@ public struct LanczosSolver: Sendable {
         // beats the k-th pair by more than the tolerance (so a null space cannot keep this going on rounding noise).
         while locked.count == k, matvecs < maxMatvecs, n - locked.count > 0 {
             let scale = max(locked.map { abs($0.value) }.max() ?? 0, Double.leastNormalMagnitude)
+            observe(.complementSearch(products: matvecs, locked: locked.count))
             let result = run(want: 1)
             guard let candidate = result.pairs.first, result.converged,
                   moreExtreme(candidate.value, locked[k - 1].value + (end == .largest ? 1 : -1) * tolerance * scale) else { break }
@@ -102,12 +118,14 @@ public struct LanczosSolver: Sendable {
                            converged: converged && locked.count == k && residuals.allSatisfy { $0 <= tolerance * scale * 10 })
     }
 
-    /// One thick-restart Lanczos run in the complement of `deflation`.
+    /// One thick-restart Lanczos run in the complement of `deflation`; `products` and `restarts` are those of the
+    /// runs before it, for `observe`.
     ///
     /// The projected matrix T is kept dense (at most `basisSize` squared): tridiagonal while the basis grows, with the
     /// Ritz values on the diagonal and the coupling row `beta s_i` to the next vector after a restart.
     private func cycle(
-        _ linearOperator: any LinearOperator, want: Int, deflation: [Tensor<Double>], random: inout SeededRandom, budget: Int
+        _ linearOperator: any LinearOperator, want: Int, deflation: [Tensor<Double>], random: inout SeededRandom, budget: Int,
+        products before: Int, restarts restartsBefore: Int, observe: (LanczosProgress) -> Void
     ) -> (pairs: [(value: Double, vector: Tensor<Double>)], matvecs: Int, restarts: Int, converged: Bool) {
         let n = linearOperator.dimension
         let m = min(max(basisSize, want + 2), n - deflation.count)
@@ -118,15 +136,15 @@ public struct LanczosSolver: Sendable {
         // The residual of the last step: A V = V T + residual e_last^T.
         var residual = Tensor<Double>(zeros: [n]), beta = 0.0
         /// The Ritz pairs of the basis so far (the eigenpairs of the projected matrix), the wanted ones in order
-        /// from the wanted end, and whether each has converged: its Ritz residual `|beta * (last component of its
-        /// eigenvector of T)|` is at most `tolerance * ||A||`. Nil when the eigensolver fails.
-        func ritzPairs() -> (values: [Double], vectors: Tensor<Double>, wanted: [Int], isConverged: [Bool])? {
+        /// from the wanted end, and their relative Ritz residuals `|beta * (last component of the eigenvector of T)|
+        /// / ||A||`: a pair has converged when its residual is at most `tolerance`. Nil when the eigensolver fails.
+        func ritzPairs() -> (values: [Double], vectors: Tensor<Double>, wanted: [Int], residuals: [Double])? {
             let size = basis.count
             guard let eigen = try? symmetricEigen(Tensor(rows: (0..<size).map { Array(t[$0].prefix(size)) })),
                   let vectors = eigen.vectors else { return nil }
             let norm = max(eigen.values.map(abs).max() ?? 0, Double.leastNormalMagnitude)
             let wanted = Array((end == .largest ? Array((0..<size).reversed()) : Array(0..<size)).prefix(want))
-            return (eigen.values, vectors, wanted, wanted.map { abs(beta * vectors[$0, size - 1]) <= tolerance * norm })
+            return (eigen.values, vectors, wanted, wanted.map { abs(beta * vectors[$0, size - 1]) / norm })
         }
         while true {
             while basis.count < m, matvecs < budget, let v = next {
@@ -153,10 +171,14 @@ public struct LanczosSolver: Sendable {
                 }
                 // Checked after every product once the basis can hold the wanted pairs, so a cycle stops as soon as
                 // they have converged (the projected matrix is at most `basisSize` square: nothing beside a product).
-                if beta > 0, basis.count > want, ritzPairs()?.isConverged.contains(false) == false { break }
+                if beta > 0, basis.count > want, let residuals = ritzPairs()?.residuals {
+                    observe(.step(products: before + matvecs, residuals: residuals))
+                    if residuals.allSatisfy({ $0 <= tolerance }) { break }
+                }
             }
             let size = basis.count
-            guard size > 0, let (values, vectors, wanted, isConverged) = ritzPairs() else { return ([], matvecs, restarts, false) }
+            guard size > 0, let (values, vectors, wanted, residuals) = ritzPairs() else { return ([], matvecs, restarts, false) }
+            let isConverged = residuals.map { $0 <= tolerance }
             let order = end == .largest ? Array((0..<size).reversed()) : Array(0..<size)
             let done = !isConverged.contains(false)
             // In a cluster (a null space) the rest may converge slowly: after ten restarts, hand back the converged
@@ -175,6 +197,7 @@ public struct LanczosSolver: Sendable {
             }
             // Thick restart: keep the wanted Ritz vectors and about half the rest; continue from the residual.
             restarts += 1
+            observe(.restart(restarts: restartsBefore + restarts, products: before + matvecs, residuals: residuals))
             let keep = min(m - 1, max(want + (m - want) / 2, want + 1))
             let kept = Array(order.prefix(keep))
             basis = kept.map(ritzVector)

@@ -14,8 +14,14 @@ public enum SpectrumProgress: Sendable {
     case trace(done: Int, total: Int)
     /// Density probes finished so far.
     case density(method: DensityMethod, done: Int, total: Int)
-    /// Products an eigensolver has taken at one end of the spectrum, of at most `limit`.
-    case eigensolver(method: SpectrumMethod, end: SpectrumEnd, done: Int, limit: Int)
+    /// Products an eigensolver has taken at one end of the spectrum, of at most `limit`, with the relative residuals
+    /// of the pairs it is still refining (Lanczos; empty before the basis holds them and for the power method) and
+    /// the tolerance they must reach.
+    case eigensolver(method: SpectrumMethod, end: SpectrumEnd, done: Int, limit: Int, residuals: [Double], tolerance: Double)
+    /// Lanczos restarted with a full basis: restarts and products so far, and the residuals at the restart.
+    case restart(end: SpectrumEnd, restarts: Int, products: Int, residuals: [Double], tolerance: Double)
+    /// Lanczos locked its pairs and searches their complement for missed copies of a repeated eigenvalue.
+    case complementSearch(end: SpectrumEnd, products: Int, locked: Int)
 }
 
 extension SpectrumProgress: CustomStringConvertible {
@@ -25,34 +31,60 @@ extension SpectrumProgress: CustomStringConvertible {
             "\(checkpoint.map { "[\($0)] " } ?? "")\(parameters): \(method.rawValue) on \(dimension) parameters"
         case .trace(let done, let total): "trace: \(done)/\(total) probes"
         case .density(let method, let done, let total): "density (\(method.rawValue)): \(done)/\(total) probes"
-        case .eigensolver(let method, let end, let done, let limit): "\(method.rawValue) (\(end.rawValue)): \(done)/\(limit) products at most"
+        case .eigensolver(let method, let end, let done, let limit, let residuals, let tolerance):
+            "\(method.rawValue) (\(end.rawValue)): \(done)/\(limit) products at most" +
+                (residuals.isEmpty ? "" : ", " + Self.residuals(residuals, tolerance: tolerance))
+        case .restart(let end, let restarts, let products, let residuals, let tolerance):
+            "lanczos (\(end.rawValue)): restart \(restarts) after \(products) products, " + Self.residuals(residuals, tolerance: tolerance)
+        case .complementSearch(let end, let products, let locked):
+            "lanczos (\(end.rawValue)): \(locked) pairs converged after \(products) products; " +
+                "searching their complement for missed copies of repeated eigenvalues"
         }
+    }
+
+    /// "residuals 3.1e-03 4.2e-06 (tolerance 1.0e-05)": relative to ||H||, from the wanted end.
+    static func residuals(_ residuals: [Double], tolerance: Double) -> String {
+        "residuals " + residuals.map { String(format: "%.1e", $0) }.joined(separator: " ") + String(format: " (tolerance %.1e)", tolerance)
     }
 }
 
 extension SpectrumProgress: ProgressEvent {
     public var count: ProgressCount? {
         switch self {
-        case .row: nil
+        case .row, .restart, .complementSearch: nil
         case .trace(let done, let total): ProgressCount(stage: "trace", done: done, total: total, unit: "probes")
         case .density(let method, let done, let total): ProgressCount(stage: "density (\(method.rawValue))", done: done, total: total, unit: "probes")
-        case .eigensolver(let method, let end, let done, let limit):
-            ProgressCount(stage: "\(method.rawValue) (\(end.rawValue))", done: done, total: limit, unit: "products", isLimit: true)
+        case .eigensolver(let method, let end, let done, let limit, let residuals, let tolerance):
+            ProgressCount(stage: "\(method.rawValue) (\(end.rawValue))", done: done, total: limit, unit: "products", isLimit: true,
+                          detail: residuals.isEmpty ? nil : Self.residuals(residuals, tolerance: tolerance))
+        }
+    }
+
+    public var isWithinStage: Bool {
+        switch self {
+        case .restart, .complementSearch: true
+        case .row, .trace, .density, .eigensolver: false
         }
     }
 }
 
-/// An operator that reports its products as they happen. The eigensolvers cannot stop midway, so an error the
-/// report throws is kept and rethrown by ``rethrow()`` once the solver returns.
+/// An operator that reports its products as they happen, with the latest residuals an eigensolver observed. The
+/// eigensolvers cannot stop midway, so an error the report throws is kept and rethrown by ``rethrow()`` once the
+/// solver returns.
 private final class ReportingOperator: LinearOperator, @unchecked Sendable {
     let base: any LinearOperator
-    let report: (Int) throws -> Void
+    let report: (SpectrumProgress) throws -> Void
+    let productEvent: (_ products: Int, _ residuals: [Double]) -> SpectrumProgress
+    /// The relative residuals of the pairs being refined, as the eigensolver last reported them.
+    var residuals: [Double] = []
     private(set) var products = 0
     private var error: (any Error)?
 
-    init(_ base: any LinearOperator, report: @escaping (Int) throws -> Void) {
+    init(_ base: any LinearOperator, report: @escaping (SpectrumProgress) throws -> Void,
+         productEvent: @escaping (Int, [Double]) -> SpectrumProgress) {
         self.base = base
         self.report = report
+        self.productEvent = productEvent
     }
 
     var dimension: Int { base.dimension }
@@ -69,8 +101,13 @@ private final class ReportingOperator: LinearOperator, @unchecked Sendable {
 
     private func counted(_ count: Int) {
         products += count
+        send(productEvent(products, residuals))
+    }
+
+    /// Reports `event` unless an earlier report failed.
+    func send(_ event: SpectrumProgress) {
         guard error == nil else { return }
-        do { try report(products) } catch { self.error = error }
+        do { try report(event) } catch { self.error = error }
     }
 
     func rethrow() throws { if let error { throw error } }
@@ -180,14 +217,29 @@ public struct SpectrumAnalysis: Sendable {
         return settings.grouping.rows(selected, label: settings.parameters ?? "all")
     }
 
-    /// Runs `solve` on `op` with each product reported as an ``SpectrumProgress/eigensolver(method:end:done:limit:)`` event.
+    /// Runs `solve` on `op` with each product reported as an ``SpectrumProgress/eigensolver(method:end:done:limit:residuals:tolerance:)``
+    /// event, and Lanczos's restarts and complement searches as messages.
     private func reporting(
-        _ op: any LinearOperator, _ method: SpectrumMethod, _ end: SpectrumEnd, limit: Int, _ progress: (SpectrumProgress) throws -> Void,
-        solve: (any LinearOperator) -> EigenResult
+        _ op: any LinearOperator, _ method: SpectrumMethod, _ end: SpectrumEnd, limit: Int, tolerance: Double,
+        _ progress: (SpectrumProgress) throws -> Void,
+        solve: (any LinearOperator, _ observe: (LanczosProgress) -> Void) -> EigenResult
     ) throws -> EigenResult {
         try withoutActuallyEscaping(progress) { progress in
-            let reporting = ReportingOperator(op) { try progress(.eigensolver(method: method, end: end, done: $0, limit: limit)) }
-            let result = solve(reporting)
+            let reporting = ReportingOperator(op, report: progress) {
+                .eigensolver(method: method, end: end, done: $0, limit: limit, residuals: $1, tolerance: tolerance)
+            }
+            let result = solve(reporting) { event in
+                switch event {
+                case .step(_, let residuals):
+                    reporting.residuals = residuals
+                case .restart(let restarts, let products, let residuals):
+                    reporting.residuals = residuals
+                    reporting.send(.restart(end: end, restarts: restarts, products: products, residuals: residuals, tolerance: tolerance))
+                case .complementSearch(let products, let locked):
+                    reporting.residuals = []
+                    reporting.send(.complementSearch(end: end, products: products, locked: locked))
+                }
+            }
             try reporting.rethrow()
             return result
         }
@@ -236,19 +288,20 @@ public struct SpectrumAnalysis: Sendable {
         case .lanczos:
             let budget = settings.maxMatvecs ?? SpectrumSettings.defaultLanczosBudget
             if settings.topK > 0 {
-                top = try reporting(op, .lanczos, .largest, limit: budget, progress) {
-                    LanczosSolver(count: settings.topK, end: .largest, tolerance: tolerance, maxMatvecs: budget, seed: seed).solve($0)
+                top = try reporting(op, .lanczos, .largest, limit: budget, tolerance: tolerance, progress) {
+                    LanczosSolver(count: settings.topK, end: .largest, tolerance: tolerance, maxMatvecs: budget, seed: seed).solve($0, observe: $1)
                 }
             }
             if settings.bottomK > 0 {
-                bottom = try reporting(op, .lanczos, .smallest, limit: budget, progress) {
-                    LanczosSolver(count: settings.bottomK, end: .smallest, tolerance: tolerance, maxMatvecs: budget, seed: seed &+ 1).solve($0)
+                bottom = try reporting(op, .lanczos, .smallest, limit: budget, tolerance: tolerance, progress) {
+                    LanczosSolver(count: settings.bottomK, end: .smallest, tolerance: tolerance, maxMatvecs: budget, seed: seed &+ 1)
+                        .solve($0, observe: $1)
                 }
             }
         case .power:
             let iterations = settings.maxMatvecs ?? SpectrumSettings.defaultPowerIterations
-            top = try reporting(op, .power, .largest, limit: iterations, progress) {
-                PowerIteration(count: settings.topK, maxIterations: iterations, tolerance: tolerance, seed: seed).solve($0)
+            top = try reporting(op, .power, .largest, limit: iterations, tolerance: tolerance, progress) { op, _ in
+                PowerIteration(count: settings.topK, maxIterations: iterations, tolerance: tolerance, seed: seed).solve(op)
             }
         case .dense:
             (top, bottom) = try DenseSpectrum.extremes(op, top: settings.topK, bottom: settings.bottomK)

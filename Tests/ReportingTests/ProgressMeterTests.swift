@@ -35,6 +35,34 @@ import Testing
         #expect(meter.finish(now: 5) == "")
     }
 
+    @Test func aStagesDetailFollowsItsCount() {
+        struct Products: ProgressEvent {
+            var done: Int
+            var description: String { "lanczos \(done)" }
+            var count: ProgressCount? {
+                ProgressCount(stage: "lanczos (largest)", done: done, total: 5000, unit: "products", isLimit: true, detail: "residuals 1.0e-03")
+            }
+        }
+        var lines = ProgressMeter(style: .lines)
+        #expect(lines.text(for: Products(done: 1), now: 0) == "")
+        #expect(lines.text(for: Products(done: 31), now: 60) ==
+            "lanczos (largest): 31/at most 5000 products after 1:00, 0.500/s, residuals 1.0e-03\n")
+        // A message within the stage is a line of its own and the stage goes on.
+        struct Restart: ProgressEvent {
+            var description: String { "lanczos (largest): restart 1" }
+            var count: ProgressCount? { nil }
+            var isWithinStage: Bool { true }
+        }
+        #expect(lines.text(for: Restart(), now: 70) == "lanczos (largest): restart 1\n")
+        #expect(lines.text(for: Products(done: 41), now: 80) == "")
+        #expect(lines.finish(now: 90) == "lanczos (largest): 41 products in 1:30\n")
+        var bar = ProgressMeter(style: .bar)
+        #expect(bar.text(for: Products(done: 0), now: 0) ==
+            "\rlanczos (largest) [------------------------] 0/<=5000 products  residuals 1.0e-03\u{1B}[K")
+        #expect(bar.text(for: Restart(), now: 0.5) == "\r\u{1B}[Klanczos (largest): restart 1\n")
+        #expect(bar.text(for: Products(done: 2), now: 1).hasPrefix("\rlanczos (largest) [------------------------] 2/<=5000 products  2.0/s"))
+    }
+
     @Test func durationsReadAsPeopleWriteThem() {
         #expect(ProgressMeter.duration(0.42) == "0.42 s" && ProgressMeter.duration(12.34) == "12.3 s")
         #expect(ProgressMeter.duration(245) == "4:05" && ProgressMeter.duration(3723) == "1:02:03")

@@ -78,6 +78,31 @@ func mixedSpectrum(_ n: Int, seed: UInt64) -> [Double] {
         } }
     }
 
+    @Test func progressShowsEveryProductsResidualsEveryRestartAndTheComplementSearch() {
+        var random = SeededRandom(seed: 7)
+        let values = (0..<1990).map { _ in random.uniformDouble() } + (0..<10).map { 2 + Double($0) / 10 }
+        let op = SpectrumOperator(eigenvalues: values, seed: 8)
+        final class Events: @unchecked Sendable { var list: [LanczosProgress] = [] }
+        let events = Events()
+        let result = LanczosSolver(count: 4, end: .largest, tolerance: 1e-9, basisSize: 12, seed: 9).solve(op) { events.list.append($0) }
+        let steps = events.list.compactMap { if case .step(let products, let residuals) = $0 { (products, residuals) } else { nil } }
+        let restarts = events.list.compactMap { if case .restart(let restarts, let products, _) = $0 { (restarts, products) } else { nil } }
+        let searches = events.list.compactMap { if case .complementSearch(let products, let locked) = $0 { (products, locked) } else { nil } }
+        #expect(result.converged && result.restarts > 0)
+        // One line per restart, numbered 1, 2, ... with the products taken so far, and the last one is the solver's count.
+        #expect(restarts.map(\.0) == Array(1...result.restarts))
+        #expect(zip(restarts, restarts.dropFirst()).allSatisfy { $0.1 < $1.1 })
+        // Products count up across restarts and rounds; the residuals that stop the first round meet the tolerance.
+        #expect(zip(steps, steps.dropFirst()).allSatisfy { $0.0 < $1.0 })
+        #expect(steps.allSatisfy { $0.1.count <= 4 && $0.1.allSatisfy { $0 >= 0 && $0.isFinite } })
+        let beforeSearch = steps.filter { $0.0 <= searches[0].0 }
+        #expect(beforeSearch.last!.1.allSatisfy { $0 <= 1e-9 } && beforeSearch.last!.1.count == 4)
+        #expect(beforeSearch.first!.1.contains { $0 > 1e-9 })
+        // After the four pairs lock, the complement search runs (and finds nothing: the outliers are distinct).
+        #expect(searches.first! == (searches[0].0, 4))
+        #expect(steps.last!.0 < result.matvecs, "the final explicit residual products come after the last step")
+    }
+
     @Test func denseIsRefusedAboveItsLimit() {
         let op = SpectrumOperator(eigenvalues: [Double](repeating: 1, count: 50), seed: 1)
         #expect(throws: DenseSpectrum.TooLarge.self) { _ = try DenseSpectrum.decompose(op, limit: 40) }

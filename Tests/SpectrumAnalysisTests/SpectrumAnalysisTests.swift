@@ -76,6 +76,26 @@ private let mlp = URL(fileURLWithPath: #filePath).deletingLastPathComponent().de
         }
     }
 
+    @Test func progressCarriesTheCurrentResidualsAndALinePerRestart() throws {
+        var settings = SpectrumSettings()
+        (settings.topK, settings.bottomK) = (3, 2)
+        var events: [SpectrumProgress] = []
+        let row = try #require(try SpectrumAnalysis(objective: objective, settings: settings)
+            .run(Double.self, progress: { events.append($0) }).report.rows.first)
+        let products = events.compactMap { if case .eigensolver(_, .largest, let done, _, let residuals, _) = $0 { (done, residuals) } else { nil } }
+        // Every product counted (the final residual check takes the three pairs as one block), residuals once the
+        // basis holds the three pairs; the bottom end (slower, a 40-vector basis) restarts.
+        #expect(zip(products, products.dropFirst()).allSatisfy { $0.0 < $1.0 })
+        let bottom = events.compactMap { if case .eigensolver(_, .smallest, let done, _, _, _) = $0 { done } else { nil } }
+        #expect(products.last!.0 + bottom.last! == row.matvecs)
+        #expect(products.first!.1.isEmpty && products.contains { $0.1.count == 3 && $0.1.contains { $0 > 1e-8 } })
+        let messages = events.filter { $0.count == nil }.map(\.description)
+        #expect(messages.contains { $0.hasPrefix("lanczos (smallest): restart 1 after 40 products, residuals ") })
+        #expect(messages.contains { $0.hasPrefix("lanczos (largest): 3 pairs converged after ") && $0.hasSuffix("repeated eigenvalues") })
+        let line = SpectrumProgress.restart(end: .largest, restarts: 2, products: 80, residuals: [3.1e-3, 4.2e-6], tolerance: 1e-5)
+        #expect(line.description == "lanczos (largest): restart 2 after 80 products, residuals 3.1e-03 4.2e-06 (tolerance 1.0e-05)")
+    }
+
     @Test func settingsThatMeanNothingAreRefusedByName() {
         var settings = SpectrumSettings()
         settings.topK = 0
