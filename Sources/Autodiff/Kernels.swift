@@ -119,45 +119,45 @@ extension Tensor {
     /// Sums a broadcast tensor back down to `shape` (the adjoint of broadcasting to `self.shape`).
     func summed(toShape target: [Int]) -> Tensor {
         if shape == target { return self }
-        // The common case (a bias's gradient): summing over leading axes only is a sum of contiguous rows.
         let padded = [Int](repeating: 1, count: max(0, rank - target.count)) + target
-        let kept = padded.firstIndex { $0 != 1 } ?? padded.count
-        if padded.count == rank, padded[kept...].elementsEqual(shape[kept...]) {
-            let inner = padded.reduce(1, *)
-            var result = [Scalar](repeating: 0, count: inner)
-            withUnsafeBufferPointer { px in
-                result.withUnsafeMutableBufferPointer { pr in
-                    for row in 0..<(inner == 0 ? 0 : count / inner) {
-                        let base = row * inner
-                        for j in 0..<inner { pr[j] += px[base + j] }
-                    }
-                }
-            }
-            return Tensor(shape: target, scalars: result)
-        }
-        // Per-channel sums (a conv bias's or a BatchNorm parameter's gradient, [N, C, H, W] -> [1, C, 1, 1]): each
-        // channel's H W block is contiguous.
-        if rank >= 3, padded.count == rank, padded[0] == 1, padded[1] == shape[1], padded[2...].allSatisfy({ $0 == 1 }) {
-            let (channels, block) = (shape[1], shape[2...].reduce(1, *))
-            var result = [Scalar](repeating: 0, count: channels)
-            withUnsafeBufferPointer { px in
-                for sample in 0..<shape[0] {
-                    for channel in 0..<channels {
-                        let base = (sample * channels + channel) * block
-                        var sum: Scalar = 0
-                        for k in 0..<block { sum += px[base + k] }
-                        result[channel] += sum
-                    }
-                }
-            }
-            return Tensor(shape: target, scalars: result)
+        precondition(padded.count == rank && zip(padded, shape).allSatisfy { $0 == $1 || $0 == 1 },
+                     "cannot sum \(shape) to \(target)")
+        // Runs of neighbouring axes that are all kept or all summed merge into one axis (size-1 axes join either),
+        // so every case is an alternation of kept and summed blocks, the innermost one contiguous: a bias's
+        // gradient sums rows, a per-channel sum sums contiguous blocks, a LayerNorm's statistics sum row ends.
+        var blocks: [(size: Int, isSummed: Bool)] = []
+        for (size, kept) in zip(shape, padded) where size != 1 {
+            let isSummed = kept == 1
+            if let last = blocks.last, last.isSummed == isSummed { blocks[blocks.count - 1].size *= size } else { blocks.append((size, isSummed)) }
         }
         var result = [Scalar](repeating: 0, count: target.reduce(1, *))
-        let st = Shapes.broadcastStrides(target, to: shape)
-        let same = [Int](repeating: 0, count: shape.count)
+        guard count > 0 else { return Tensor(shape: target, scalars: result) }
+        let inner = blocks.last ?? (size: 1, isSummed: false), outer = Array(blocks.dropLast())
         withUnsafeBufferPointer { px in
             result.withUnsafeMutableBufferPointer { pr in
-                forEachElement(shape: shape, stridesA: st, stridesB: same) { o, t, _ in pr[t] += px[o] }
+                var index = [Int](repeating: 0, count: outer.count)
+                var input = 0, output = 0
+                while input < count {
+                    if inner.isSummed {
+                        var sum: Scalar = 0
+                        for k in 0..<inner.size { sum += px[input + k] }
+                        pr[output] += sum
+                    } else {
+                        for k in 0..<inner.size { pr[output + k] += px[input + k] }
+                    }
+                    input += inner.size
+                    // Advance the outer blocks; a kept block moves the output by the kept size inside it.
+                    var axis = outer.count - 1, keptInside = inner.isSummed ? 1 : inner.size
+                    while axis >= 0 {
+                        index[axis] += 1
+                        if !outer[axis].isSummed { output += keptInside }
+                        if index[axis] < outer[axis].size { break }
+                        if !outer[axis].isSummed { output -= keptInside * outer[axis].size }
+                        index[axis] = 0
+                        if !outer[axis].isSummed { keptInside *= outer[axis].size }
+                        axis -= 1
+                    }
+                }
             }
         }
         return Tensor(shape: target, scalars: result)

@@ -82,11 +82,11 @@ public struct LanczosSolver: Sendable {
         var matvecs = 0, restarts = 0, round: UInt64 = 0
         var converged = true
         func moreExtreme(_ a: Double, _ b: Double) -> Bool { end == .largest ? a > b : a < b }
-        func run(want: Int) -> (pairs: [(value: Double, vector: Tensor<Double>)], converged: Bool) {
+        func run(want: Int, beyond: Double? = nil) -> (pairs: [(value: Double, vector: Tensor<Double>)], converged: Bool) {
             var random = SeededRandom(seed: seed, stream: round)
             round += 1
             let result = cycle(linearOperator, want: want, deflation: locked.map(\.vector), random: &random, budget: maxMatvecs - matvecs,
-                               products: matvecs, restarts: restarts, observe: observe)
+                               beyond: beyond, products: matvecs, restarts: restarts, observe: observe)
             matvecs += result.matvecs
             restarts += result.restarts
             return (result.pairs, result.converged)
@@ -101,10 +101,12 @@ public struct LanczosSolver: Sendable {
         }
         // A single Krylov space sees one copy of a repeated eigenvalue: look again in the complement until nothing
         // beats the k-th pair by more than the tolerance (so a null space cannot keep this going on rounding noise).
+        // A search ends as soon as its leading Ritz value, widened by its residual, falls short of the k-th pair:
+        // the eigenvalue it approximates cannot beat it, and converging it further would only confirm that.
         while locked.count == k, matvecs < maxMatvecs, n - locked.count > 0 {
             let scale = max(locked.map { abs($0.value) }.max() ?? 0, Double.leastNormalMagnitude)
             observe(.complementSearch(products: matvecs, locked: locked.count))
-            let result = run(want: 1)
+            let result = run(want: 1, beyond: locked[k - 1].value + (end == .largest ? 1 : -1) * tolerance * scale)
             guard let candidate = result.pairs.first, result.converged,
                   moreExtreme(candidate.value, locked[k - 1].value + (end == .largest ? 1 : -1) * tolerance * scale) else { break }
             locked = Array((locked + [candidate]).sorted { moreExtreme($0.value, $1.value) }.prefix(k))
@@ -119,13 +121,14 @@ public struct LanczosSolver: Sendable {
     }
 
     /// One thick-restart Lanczos run in the complement of `deflation`; `products` and `restarts` are those of the
-    /// runs before it, for `observe`.
+    /// runs before it, for `observe`. With `beyond`, a search for one more pair: it gives up (no pairs, converged)
+    /// once its leading Ritz value plus its residual `||A y - theta y||` is short of `beyond` (the k-th pair found).
     ///
     /// The projected matrix T is kept dense (at most `basisSize` squared): tridiagonal while the basis grows, with the
     /// Ritz values on the diagonal and the coupling row `beta s_i` to the next vector after a restart.
     private func cycle(
         _ linearOperator: any LinearOperator, want: Int, deflation: [Tensor<Double>], random: inout SeededRandom, budget: Int,
-        products before: Int, restarts restartsBefore: Int, observe: (LanczosProgress) -> Void
+        beyond: Double? = nil, products before: Int, restarts restartsBefore: Int, observe: (LanczosProgress) -> Void
     ) -> (pairs: [(value: Double, vector: Tensor<Double>)], matvecs: Int, restarts: Int, converged: Bool) {
         let n = linearOperator.dimension
         let m = min(max(basisSize, want + 2), n - deflation.count)
@@ -138,13 +141,13 @@ public struct LanczosSolver: Sendable {
         /// The Ritz pairs of the basis so far (the eigenpairs of the projected matrix), the wanted ones in order
         /// from the wanted end, and their relative Ritz residuals `|beta * (last component of the eigenvector of T)|
         /// / ||A||`: a pair has converged when its residual is at most `tolerance`. Nil when the eigensolver fails.
-        func ritzPairs() -> (values: [Double], vectors: Tensor<Double>, wanted: [Int], residuals: [Double])? {
+        func ritzPairs() -> (values: [Double], vectors: Tensor<Double>, wanted: [Int], residuals: [Double], norm: Double)? {
             let size = basis.count
             guard let eigen = try? symmetricEigen(Tensor(rows: (0..<size).map { Array(t[$0].prefix(size)) })),
                   let vectors = eigen.vectors else { return nil }
             let norm = max(eigen.values.map(abs).max() ?? 0, Double.leastNormalMagnitude)
             let wanted = Array((end == .largest ? Array((0..<size).reversed()) : Array(0..<size)).prefix(want))
-            return (eigen.values, vectors, wanted, wanted.map { abs(beta * vectors[$0, size - 1]) / norm })
+            return (eigen.values, vectors, wanted, wanted.map { abs(beta * vectors[$0, size - 1]) / norm }, norm)
         }
         while true {
             while basis.count < m, matvecs < budget, let v = next {
@@ -171,13 +174,17 @@ public struct LanczosSolver: Sendable {
                 }
                 // Checked after every product once the basis can hold the wanted pairs, so a cycle stops as soon as
                 // they have converged (the projected matrix is at most `basisSize` square: nothing beside a product).
-                if beta > 0, basis.count > want, let residuals = ritzPairs()?.residuals {
-                    observe(.step(products: before + matvecs, residuals: residuals))
-                    if residuals.allSatisfy({ $0 <= tolerance }) { break }
+                if beta > 0, basis.count > want, let ritz = ritzPairs() {
+                    observe(.step(products: before + matvecs, residuals: ritz.residuals))
+                    if ritz.residuals.allSatisfy({ $0 <= tolerance }) { break }
+                    if let beyond, let lead = ritz.wanted.first {
+                        let reach = ritz.residuals[0] * ritz.norm
+                        if end == .largest ? ritz.values[lead] + reach < beyond : ritz.values[lead] - reach > beyond { return ([], matvecs, restarts, true) }
+                    }
                 }
             }
             let size = basis.count
-            guard size > 0, let (values, vectors, wanted, residuals) = ritzPairs() else { return ([], matvecs, restarts, false) }
+            guard size > 0, let (values, vectors, wanted, residuals, _) = ritzPairs() else { return ([], matvecs, restarts, false) }
             let isConverged = residuals.map { $0 <= tolerance }
             let order = end == .largest ? Array((0..<size).reversed()) : Array(0..<size)
             let done = !isConverged.contains(false)

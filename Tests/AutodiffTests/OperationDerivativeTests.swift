@@ -113,6 +113,33 @@ func checkDerivatives(
         checkDerivatives("neg", [a]) { -($0[0] * $0[0]) }
     }
 
+    /// Every target a shape can be summed to (each axis kept or summed, leading axes dropped), against a sum written
+    /// out element by element.
+    @Test func summedToEveryTargetShapeEqualsTheElementwiseSum() {
+        for shape in [[2, 3, 4, 5], [1, 3, 1, 4], [4, 1, 2], [6], [2, 1]] {
+            let x = randomTensor(shape, seed: 31)
+            for mask in 0..<(1 << shape.count) {
+                let kept = shape.indices.map { mask & (1 << $0) != 0 ? shape[$0] : 1 }
+                for dropped in 0...(kept.prefix { $0 == 1 }.count) {
+                    let target = Array(kept.dropFirst(dropped))
+                    var expected = [Double](repeating: 0, count: target.reduce(1, *))
+                    for flat in 0..<x.count {
+                        var rest = flat, out = 0, scale = 1
+                        for axis in shape.indices.reversed() {
+                            let i = rest % shape[axis]
+                            rest /= shape[axis]
+                            if kept[axis] != 1 { out += i * scale; scale *= kept[axis] }
+                        }
+                        expected[out] += x.scalars[flat]
+                    }
+                    let summed = x.summed(toShape: target)
+                    #expect(summed.shape == target, "\(shape) -> \(target)")
+                    #expect(zip(summed.scalars, expected).allSatisfy { Swift.abs($0 - $1) < 1e-12 }, "\(shape) -> \(target)")
+                }
+            }
+        }
+    }
+
     @Test func reductions() {
         let x = randomTensor([2, 3, 4], seed: 7)
         checkDerivatives("sum all", [x]) { ($0[0] * $0[0]).sum() }
