@@ -5,12 +5,13 @@ wall time and peak resident memory (wait4's ru_maxrss). Models are at random ini
 
 Usage: python Benchmarks/real_model_runs.py CURVATURE [FAMILY...]   (families: see RUNS)
 """
-import json, os, subprocess, sys, tempfile, time, warnings
+import json, os, sys, tempfile, warnings
 import numpy as np
 import torch, torchvision
 from transformers import (BertConfig, BertForSequenceClassification, GPT2Config, GPT2LMHeadModel, LlamaConfig, LlamaForCausalLM)
 warnings.filterwarnings("ignore")
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from processes import measured  # noqa: E402
 from real_model_families import Text, data, export, twice_differentiable, torch_loss  # noqa: E402
 
 EAGER = dict(attn_implementation="eager")
@@ -73,17 +74,6 @@ print(json.dumps({"top": sorted(evals[-3:].tolist(), reverse=True), "products": 
 '''
 
 
-def peak_of(arguments):
-    """Runs a process under wait4; stdout, wall seconds, peak resident GiB."""
-    start = time.perf_counter()
-    process = subprocess.Popen(arguments, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-    out = process.stdout.read()
-    _, status, usage = os.wait4(process.pid, 0)
-    if status != 0:
-        raise RuntimeError(f"{' '.join(arguments[:3])} exited with status {status}")
-    return out, time.perf_counter() - start, usage.ru_maxrss / 2**20
-
-
 if __name__ == "__main__":
     curvature = sys.argv[1]
     work = tempfile.mkdtemp(prefix="curvature-runs-")
@@ -101,12 +91,12 @@ if __name__ == "__main__":
         path = f"{work}/{name}.onnx"
         export(model, tuple(x[:2] for x in inputs), kind, path, dynamo=False)
         size = f"{samples}" + (f"x{tokens} tok" if tokens else " img")
-        out, seconds, memory = peak_of([curvature, "spectrum", path, "--data", f"{work}/{name}.npz", "--loss", loss, "--top-k", "3",
+        out, seconds, memory = measured([curvature, "spectrum", path, "--data", f"{work}/{name}.npz", "--loss", loss, "--top-k", "3",
                                         "--precision", "float", "--batch-size", str(samples), "--format", "json"])
         ours = json.loads(out)
         print(f"{name:20s} {'curvature':10s} {ours['n_parameters']:10d} {size:>12s} {ours['matvecs']:8d} {seconds:7.1f} s "
               f"{memory:5.2f} GiB  {', '.join(f'{v:.5g}' for v in ours['top_eigenvalues'])}", flush=True)
-        out, seconds, memory = peak_of([sys.executable, "-c", TORCH_SIDE, os.path.dirname(os.path.abspath(__file__)), name, work])
+        out, seconds, memory = measured([sys.executable, "-c", TORCH_SIDE, os.path.dirname(os.path.abspath(__file__)), name, work])
         theirs = json.loads(out)
         print(f"{name:20s} {'torch':10s} {theirs['n']:10d} {size:>12s} {theirs['products']:8d} {seconds:7.1f} s "
               f"{memory:5.2f} GiB  {', '.join(f'{v:.5g}' for v in theirs['top'])}", flush=True)

@@ -7,14 +7,15 @@ Usage: python Benchmarks/resnet_spectrum_benchmark.py CURVATURE SAMPLES [--trace
 """
 import json
 import os
-import subprocess
 import sys
 import tempfile
-import time
 
 import numpy as np
 import torch
 import torchvision
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from processes import measured  # noqa: E402
 
 binary, samples = sys.argv[1], int(sys.argv[2])
 with_trace = "--trace" in sys.argv
@@ -74,17 +75,6 @@ else:
 result["seconds"] = time.perf_counter() - start
 print(json.dumps(result))
 '''
-
-
-def measured(arguments):
-    """Runs a process; its stdout, wall seconds and peak resident memory in GiB."""
-    start = time.perf_counter()
-    process = subprocess.Popen(arguments, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-    out = process.stdout.read()
-    _, status, usage = os.wait4(process.pid, 0)
-    if status != 0:
-        raise RuntimeError(f"{arguments[:3]} exited with {status}")
-    return out, time.perf_counter() - start, usage.ru_maxrss / 2**20
 
 
 torch.manual_seed(0)
