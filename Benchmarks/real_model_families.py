@@ -4,6 +4,7 @@ Benchmarks/real_models_crosscheck.py and scripts/fixtures/make_real_model_fixtur
 import numpy as np
 import torch
 import torchvision
+from torch_lanczos import lanczos_top
 from transformers import (BertConfig, BertForSequenceClassification, DistilBertConfig, DistilBertForSequenceClassification,
                           RobertaConfig, RobertaForSequenceClassification, GPT2Config, GPT2LMHeadModel, LlamaConfig,
                           LlamaForCausalLM, ViTConfig, ViTForImageClassification)
@@ -102,37 +103,6 @@ def torch_loss(model, inputs, arrays, loss):
     return torch.nn.functional.cross_entropy(logits, torch.as_tensor(arrays["y"]))
 
 
-def torch_lanczos_top(model, inputs, arrays, loss, steps=60):
-    """The largest Hessian eigenvalue by Lanczos with full reorthogonalisation, float64, double backward."""
-    params = [p for p in model.parameters() if p.requires_grad]
-    value = torch_loss(model, inputs, arrays, loss)
-    grads = torch.autograd.grad(value, params, create_graph=True)
-    n = sum(p.numel() for p in params)
-    def hvp(v):
-        pieces, offset = [], 0
-        for p in params:
-            pieces.append(v[offset:offset + p.numel()].view_as(p)); offset += p.numel()
-        h = torch.autograd.grad(grads, params, grad_outputs=pieces, retain_graph=True)
-        return torch.cat([x.reshape(-1) for x in h])
-    g = torch.Generator().manual_seed(0)
-    q = torch.randn(n, generator=g, dtype=torch.float64); q /= q.norm()
-    basis, alphas, betas = [q], [], []
-    for k in range(min(steps, n)):
-        w = hvp(basis[-1])
-        alphas.append(float(w @ basis[-1]))
-        for b in basis:
-            w -= (w @ b) * b
-        for b in basis:
-            w -= (w @ b) * b
-        beta = float(w.norm())
-        if beta < 1e-12 or k == steps - 1:
-            break
-        betas.append(beta); basis.append(w / beta)
-    t = np.diag(alphas) + np.diag(betas[:len(alphas) - 1], 1) + np.diag(betas[:len(alphas) - 1], -1)
-    return float(np.linalg.eigvalsh(t)[-1]), n
-
-
-
 def export(model, inputs, kind, path, dynamo):
     """Exports with dynamo=False (batch axis dynamic, BatchNorm kept, no constant folding) or dynamo=True with
     optimize=False (the optimiser folds computations on parameters into constants)."""
@@ -160,5 +130,7 @@ def references(name, eigenvalue=True):
     double = make().eval(); double.load_state_dict(model.state_dict()); double = twice_differentiable(double).double()
     double_inputs = tuple(x.double() if x.is_floating_point() else x for x in inputs)
     with torch.nn.attention.sdpa_kernel(torch.nn.attention.SDPBackend.MATH):  # the fused kernels have no double backward
-        top, n_parameters = torch_lanczos_top(double, double_inputs, arrays, loss)
+        params = [p for p in double.parameters() if p.requires_grad]
+        (top,), _, n_parameters = lanczos_top(torch_loss(double, double_inputs, arrays, loss), params, count=1, tolerance=None,
+                                              limit=60, dtype=torch.float64)
     return model, inputs, arrays, kind, loss, reference, top, n_parameters

@@ -35,6 +35,7 @@ import json, sys, time, numpy as np, torch
 sys.path.insert(0, sys.argv[1])
 torch.set_num_threads(2)
 from real_model_runs import RUNS, twice_differentiable, torch_loss
+from torch_lanczos import lanczos_top
 name, work = sys.argv[2], sys.argv[3]
 make, kind, loss = RUNS[name][:3]
 model = make().eval()
@@ -43,34 +44,9 @@ model = twice_differentiable(model)
 arrays = dict(np.load(f"{work}/{name}.npz"))
 inputs = (torch.tensor(arrays["input"]),) if kind == "image" else (torch.tensor(arrays["input_ids"]), torch.tensor(arrays["attention_mask"]))
 start = time.perf_counter()
-params = [p for p in model.parameters()]
 with torch.nn.attention.sdpa_kernel(torch.nn.attention.SDPBackend.MATH):
-    value = torch_loss(model, inputs, arrays, loss)
-    grads = torch.autograd.grad(value, params, create_graph=True)
-n, products = sum(p.numel() for p in params), 0
-def hvp(v):
-    global products
-    products += 1
-    pieces, offset = [], 0
-    for p in params:
-        pieces.append(v[offset:offset + p.numel()].view_as(p)); offset += p.numel()
-    return torch.cat([t.reshape(-1) for t in torch.autograd.grad(grads, params, grad_outputs=pieces, retain_graph=True)])
-q = torch.randn(n, generator=torch.Generator().manual_seed(0)); q /= q.norm()
-basis, alphas, betas = [q], [], []
-for k in range(200):
-    w = hvp(basis[-1])
-    alphas.append(float(w @ basis[-1]))
-    for _ in range(2):
-        for b in basis:
-            w -= (w @ b) * b
-    beta = float(w.norm())
-    t = np.diag(alphas) + np.diag(betas, 1) + np.diag(betas, -1)
-    evals, evecs = np.linalg.eigh(t)
-    if len(alphas) >= 3 and np.all(np.abs(beta * evecs[-1, -3:]) <= 1e-5 * abs(evals[-1])):
-        break
-    betas.append(beta); basis.append(w / beta)
-print(json.dumps({"top": sorted(evals[-3:].tolist(), reverse=True), "products": products, "n": n,
-                  "seconds": time.perf_counter() - start}))
+    top, products, n = lanczos_top(torch_loss(model, inputs, arrays, loss), list(model.parameters()))
+print(json.dumps({"top": top, "products": products, "n": n, "seconds": time.perf_counter() - start}))
 '''
 
 

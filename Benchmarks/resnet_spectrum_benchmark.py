@@ -42,36 +42,9 @@ if side == "pyhessian":
     if with_trace:
         result["trace"] = float(np.mean(h.trace()))
 else:
-    params = [p for p in model.parameters()]
-    loss = criterion(model(x), y)
-    grads = torch.autograd.grad(loss, params, create_graph=True)
-    n = sum(p.numel() for p in params)
-    products = 0
-    def hvp(v):
-        global products
-        products += 1
-        pieces, offset = [], 0
-        for p in params:
-            pieces.append(v[offset:offset + p.numel()].view_as(p)); offset += p.numel()
-        return torch.cat([t.reshape(-1) for t in torch.autograd.grad(grads, params, grad_outputs=pieces, retain_graph=True)])
-    g = torch.Generator().manual_seed(0)
-    q = torch.randn(n, generator=g); q /= q.norm()
-    basis, alphas, betas = [q], [], []
-    for k in range(120):
-        w = hvp(basis[-1])
-        alphas.append(float(w @ basis[-1]))
-        for _ in range(2):
-            for b in basis:
-                w -= (w @ b) * b
-        beta = float(w.norm())
-        t = np.diag(alphas) + np.diag(betas, 1) + np.diag(betas, -1)
-        evals, evecs = np.linalg.eigh(t)
-        residuals = np.abs(beta * evecs[-1, -3:])
-        if len(alphas) >= 3 and np.all(residuals <= 1e-5 * abs(evals[-1])):
-            break
-        betas.append(beta); basis.append(w / beta)
-    result["top"] = sorted(evals[-3:].tolist(), reverse=True)
-    result["products"] = products
+    sys.path.insert(0, sys.argv[5])
+    from torch_lanczos import lanczos_top
+    result["top"], result["products"], _ = lanczos_top(criterion(model(x), y), list(model.parameters()), limit=120)
 result["seconds"] = time.perf_counter() - start
 print(json.dumps(result))
 '''
@@ -97,7 +70,8 @@ trace = f", trace {ours['trace']['estimate']:.2f} +- {ours['trace']['stderr']:.2
 print(f"curvature  {seconds:8.1f} s  peak {memory:5.2f} GiB  top {', '.join(f'{v:.4f}' for v in ours['top_eigenvalues'])}  "
       f"{ours['matvecs']} products  converged {ours['converged']}{trace}")
 for side in ["pyhessian"] + ([] if with_trace else ["torch-lanczos"]):
-    out, seconds, memory = measured([sys.executable, "-c", SIDE, side, model_path, data_path, "1" if with_trace else "0"])
+    out, seconds, memory = measured([sys.executable, "-c", SIDE, side, model_path, data_path, "1" if with_trace else "0",
+                                     os.path.dirname(os.path.abspath(__file__))])
     theirs = json.loads(out)
     extra_text = f"  {theirs['products']} products" if "products" in theirs else ""
     extra_text += f", trace {theirs['trace']:.2f}" if "trace" in theirs else ""
