@@ -127,10 +127,13 @@ extension LandscapeAxes {
     ) -> LandscapeAxes {
         let op = HessianOperator(objective)
         var pairs: [(Double, Tensor<Double>)]
-        let top = LanczosSolver(count: pair == .top ? count : 1, end: .largest, tolerance: tolerance, maxMatvecs: maxMatvecs, seed: seed).solve(op)
+        let floatBasis = Scalar.self == Float.self  // the basis in the working precision
+        let top = LanczosSolver(count: pair == .top ? count : 1, end: .largest, tolerance: tolerance, floatBasis: floatBasis,
+                                maxMatvecs: maxMatvecs, seed: seed).solve(op)
         pairs = Array(zip(top.eigenvalues, top.eigenvectors))
         if pair == .extremes && count == 2 {
-            let bottom = LanczosSolver(count: 1, end: .smallest, tolerance: tolerance, maxMatvecs: maxMatvecs, seed: seed &+ 1).solve(op)
+            let bottom = LanczosSolver(count: 1, end: .smallest, tolerance: tolerance, floatBasis: floatBasis, maxMatvecs: maxMatvecs,
+                                       seed: seed &+ 1).solve(op)
             pairs += zip(bottom.eigenvalues, bottom.eigenvectors)
         }
         var axes = LandscapeAxes(kind: .hessian, directions: pairs.map { _, vector in

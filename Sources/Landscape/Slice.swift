@@ -97,7 +97,8 @@ public struct LandscapeSlice<Scalar: TensorScalar>: Sendable {
         if let map = eigenvalueMap {
             let op = HessianOperator(here)
             for end in [SpectrumEnd.largest, .smallest] {
-                let result = LanczosSolver(count: 1, end: end, tolerance: map.tolerance, maxMatvecs: map.maxMatvecs,
+                let result = LanczosSolver(count: 1, end: end, tolerance: map.tolerance, floatBasis: Scalar.self == Float.self,
+                                           maxMatvecs: map.maxMatvecs,
                                            seed: map.seed &+ (end == .largest ? 0 : 1)).solve(op)
                 values.append(result.eigenvalues.first ?? .nan)
             }

@@ -10,6 +10,18 @@ extension Tensor where Scalar == Double {
     /// vector. The coefficients add the chunks' partial dot products in chunk order, so the result does not depend on
     /// the thread count.
     public mutating func subtractProjections(on vectors: [Tensor<Double>]) {
+        subtractProjections(onStored: vectors)
+    }
+
+    /// The same on orthonormal vectors stored in Float (a Lanczos basis of an operator evaluated in Float, at half
+    /// the memory): the coefficients and the update are computed in Double.
+    public mutating func subtractProjections(on vectors: [Tensor<Float>]) {
+        subtractProjections(onStored: vectors)
+    }
+
+    @_specialize(where Stored == Float)
+    @_specialize(where Stored == Double)
+    private mutating func subtractProjections<Stored: TensorScalar & SIMDScalar>(onStored vectors: [Tensor<Stored>]) {
         guard !vectors.isEmpty else { return }
         let n = count, m = vectors.count
         let chunk = Self.projectionChunk, chunks = (n + chunk - 1) / chunk
@@ -36,7 +48,7 @@ extension Tensor where Scalar == Double {
                     for (i, vector) in vectors.enumerated() {
                         let scale = -coefficients[i]
                         vector.withUnsafeBufferPointer { u in
-                            for k in start..<(start + length) { w[k] += scale * u[k] }
+                            for k in start..<(start + length) { w[k] += scale * Double(u[k]) }
                         }
                     }
                 }
@@ -44,17 +56,29 @@ extension Tensor where Scalar == Double {
         }
     }
 
-    /// The dot product of `count` elements, in eight lanes.
-    static func chunkDot(_ a: UnsafePointer<Double>, _ b: UnsafePointer<Double>, _ count: Int) -> Double {
+    /// `self += alpha * x` for a vector stored in Float (a Ritz vector from a Float basis), in Double.
+    public mutating func addScaled(_ x: Tensor<Float>, by alpha: Double) {
+        precondition(x.shape == shape, "addScaled: shapes \(x.shape) and \(shape) differ")
+        x.withUnsafeBufferPointer { b in
+            withUnsafeMutableBufferPointer { a in
+                for i in 0..<a.count { a[i] += alpha * Double(b[i]) }
+            }
+        }
+    }
+
+    /// The dot product of `count` elements, in Double, in eight lanes.
+    @_specialize(where Stored == Float)
+    @_specialize(where Stored == Double)
+    static func chunkDot<Stored: TensorScalar & SIMDScalar>(_ a: UnsafePointer<Stored>, _ b: UnsafePointer<Double>, _ count: Int) -> Double {
         var lanes = SIMD8<Double>()
         var i = 0
         while i + 8 <= count {
-            lanes += UnsafeRawPointer(a + i).loadUnaligned(as: SIMD8<Double>.self) * UnsafeRawPointer(b + i).loadUnaligned(as: SIMD8<Double>.self)
+            lanes += SIMD8<Double>(UnsafeRawPointer(a + i).loadUnaligned(as: SIMD8<Stored>.self)) * UnsafeRawPointer(b + i).loadUnaligned(as: SIMD8<Double>.self)
             i += 8
         }
         var total = lanes.sum()
         while i < count {
-            total += a[i] * b[i]
+            total += Double(a[i]) * b[i]
             i += 1
         }
         return total

@@ -29,10 +29,11 @@ enum ZipContainer {
         }
     }
 
-    /// Walks the central directory before ZIPFoundation does: every record must lie inside the file, every local
-    /// header offset must point inside it, zip64 values must fit in an Int64 (ZIPFoundation traps on larger ones),
-    /// and the records found must number what the end record declares (a damaged directory would otherwise drop
-    /// entries silently). A file with no end record is left for the zip reader to refuse.
+    /// Walks the central directory before ZIPFoundation does, finding it as ZIPFoundation will: every record must
+    /// lie inside the file, every local header offset must point inside it, zip64 values must fit in an Int64
+    /// (ZIPFoundation traps on larger ones), and the records found must number what the end record declares (a
+    /// damaged directory would otherwise drop entries silently). A file with no end record is left for the zip reader
+    /// to refuse.
     static func checkCentralDirectory(_ contents: Data, file: String) throws(FormatError) {
         func damaged(_ reason: String) -> FormatError { FormatError(.corrupt, file: file, "the zip's central directory is damaged: \(reason)") }
         let size = contents.count
@@ -47,18 +48,20 @@ enum ZipContainer {
                 (0..<width).reduce(UInt64(0)) { $0 | UInt64(raw[offset + $1]) << (8 * UInt64($1)) }
             }
             func signature(_ offset: Int, _ value: UInt64) -> Bool { offset >= 0 && offset + 4 <= size && read(offset, 4) == value }
-            // The end record is 22 bytes plus a comment of at most 65535; search backwards for its signature.
+            // The end record is 22 bytes plus a comment; search backwards for its signature over the whole file, as
+            // ZIPFoundation does (a valid comment is at most 65535 bytes, but the reader looks further).
             guard size >= 22 else { return }
             var end = size - 22
-            while end >= max(0, size - 22 - 65535), !signature(end, 0x06054b50) { end -= 1 }
-            guard end >= max(0, size - 22 - 65535) else { return }
+            while end >= 0, !signature(end, 0x06054b50) { end -= 1 }
+            guard end >= 0 else { return }
             var declared = read(end + 10, 2), directorySize = read(end + 12, 4), directoryOffset = read(end + 16, 4)
-            if declared == 0xffff || directorySize == 0xffff_ffff || directoryOffset == 0xffff_ffff {
-                // zip64: the locator just before the end record points at the zip64 end record.
-                guard signature(end - 20, 0x07064b50) else { throw damaged("a zip64 field has no zip64 locator") }
-                let record = read(end - 20 + 8, 8)
-                guard record <= UInt64(size - 56), signature(Int(record), 0x06064b50) else { throw damaged("the zip64 end record is missing") }
-                (declared, directorySize, directoryOffset) = (read(Int(record) + 32, 8), read(Int(record) + 40, 8), read(Int(record) + 48, 8))
+            // ZIPFoundation takes the zip64 values whenever a zip64 locator sits just before the end record and a
+            // zip64 end record (version needed 4.5 or later) just before that, whatever the 32-bit fields say.
+            let record = end - 20 - 56
+            if record > 0, signature(end - 20, 0x07064b50), signature(record, 0x06064b50), read(record + 14, 2) >= 45 {
+                (declared, directorySize, directoryOffset) = (read(record + 32, 8), read(record + 40, 8), read(record + 48, 8))
+            } else if declared == 0xffff || directorySize == 0xffff_ffff || directoryOffset == 0xffff_ffff {
+                throw damaged("a zip64 field has no zip64 end record before the end record")
             }
             guard directoryOffset <= UInt64(size), directorySize <= UInt64(size) - directoryOffset else {
                 throw damaged("it claims \(directorySize) bytes at offset \(directoryOffset) in a file of \(size)")

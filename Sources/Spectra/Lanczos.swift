@@ -49,11 +49,18 @@ public enum LanczosProgress: Sendable, Equatable {
 /// largest |Ritz value|). Single-vector Krylov spaces see one copy of a repeated eigenvalue, so the search restarts
 /// from a fresh random vector in the complement of the pairs found so far until a round adds nothing new:
 /// eigenvalues are found with their multiplicity. Every random vector comes from `seed`.
+///
+/// With `floatBasis` the basis vectors are kept rounded to Float: half the memory of the largest thing a run holds
+/// (40 vectors of an 11M-parameter model are 3.6 GB in Double), for operators evaluated in Float whose products
+/// carry that rounding anyway. The operator is applied to the rounded vectors and the projections are computed in
+/// Double, so the basis stays orthonormal to Float's rounding (about 1e-7), below any tolerance Float can reach.
 public struct LanczosSolver: Sendable {
     public var count: Int
     public var end: SpectrumEnd
     public var tolerance: Double
     public var basisSize: Int
+    /// Keep the basis in Float (see above); the Ritz vectors returned are Double.
+    public var floatBasis: Bool
     /// Cap on operator applications.
     public var maxMatvecs: Int
     public var seed: UInt64
@@ -62,13 +69,14 @@ public struct LanczosSolver: Sendable {
     /// for clustered ones. The CLI, the library analyses and the demo all use it.
     public static let defaultMaxMatvecs = 5000
 
-    public init(count: Int, end: SpectrumEnd = .largest, tolerance: Double = 1e-8, basisSize: Int = 40,
+    public init(count: Int, end: SpectrumEnd = .largest, tolerance: Double = 1e-8, basisSize: Int = 40, floatBasis: Bool = false,
                 maxMatvecs: Int = defaultMaxMatvecs, seed: UInt64 = 0) {
         precondition(count >= 1, "ask for at least one eigenpair")
         self.count = count
         self.end = end
         self.tolerance = tolerance
         self.basisSize = basisSize
+        self.floatBasis = floatBasis
         self.maxMatvecs = maxMatvecs
         self.seed = seed
     }
@@ -132,7 +140,7 @@ public struct LanczosSolver: Sendable {
     ) -> (pairs: [(value: Double, vector: Tensor<Double>)], matvecs: Int, restarts: Int, converged: Bool) {
         let n = linearOperator.dimension
         let m = min(max(basisSize, want + 2), n - deflation.count)
-        var basis: [Tensor<Double>] = []
+        var basis = KrylovBasis(inFloat: floatBasis)
         var t = [[Double]](repeating: [Double](repeating: 0, count: m), count: m)
         var matvecs = 0, restarts = 0
         var next = orthonormalised(Tensor.gaussian(shape: [n], using: &random), against: deflation)
@@ -150,14 +158,15 @@ public struct LanczosSolver: Sendable {
             return (eigen.values, vectors, wanted, wanted.map { abs(beta * vectors[$0, size - 1]) / norm }, norm)
         }
         while true {
-            while basis.count < m, matvecs < budget, let v = next {
-                basis.append(v)
+            while basis.count < m, matvecs < budget, let candidate = next {
+                let v = basis.append(candidate)
                 let j = basis.count - 1
                 var w = linearOperator.apply(v)
                 matvecs += 1
                 t[j][j] = w.dot(v)
                 // Full reorthogonalisation against the basis and the deflated vectors.
-                w.subtractProjections(on: basis + deflation)
+                w.subtractProjections(on: deflation)
+                basis.subtractProjections(from: &w)
                 residual = w
                 beta = w.norm()
                 next = nil
@@ -169,7 +178,7 @@ public struct LanczosSolver: Sendable {
                     } else {
                         // An invariant subspace: go on with a fresh direction orthogonal to everything so far.
                         beta = 0
-                        next = orthonormalised(Tensor.gaussian(shape: [n], using: &random), against: basis + deflation)
+                        next = orthonormalised(Tensor.gaussian(shape: [n], using: &random), against: deflation, basis)
                     }
                 }
                 // Checked after every product once the basis can hold the wanted pairs, so a cycle stops as soon as
@@ -195,8 +204,7 @@ public struct LanczosSolver: Sendable {
                 return (wanted.prefix(leading).map { (value: values[$0], vector: ritzVector($0)) }, matvecs, restarts, true)
             }
             func ritzVector(_ row: Int) -> Tensor<Double> {
-                var y = Tensor<Double>(zeros: [n])
-                for (i, v) in basis.enumerated() { y.addScaled(v, by: vectors[row, i]) }
+                let y = basis.combination((0..<size).map { vectors[row, $0] })
                 return y * (1 / y.norm())
             }
             if done || size < m || matvecs >= budget {  // converged, the whole space spanned, or out of products
@@ -207,7 +215,7 @@ public struct LanczosSolver: Sendable {
             observe(.restart(restarts: restartsBefore + restarts, products: before + matvecs, residuals: residuals))
             let keep = min(m - 1, max(want + (m - want) / 2, want + 1))
             let kept = Array(order.prefix(keep))
-            basis = kept.map(ritzVector)
+            basis.replace(with: kept.map(ritzVector))
             t = [[Double]](repeating: [Double](repeating: 0, count: m), count: m)
             for (i, row) in kept.enumerated() {
                 t[i][i] = values[row]
@@ -215,15 +223,55 @@ public struct LanczosSolver: Sendable {
                 t[keep][i] = t[i][keep]
             }
             next = beta > 0 ? residual * (1 / beta)
-                : orthonormalised(Tensor.gaussian(shape: [n], using: &random), against: basis + deflation)
+                : orthonormalised(Tensor.gaussian(shape: [n], using: &random), against: deflation, basis)
         }
     }
 }
 
-/// `v` made orthogonal to `others` (twice, for stability) and normalised; nil if nothing is left.
-func orthonormalised(_ v: Tensor<Double>, against others: [Tensor<Double>]) -> Tensor<Double>? {
+/// `v` made orthogonal to `others` and `basis` (twice, for stability) and normalised; nil if nothing is left.
+func orthonormalised(_ v: Tensor<Double>, against others: [Tensor<Double>], _ basis: KrylovBasis? = nil) -> Tensor<Double>? {
     var w = v
     w.subtractProjections(on: others)
+    basis?.subtractProjections(from: &w)
     let norm = w.norm()
     return norm > 1e-10 ? w * (1 / norm) : nil
+}
+
+/// A Lanczos basis, in Double or rounded to Float (``LanczosSolver/floatBasis``).
+struct KrylovBasis {
+    let inFloat: Bool
+    private var doubles: [Tensor<Double>] = []
+    private var floats: [Tensor<Float>] = []
+
+    init(inFloat: Bool) { self.inFloat = inFloat }
+
+    var count: Int { inFloat ? floats.count : doubles.count }
+
+    /// Appends `v` and returns it as stored (rounded to Float when the basis is), the vector the operator must see.
+    mutating func append(_ v: Tensor<Double>) -> Tensor<Double> {
+        guard inFloat else { doubles.append(v); return v }
+        floats.append(v.converted(to: Float.self))
+        return floats[floats.count - 1].converted(to: Double.self)
+    }
+
+    func subtractProjections(from w: inout Tensor<Double>) {
+        if inFloat { w.subtractProjections(on: floats) } else { w.subtractProjections(on: doubles) }
+    }
+
+    /// The sum of the basis vectors weighted by `coefficients` (one per vector).
+    func combination(_ coefficients: [Double]) -> Tensor<Double> {
+        var y = Tensor<Double>(zeros: [inFloat ? floats.first?.count ?? 0 : doubles.first?.count ?? 0])
+        if inFloat {
+            for (v, c) in zip(floats, coefficients) { y.addScaled(v, by: c) }
+        } else {
+            for (v, c) in zip(doubles, coefficients) { y.addScaled(v, by: c) }
+        }
+        return y
+    }
+
+    mutating func replace(with vectors: [Tensor<Double>]) {
+        doubles = []
+        floats = []
+        for v in vectors { _ = append(v) }
+    }
 }

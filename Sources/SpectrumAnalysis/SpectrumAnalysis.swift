@@ -248,23 +248,26 @@ public struct SpectrumAnalysis: Sendable {
     /// Refuses, before any product runs, a row whose vectors cannot fit in memory: the Lanczos basis (at most
     /// max(40, k + 2) vectors plus the k locked ones, in Double), the dense matrix, and the SLQ Krylov bases of one
     /// probe block (every step is kept for full reorthogonalisation).
-    func checkMemory(dimension n: Int, label: String) throws {
-        var needs: [(counts: [Int], what: String)] = []
+    func checkMemory(dimension n: Int, label: String, precision: Precision) throws {
+        var needs: [(counts: [Int], bytesEach: Int, what: String)] = []
+        let double = MemoryLayout<Double>.size
         switch settings.method {
         case .lanczos:
             let k = max(settings.topK, settings.bottomK), vectors = max(40, k + 2) + k
-            needs.append(([vectors, n], "the Lanczos basis of \(label) (\(vectors) vectors of \(n) parameters)"))
+            // The basis is kept in the working precision (LanczosSolver.floatBasis).
+            needs.append(([vectors, n], precision == .float ? MemoryLayout<Float>.size : double,
+                          "the Lanczos basis of \(label) (\(vectors) vectors of \(n) parameters)"))
         case .power:
-            needs.append(([settings.topK + 2, n], "power iteration on \(label) (\(settings.topK + 2) vectors of \(n) parameters)"))
+            needs.append(([settings.topK + 2, n], double, "power iteration on \(label) (\(settings.topK + 2) vectors of \(n) parameters)"))
         case .dense:
-            needs.append(([n, n], "the dense matrix of \(label) (\(n) x \(n))"))
+            needs.append(([n, n], double, "the dense matrix of \(label) (\(n) x \(n))"))
         }
         if let density = settings.density, density.method == .slq {
             let vectors = min(density.steps, n) * settings.probeBlock
-            needs.append(([vectors, n], "the SLQ Krylov bases of \(label) (\(vectors) vectors of \(n) parameters)"))
+            needs.append(([vectors, n], double, "the SLQ Krylov bases of \(label) (\(vectors) vectors of \(n) parameters)"))
         }
-        for (counts, what) in needs {
-            do { try MemoryBudget.machine.check(counts, bytesEach: MemoryLayout<Double>.size, for: what) } catch {
+        for (counts, bytesEach, what) in needs {
+            do { try MemoryBudget.machine.check(counts, bytesEach: bytesEach, for: what) } catch {
                 throw SpectrumError.setting(error.description)
             }
         }
@@ -280,21 +283,24 @@ public struct SpectrumAnalysis: Sendable {
             throw SpectrumError.setting("--top-k \(settings.topK) and --bottom-k \(settings.bottomK) ask for more eigenvalues than the " +
                                         "\(op.dimension) parameters of \(label) have")
         }
-        try checkMemory(dimension: op.dimension, label: label)
+        let precision = Precision(of: Scalar.self)
+        try checkMemory(dimension: op.dimension, label: label, precision: precision)
         let loss = Double(objective.evaluate().loss)
-        let (tolerance, seed) = (settings.effectiveTolerance(precision: Precision(of: Scalar.self)), settings.seed)
+        let (tolerance, seed) = (settings.effectiveTolerance(precision: precision), settings.seed)
         var top: EigenResult?, bottom: EigenResult?
         switch settings.method {
         case .lanczos:
             let budget = settings.maxMatvecs ?? SpectrumSettings.defaultLanczosBudget
             if settings.topK > 0 {
                 top = try reporting(op, .lanczos, .largest, limit: budget, tolerance: tolerance, progress) {
-                    LanczosSolver(count: settings.topK, end: .largest, tolerance: tolerance, maxMatvecs: budget, seed: seed).solve($0, observe: $1)
+                    LanczosSolver(count: settings.topK, end: .largest, tolerance: tolerance, floatBasis: precision == .float, maxMatvecs: budget,
+                                  seed: seed).solve($0, observe: $1)
                 }
             }
             if settings.bottomK > 0 {
                 bottom = try reporting(op, .lanczos, .smallest, limit: budget, tolerance: tolerance, progress) {
-                    LanczosSolver(count: settings.bottomK, end: .smallest, tolerance: tolerance, maxMatvecs: budget, seed: seed &+ 1)
+                    LanczosSolver(count: settings.bottomK, end: .smallest, tolerance: tolerance, floatBasis: precision == .float, maxMatvecs: budget,
+                                  seed: seed &+ 1)
                         .solve($0, observe: $1)
                 }
             }

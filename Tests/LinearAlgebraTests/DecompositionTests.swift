@@ -140,6 +140,22 @@ import Testing
         for u in basis { #expect(abs(u.dot(classical)) < 1e-12 * v.norm()) }
     }
 
+    @Test func projectionsOnAFloatBasisAreThoseOnItsValuesInDouble() {
+        // The basis rounded to Float and widened back is what the Float overload must project on, exactly as the
+        // Double overload would (the same chunked sums of the same products), and addScaled must widen the same way.
+        let (basis, v) = vectors(3 * Tensor<Double>.projectionChunk + 17, 6)
+        let floats = basis.map { $0.converted(to: Float.self) }
+        var fromFloat = v, fromWidened = v
+        fromFloat.subtractProjections(on: floats)
+        fromWidened.subtractProjections(on: floats.map { $0.converted(to: Double.self) })
+        #expect(fromFloat.scalars == fromWidened.scalars)
+        var sum = v, widened = v
+        sum.addScaled(floats[0], by: -0.3)
+        widened.addScaled(floats[0].converted(to: Double.self), by: -0.3)
+        #expect(sum.scalars == widened.scalars)
+        #expect((sum - v).maxAbsolute() > 0)
+    }
+
     @Test func theResultDoesNotDependOnTheThreadCount() {
         let (basis, v) = vectors(5 * Tensor<Double>.projectionChunk + 3, 4)
         var one = v, two = v

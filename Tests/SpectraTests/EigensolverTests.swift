@@ -66,6 +66,27 @@ func mixedSpectrum(_ n: Int, seed: UInt64) -> [Double] {
         for (found, truth) in zip(result.eigenvalues, expected) { #expect(abs(found - truth) < 1e-8 * 3) }
     }
 
+    @Test func aFloatBasisReachesAFloatToleranceThroughRestarts() {
+        // The outliers of the test above with a 20-vector basis that must restart, its vectors rounded to Float:
+        // the eigenvalues within 1e-5 x ||A|| (the Float default), the pairs orthonormal and their residuals honest.
+        var random = SeededRandom(seed: 7)
+        var values = (0..<4990).map { _ in random.uniformDouble() }
+        values += (0..<10).map { 2 + Double($0) / 10 }
+        let op = SpectrumOperator(eigenvalues: values, seed: 8)
+        let result = LanczosSolver(count: 10, end: .largest, tolerance: 1e-5, basisSize: 20, floatBasis: true, seed: 9).solve(op)
+        let expected = values.sorted().reversed().prefix(10)
+        #expect(result.converged)
+        #expect(result.restarts > 0, "the 20-vector basis must have been restarted")
+        for (found, truth) in zip(result.eigenvalues, expected) { #expect(abs(found - truth) < 1e-5 * 3) }
+        for (vector, (value, residual)) in zip(result.eigenvectors, zip(result.eigenvalues, result.residuals)) {
+            #expect(abs((op.apply(vector) - value * vector).norm() - residual) < 1e-12)
+            #expect(residual < 1e-4 * 3)
+        }
+        for i in 0..<10 { for j in 0..<10 {
+            #expect(abs(result.eigenvectors[i].dot(result.eigenvectors[j]) - (i == j ? 1 : 0)) < 1e-6)
+        } }
+    }
+
     @Test func repeatedEigenvaluesComeWithTheirMultiplicity() {
         var values = [5.0, 5, 5, 3, 3] + (0..<45).map { Double($0) / 50 }
         values.shuffle(using: &SeededRandomBox.shared.random)

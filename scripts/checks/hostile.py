@@ -324,6 +324,10 @@ def npz_family(c):
     oversized[central + 24: central + 28] = struct.pack("<I", 0x7FFFFFF0)
     oversized[22: 26] = struct.pack("<I", 0x7FFFFFF0)
     bomb_member = zlib.compress(b"\0" * (50 << 20))
+    # Found by fuzzing: a zip64 end record and locator just before the end record, which ZIPFoundation reads whatever
+    # the 32-bit fields say, with a central directory offset past Int64 (ZIPFoundation traps seeking to it).
+    record = struct.pack("<IQHHIIQQQQ", 0x06064B50, 44, 45, 45, 0, 0, 2, 2, 100, 0xFFFFFFFFFFFFF688)
+    zip64_record = bytes(good[:end]) + record + struct.pack("<IIQI", 0x07064B50, 0, end, 1) + bytes(good[end:])
     files = {
         "not a zip": b"not a zip at all",
         "flipped bit in a member": bytes(flipped),
@@ -331,6 +335,7 @@ def npz_family(c):
         "central directory offset past the end": bytes(bad_directory),
         "local header offset past the end": bytes(bad_local),
         "zip64 offset without zip64 field": bytes(zip64_offset),
+        "zip64 end record with an offset past Int64": zip64_record,
         "declared size past what deflate gives": bytes(oversized),
         "empty zip": npz([]),
         "member not npy": npz([("x.npy", b"hello"), ("y.npy", y)]),
