@@ -13,10 +13,15 @@ import LinearAlgebra
 /// positions) the chunk's samples are packed side by side into one GEMM instead (``batchesSamples(l:)``). The chunking depends only on the shapes,
 /// and the weight adjoint sums per-chunk partial products in chunk order, so results do not depend on the thread count.
 extension Tensor {
-    /// Samples per chunk for window rows `l` x `k`: as many as fit in `bytes`, at least one. It depends only on the
+    /// Samples per chunk for window rows `l` x `k`: an even number of chunks of equal size (give or take one sample),
+    /// none holding more than fit in `bytes`, at least one sample each. Even and equal because two workers share
+    /// them: 64 samples in chunks of 56 and 8 kept one core idle for most of a ResNet stage. It depends only on the
     /// shapes, so the chunking (and every result) is the same on any thread count.
     private static func chunkSize(samples: Int, l: Int, k: Int, bytes: Int) -> Int {
-        max(1, min(samples, bytes / max(1, l * k * MemoryLayout<Scalar>.stride)))
+        let fitting = max(1, bytes / max(1, l * k * MemoryLayout<Scalar>.stride))
+        let chunks = (samples + fitting - 1) / fitting
+        let even = min(samples, max(2, chunks + chunks % 2))
+        return max(1, (samples + even - 1) / even)
     }
 
     /// The number of chunks ``forEachChunk(samples:l:k:bytes:_:)`` makes.

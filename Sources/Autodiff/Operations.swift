@@ -212,28 +212,34 @@ extension Variable {
     @_specialize(where Scalar == Float)
     @_specialize(where Scalar == Double)
     public static func matmul(_ a: Variable, _ b: Variable) -> Variable {
-        if a.shape.count == 2 && b.shape.count == 2 { return matmul(a, b, transposeA: false, transposeB: false) }
-        return make(Tensor.batchedMatmul(a.value, b.value), parents: [a, b], tangent: { t in
-            sum(t[0].map { Tensor.batchedMatmul($0, b.value) }, t[1].map { Tensor.batchedMatmul(a.value, $0) })
-        }) { g in
-            [Variable.matmul(g, b.transposed()).summed(toShape: a.shape),
-             Variable.matmul(a.transposed(), g).summed(toShape: b.shape)]
+        if b.shape.count == 2 {
+            // A batch against one matrix (a linear layer on [batch, tokens, features]) is one tall product, and so
+            // are its derivatives: B's gradient is one GEMM over all rows, not a product per batch summed afterwards.
+            let k = a.shape[a.shape.count - 1], rows = Array(a.shape.dropLast())
+            let flat = a.shape.count == 2 ? a : a.reshaped([rows.reduce(1, *), k])
+            let product = matmul(flat, b, transposeA: false, transposeB: false)
+            return a.shape.count == 2 ? product : product.reshaped(rows + [b.shape[1]])
         }
+        // Batch axes broadcast explicitly (their adjoint sums them back), then one product per matrix of the batch.
+        let batch = Shapes.broadcast(Array(a.shape.dropLast(2)), Array(b.shape.dropLast(2)))
+        return matmul(a.broadcast(to: batch + a.shape.suffix(2)), b.broadcast(to: batch + b.shape.suffix(2)),
+                      transposeA: false, transposeB: false)
     }
 
-    /// `op(a) op(b)` for matrices, op transposing when asked: BLAS reads the operands transposed in place, and the
-    /// derivatives are products of the same kind, so no transposed copy is made at any derivative order.
+    /// `op(a) op(b)` for matrices, or for every matrix of two batches with the same batch axes, op transposing the
+    /// last two axes when asked: BLAS reads the operands transposed in place, and the derivatives are products of the
+    /// same kind, so no transposed copy is made at any derivative order.
     /// With C = op(A) op(B) and upstream G: for C = A B, dA = G B^T, dB = A^T G; for C = A^T B, dA = B G^T, dB = A G;
     /// for C = A B^T, dA = G B, dB = G^T A; for C = A^T B^T, dA = B^T G^T, dB = G^T A^T.
     @_specialize(where Scalar == Float)
     @_specialize(where Scalar == Double)
     public static func matmul(_ a: Variable, _ b: Variable, transposeA: Bool, transposeB: Bool) -> Variable {
-        make(LinearAlgebra.matmul(a.value, b.value, transposeA: transposeA, transposeB: transposeB), parents: [a, b], tangent: { t in
+        make(Tensor.batchedMatmul(a.value, b.value, transposeA: transposeA, transposeB: transposeB), parents: [a, b], tangent: { t in
             // op(da) op(b) + op(a) op(db), the second GEMM accumulating into the first's result (no separate sum).
-            guard var product = t[0].map({ LinearAlgebra.matmul($0, b.value, transposeA: transposeA, transposeB: transposeB) }) else {
-                return LinearAlgebra.matmul(a.value, t[1]!, transposeA: transposeA, transposeB: transposeB)
+            guard var product = t[0].map({ Tensor.batchedMatmul($0, b.value, transposeA: transposeA, transposeB: transposeB) }) else {
+                return Tensor.batchedMatmul(a.value, t[1]!, transposeA: transposeA, transposeB: transposeB)
             }
-            if let db = t[1] { gemm(alpha: 1, a.value, transposeA: transposeA, db, transposeB: transposeB, beta: 1, into: &product) }
+            if let db = t[1] { Tensor.batchedGemm(alpha: 1, a.value, transposeA: transposeA, db, transposeB: transposeB, beta: 1, into: &product) }
             return product
         }) { g in
             // A constant operand (the data) gets no gradient: skipping it saves a GEMM in every backward pass.

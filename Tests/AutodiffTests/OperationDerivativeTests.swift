@@ -195,6 +195,18 @@ func checkDerivatives(
         checkDerivatives("matmul broadcast batch", [randomTensor([1, 3, 5], seed: 17), randomTensor([2, 5, 4], seed: 18)]) {
             V.matmul($0[0], $0[1]).exp()
         }
+        checkDerivatives("matmul rank 4 x shared", [randomTensor([2, 2, 3, 5], seed: 19), randomTensor([5, 4], seed: 20)]) {
+            V.matmul($0[0], $0[1]).tanh()
+        }
+        checkDerivatives("matmul matrix x batch", [randomTensor([3, 5], seed: 21), randomTensor([2, 5, 4], seed: 22)]) {
+            V.matmul($0[0], $0[1]).sigmoid()
+        }
+        for (transposeA, transposeB) in [(true, false), (false, true), (true, true)] {
+            let a = randomTensor(transposeA ? [2, 5, 3] : [2, 3, 5], seed: 23), b = randomTensor(transposeB ? [2, 4, 5] : [2, 5, 4], seed: 24)
+            checkDerivatives("matmul batched transposeA \(transposeA) transposeB \(transposeB)", [a, b]) {
+                V.matmul($0[0], $0[1], transposeA: transposeA, transposeB: transposeB).tanh()
+            }
+        }
     }
 
     @Test func nonDifferentiableInputsGetZerosAndConstantsStayConstant() {
