@@ -21,7 +21,7 @@ RUNS = {
     "vit": (lambda: torchvision.models.VisionTransformer(image_size=32, patch_size=4, num_layers=6, num_heads=6, hidden_dim=192,
                                                         mlp_dim=768, num_classes=10), "image", "cross-entropy", 64, None, None),
     "bert": (lambda: Text(BertForSequenceClassification(BertConfig(vocab_size=8192, hidden_size=256, num_hidden_layers=4, num_attention_heads=4,
-                                                                   intermediate_size=1024, max_position_embeddings=128, num_labels=2, **EAGER))),
+                                                                   intermediate_size=1024, max_position_embeddings=128, num_labels=3, **EAGER))),
              "text", "cross-entropy", 32, 128, 8192),
     "gpt2": (lambda: Text(GPT2LMHeadModel(GPT2Config(n_embd=256, n_layer=4, n_head=4, vocab_size=8192, n_positions=128, **EAGER))),
              "text", "causal-lm", 16, 128, 8192),
