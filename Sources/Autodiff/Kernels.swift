@@ -2,7 +2,8 @@ import Foundation
 import LinearAlgebra
 
 // Tensor kernels the differentiable operations are built from: broadcasting (NumPy rules), reductions, axis
-// permutations, concatenation, slicing and batched matrix products. Plain loops over contiguous storage.
+// permutations, concatenation, slicing. Plain loops over contiguous storage. (Matrix products, batched or not, are
+// LinearAlgebra's `matmul` and `gemm`.)
 
 enum Shapes {
     /// NumPy broadcasting: align trailing axes; extents must match or be 1.
@@ -243,55 +244,6 @@ extension Tensor {
             offset += part.shape[axis]
         }
         return Tensor(shape: shape, scalars: result)
-    }
-
-    /// `C_i = alpha op(A_i) op(B_i) + beta C_i` for every matrix i of a batch, op transposing the last two axes when
-    /// asked: A, B and C have the same batch axes, and BLAS reads and writes each matrix in place (no slice copies, no
-    /// transposed copies).
-    static func batchedGemm(alpha: Scalar, _ a: Tensor, transposeA: Bool, _ b: Tensor, transposeB: Bool,
-                            beta: Scalar, into c: inout Tensor) {
-        let (ra, ca, rb, cb) = (a.shape[a.rank - 2], a.shape[a.rank - 1], b.shape[b.rank - 2], b.shape[b.rank - 1])
-        let (m, k, n) = (transposeA ? ca : ra, transposeA ? ra : ca, transposeB ? rb : cb)
-        let batch = Array(a.shape.dropLast(2))
-        precondition(Array(b.shape.dropLast(2)) == batch && c.shape == batch + [m, n] && k == (transposeB ? cb : rb),
-                     "batched matmul shapes \(a.shape) x \(b.shape) -> \(c.shape) do not fit")
-        let batches = batch.reduce(1, *)
-        guard m > 0, n > 0, batches > 0 else { return }
-        guard k > 0 else {
-            c *= beta
-            return
-        }
-        a.withUnsafeBufferPointer { pa in
-            b.withUnsafeBufferPointer { pb in
-                c.withUnsafeMutableBufferPointer { pc in
-                    let (pa, pb, pc) = (pa.baseAddress!, pb.baseAddress!, pc.baseAddress!)
-                    func product(_ index: Int) {
-                        Scalar._gemm(transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k, alpha: alpha,
-                                     a: pa + index * ra * ca, lda: ca, b: pb + index * rb * cb, ldb: cb,
-                                     beta: beta, c: pc + index * m * n, ldc: n)
-                    }
-                    // Small matrices (attention's [tokens, head] products, 65 x 65 x 32 in a ViT) go one per worker
-                    // with BLAS single-threaded: BLAS's own threads cost more to wake than such a product takes.
-                    if batches > 1 && m * n * k < Self.batchedGemmWorkPerWorker {
-                        ParallelLoop.forEach(batches, state: {}) { _, index in product(index) }
-                    } else {
-                        for index in 0..<batches { product(index) }
-                    }
-                }
-            }
-        }
-    }
-
-    /// Multiply-adds below which a batch's matrix products are spread over workers rather than each over BLAS's threads.
-    static var batchedGemmWorkPerWorker: Int { 1 << 21 }
-
-    /// `op(A_i) op(B_i)` for every matrix i of a batch (see ``batchedGemm(alpha:_:transposeA:_:transposeB:beta:into:)``).
-    static func batchedMatmul(_ a: Tensor, _ b: Tensor, transposeA: Bool, transposeB: Bool) -> Tensor {
-        if a.rank == 2 && b.rank == 2 { return matmul(a, b, transposeA: transposeA, transposeB: transposeB) }
-        let m = a.shape[a.rank - (transposeA ? 1 : 2)], n = b.shape[b.rank - (transposeB ? 2 : 1)]
-        var c = Tensor(zeros: Array(a.shape.dropLast(2)) + [m, n])
-        batchedGemm(alpha: 1, a, transposeA: transposeA, b, transposeB: transposeB, beta: 0, into: &c)
-        return c
     }
 }
 

@@ -234,12 +234,12 @@ extension Variable {
     @_specialize(where Scalar == Float)
     @_specialize(where Scalar == Double)
     public static func matmul(_ a: Variable, _ b: Variable, transposeA: Bool, transposeB: Bool) -> Variable {
-        make(Tensor.batchedMatmul(a.value, b.value, transposeA: transposeA, transposeB: transposeB), parents: [a, b], tangent: { t in
+        make(LinearAlgebra.matmul(a.value, b.value, transposeA: transposeA, transposeB: transposeB), parents: [a, b], tangent: { t in
             // op(da) op(b) + op(a) op(db), the second GEMM accumulating into the first's result (no separate sum).
-            guard var product = t[0].map({ Tensor.batchedMatmul($0, b.value, transposeA: transposeA, transposeB: transposeB) }) else {
-                return Tensor.batchedMatmul(a.value, t[1]!, transposeA: transposeA, transposeB: transposeB)
+            guard var product = t[0].map({ LinearAlgebra.matmul($0, b.value, transposeA: transposeA, transposeB: transposeB) }) else {
+                return LinearAlgebra.matmul(a.value, t[1]!, transposeA: transposeA, transposeB: transposeB)
             }
-            if let db = t[1] { Tensor.batchedGemm(alpha: 1, a.value, transposeA: transposeA, db, transposeB: transposeB, beta: 1, into: &product) }
+            if let db = t[1] { gemm(alpha: 1, a.value, transposeA: transposeA, db, transposeB: transposeB, beta: 1, into: &product) }
             return product
         }) { g in
             // A constant operand (the data) gets no gradient: skipping it saves a GEMM in every backward pass.

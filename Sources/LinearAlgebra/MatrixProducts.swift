@@ -1,4 +1,5 @@
-/// `op(A) * op(B)` for rank-2 tensors through BLAS `?gemm`, where `op` transposes when asked.
+/// `op(A) * op(B)` through BLAS `?gemm`, where `op` transposes when asked: for matrices, or for every matrix of two
+/// batches `[..., r, c]` with the same batch axes (see ``gemm(alpha:_:transposeA:_:transposeB:beta:into:)``).
 ///
 /// Empty operands are allowed: a zero inner dimension gives a zero matrix.
 @_specialize(where Scalar == Float)
@@ -6,29 +7,31 @@
 public func matmul<Scalar: TensorScalar>(
     _ a: Tensor<Scalar>, _ b: Tensor<Scalar>, transposeA: Bool = false, transposeB: Bool = false
 ) -> Tensor<Scalar> {
-    precondition(a.rank == 2 && b.rank == 2, "matmul needs rank-2 tensors, got \(a.shape) and \(b.shape)")
-    let m = transposeA ? a.shape[1] : a.shape[0]
-    let k = transposeA ? a.shape[0] : a.shape[1]
-    let kB = transposeB ? b.shape[1] : b.shape[0]
-    let n = transposeB ? b.shape[0] : b.shape[1]
-    precondition(k == kB, "matmul: inner dimensions \(k) and \(kB) differ (shapes \(a.shape), \(b.shape))")
-    var c = Tensor<Scalar>(zeros: [m, n])
+    precondition(a.rank >= 2 && b.rank >= 2, "matmul needs tensors of rank 2 or more, got \(a.shape) and \(b.shape)")
+    let m = a.shape[a.rank - (transposeA ? 1 : 2)], n = b.shape[b.rank - (transposeB ? 2 : 1)]
+    var c = Tensor<Scalar>(zeros: Array(a.shape.dropLast(2)) + [m, n])
     gemm(alpha: 1, a, transposeA: transposeA, b, transposeB: transposeB, beta: 0, into: &c)
     return c
 }
 
-/// `C = alpha * op(A) * op(B) + beta * C` in place (BLAS `?gemm`).
+/// `C = alpha * op(A) * op(B) + beta * C` in place (BLAS `?gemm`), for matrices or for every matrix of a batch: A, B
+/// and C `[..., r, c]` with the same batch axes, each matrix read and written in place (no slice or transposed copies).
+/// A batch of small matrices (attention's [tokens, head] products, 65 x 65 x 32 in a ViT) goes one matrix per
+/// ``ParallelLoop`` worker with BLAS single-threaded: BLAS's own threads cost more to wake than such a product takes.
 @_specialize(where Scalar == Float)
 @_specialize(where Scalar == Double)
 public func gemm<Scalar: TensorScalar>(
     alpha: Scalar, _ a: Tensor<Scalar>, transposeA: Bool = false, _ b: Tensor<Scalar>, transposeB: Bool = false,
     beta: Scalar, into c: inout Tensor<Scalar>
 ) {
-    let m = transposeA ? a.shape[1] : a.shape[0]
-    let k = transposeA ? a.shape[0] : a.shape[1]
-    let n = transposeB ? b.shape[0] : b.shape[1]
-    precondition(c.shape == [m, n], "gemm: output shape \(c.shape) is not [\(m), \(n)]")
-    guard m > 0, n > 0 else { return }
+    let (ra, ca, rb, cb) = (a.shape[a.rank - 2], a.shape[a.rank - 1], b.shape[b.rank - 2], b.shape[b.rank - 1])
+    let (m, k, n) = (transposeA ? ca : ra, transposeA ? ra : ca, transposeB ? rb : cb)
+    let batch = Array(a.shape.dropLast(2))
+    precondition(k == (transposeB ? cb : rb), "matmul: inner dimensions \(k) and \(transposeB ? cb : rb) differ (shapes \(a.shape), \(b.shape))")
+    precondition(Array(b.shape.dropLast(2)) == batch && c.shape == batch + [m, n],
+                 "gemm: shapes \(a.shape) x \(b.shape) -> \(c.shape) do not fit")
+    let batches = batch.reduce(1, *)
+    guard m > 0, n > 0, batches > 0 else { return }
     guard k > 0 else {
         c *= beta
         return
@@ -36,9 +39,17 @@ public func gemm<Scalar: TensorScalar>(
     a.withUnsafeBufferPointer { pa in
         b.withUnsafeBufferPointer { pb in
             c.withUnsafeMutableBufferPointer { pc in
-                Scalar._gemm(transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k, alpha: alpha,
-                             a: pa.baseAddress!, lda: a.shape[1], b: pb.baseAddress!, ldb: b.shape[1],
-                             beta: beta, c: pc.baseAddress!, ldc: n)
+                let (pa, pb, pc) = (pa.baseAddress!, pb.baseAddress!, pc.baseAddress!)
+                func product(_ index: Int) {
+                    Scalar._gemm(transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k, alpha: alpha,
+                                 a: pa + index * ra * ca, lda: ca, b: pb + index * rb * cb, ldb: cb,
+                                 beta: beta, c: pc + index * m * n, ldc: n)
+                }
+                if batches > 1 && m * n * k < 1 << 21 {
+                    ParallelLoop.forEach(batches, state: {}) { _, index in product(index) }
+                } else {
+                    for index in 0..<batches { product(index) }
+                }
             }
         }
     }

@@ -41,6 +41,26 @@ let productShapes: [(Int, Int, Int)] = [
         #expect(empty == Tensor(rows: [[0.5, 1], [1.5, 2]]))
     }
 
+    /// Each matrix of a batch is its own product, on both paths: small ones spread over workers, large ones each
+    /// over BLAS's threads; a transposed operand is read in place.
+    @Test(arguments: [(2, 3, 4, 5), (3, 150, 130, 120)])
+    func batchedGemmIsEveryMatrixsProduct(batch: Int, m: Int, k: Int, n: Int) {
+        for (transposeA, transposeB) in [(false, false), (true, false), (false, true), (true, true)] {
+            let matricesA = (0..<batch).map { randomRows(m, k, seed: UInt64(10 + $0)) }
+            let matricesB = (0..<batch).map { randomRows(k, n, seed: UInt64(20 + $0)) }
+            let storedA = matricesA.flatMap { (transposeA ? naiveTranspose($0, columns: k) : $0).flatMap { $0 } }
+            let storedB = matricesB.flatMap { (transposeB ? naiveTranspose($0, columns: n) : $0).flatMap { $0 } }
+            let a = Tensor<Double>(shape: [1, batch] + (transposeA ? [k, m] : [m, k]), scalars: storedA)
+            let b = Tensor<Double>(shape: [1, batch] + (transposeB ? [n, k] : [k, n]), scalars: storedB)
+            var c = Tensor<Double>(repeating: 1, shape: [1, batch, m, n])
+            gemm(alpha: 2, a, transposeA: transposeA, b, transposeB: transposeB, beta: -1, into: &c)
+            let expected = (0..<batch).flatMap { naiveMatmul(matricesA[$0], matricesB[$0]).flatMap { $0 }.map { 2 * $0 - 1 } }
+            #expect(matmul(a, b, transposeA: transposeA, transposeB: transposeB).shape == [1, batch, m, n])
+            #expect(zip(c.scalars, expected).map { abs($0 - $1) }.max()! <= 1e-12 * Double(k),
+                    "batch \(batch) of \(m)x\(k)x\(n), tA=\(transposeA) tB=\(transposeB)")
+        }
+    }
+
     func checkGemv<S: TensorScalar>(_: S.Type) {
         let shapes: [(Int, Int)] = [(1, 8), (8, 1), (5, 3), (0, 3), (3, 0), (13, 21)]
         for (m, n) in shapes {
