@@ -20,7 +20,7 @@ extension Tensor {
     private static func chunkSize(samples: Int, l: Int, k: Int, bytes: Int) -> Int {
         let fitting = max(1, bytes / max(1, l * k * MemoryLayout<Scalar>.stride))
         let chunks = (samples + fitting - 1) / fitting
-        let even = min(samples, max(2, chunks + chunks % 2))
+        let even = max(1, min(samples, max(2, chunks + chunks % 2)))  // one chunk for one sample (or none)
         return max(1, (samples + even - 1) / even)
     }
 
@@ -149,7 +149,7 @@ extension Tensor {
         let co = weightShape[0], k = weightShape.dropFirst().reduce(1, *), l = g.shape[2] * g.shape[3]
         // One partial product per chunk, summed in chunk order below.
         let chunks = chunkCount(samples: n, l: l, k: k, bytes: chunkBytes)
-        var partials = [Scalar](repeating: 0, count: chunks * co * k)
+        var partials = [Scalar](repeating: 0, count: max(1, chunks) * co * k)  // zeros for an empty batch
         partials.withUnsafeMutableBufferPointer { partial in
             g.withUnsafeBufferPointer { pg in
                 x.withUnsafeBufferPointer { px in

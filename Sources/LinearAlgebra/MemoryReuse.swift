@@ -10,8 +10,8 @@ import Foundation
 public enum MemoryReuse {
     /// Serves every block from the heap (no mmap) and keeps freed memory there instead of returning it to the kernel
     /// (no trimming: a transformer's Hessian-vector product frees several GiB at its end, and with a 1 GiB trim
-    /// threshold every product faulted them in again, 13% of a ViT run's time in the kernel's page clearing). Returns whether glibc accepted every setting; elsewhere
-    /// it does nothing and returns false.
+    /// threshold every product faulted them in again, 13% of a ViT run's time in the kernel's page clearing).
+    /// Returns whether glibc accepted every setting; elsewhere it does nothing and returns false.
     @discardableResult
     public static func keepFreedBlocks() -> Bool {
         #if canImport(Glibc)

@@ -69,6 +69,11 @@ func naiveConv2d(_ x: Tensor<Double>, _ w: Tensor<Double>, _ b: Tensor<Double>?,
         let weightAdjoint = Tensor.convolutionWeightAdjoint(g, x, geometry, weightShape: w.shape)
         #expect((Tensor.convolutionInputAdjoint(g, w, geometry, inputShape: x.shape, chunkBytes: 1) - inputAdjoint).maxAbsolute() < 1e-12)
         #expect((Tensor.convolutionWeightAdjoint(g, x, geometry, weightShape: w.shape, chunkBytes: 1) - weightAdjoint).maxAbsolute() < 1e-12)
+        // An empty batch is an empty result, and adds nothing to the weight adjoint.
+        let empty = Tensor<Double>(zeros: [0, 3, 6, 7])
+        #expect(Tensor.convolution(empty, w, geometry).shape == [0] + y.shape.dropFirst())
+        #expect(Tensor.convolutionWeightAdjoint(Tensor(zeros: [0] + y.shape.dropFirst()), empty, geometry, weightShape: w.shape)
+                == Tensor(zeros: w.shape))
         // <conv(x, W), g> = <x, input adjoint> = <W, weight adjoint>.
         let pairing = y.dot(g)
         #expect(abs(x.dot(inputAdjoint) - pairing) < 1e-10 * abs(pairing))
