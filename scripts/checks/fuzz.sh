@@ -3,10 +3,10 @@
 # forward pass) with libFuzzer, from the committed seed corpus in Fuzz/Corpus. A finding (trap, signal, leak of the
 # time or memory limits) fails the check and leaves the input under .build/fuzz/findings/FORMAT/ to replay with
 #   CURVATURE_FUZZ_FORMAT=FORMAT Fuzz/.build/debug/curvature-fuzz FILE
-# Usage: scripts/checks/fuzz.sh [SECONDS_PER_FORMAT (default: $CURVATURE_FUZZ_SECONDS, else 30)] [FORMAT...]
+# Usage: scripts/checks/fuzz.sh [SECONDS_PER_FORMAT (default: $CURVATURE_FUZZ_SECONDS, else 20)] [FORMAT...]
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-seconds="${1:-${CURVATURE_FUZZ_SECONDS:-30}}"
+seconds="${1:-${CURVATURE_FUZZ_SECONDS:-20}}"
 shift || true
 formats=("$@")
 if [ ${#formats[@]} -eq 0 ]; then formats=(safetensors npy npz pt onnx); fi
