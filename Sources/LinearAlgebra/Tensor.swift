@@ -22,14 +22,19 @@ public struct Tensor<Scalar: TensorScalar>: Sendable, Equatable {
         self.storage = scalars
     }
 
-    /// A tensor of the given shape with every element equal to `value`.
+    /// A tensor of the given shape with every element equal to `value`. Specialised: generic callers (`Objective`'s
+    /// sums of 11M-element gradients) otherwise filled it one value-witness copy at a time.
     @inlinable
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
     public init(repeating value: Scalar, shape: [Int]) {
         self.init(shape: shape, scalars: Array(repeating: value, count: Tensor.elementCount(shape)))
     }
 
     /// A tensor of zeros.
     @inlinable
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
     public init(zeros shape: [Int]) { self.init(repeating: 0, shape: shape) }
 
     /// A rank-1 tensor holding `scalars`.
