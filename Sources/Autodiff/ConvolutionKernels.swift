@@ -4,6 +4,7 @@ import LinearAlgebra
 /// - `convolution(x, W)`: y[n, co, l] = sum_k W[co, k] cols_n[l, k];
 /// - `convolutionInputAdjoint(g, W)`: the x that `<conv(x, W), g> = <x, .>` defines (col2im of G_n^T W);
 /// - `convolutionWeightAdjoint(g, x)`: the W that `<conv(x, W), g> = <W, .>` defines (sum_n G_n cols_n).
+/// Each also sums several terms in one output (`sum:`), which is what their bilinear tangent rules need.
 /// The bilinear identities give each one's derivatives in terms of the others, so Hessian-vector products by double
 /// backward stay in these three GEMM-based kernels.
 ///
@@ -24,22 +25,28 @@ extension Tensor {
         return max(1, (samples + even - 1) / even)
     }
 
-    /// The number of chunks ``forEachChunk(samples:l:k:bytes:_:)`` makes.
+    /// The number of chunks ``forEachChunk(samples:l:k:rows:bytes:_:)`` makes.
     private static func chunkCount(samples: Int, l: Int, k: Int, bytes: Int) -> Int {
         let size = chunkSize(samples: samples, l: l, k: k, bytes: bytes)
         return (samples + size - 1) / size
     }
 
-    /// Calls `body(index, start, count, columns)` for every chunk on ParallelLoop's workers: samples
-    /// `start..<start + count` of chunk `index`, and the worker's scratch window matrix `columns` with room for a chunk.
+    /// Calls `body(index, start, count, columns, packed)` for every chunk on ParallelLoop's workers: samples
+    /// `start..<start + count` of chunk `index`, the worker's scratch window matrix `columns` with room for a chunk,
+    /// and, when the chunk's samples share one GEMM (``batchesSamples(l:)``), scratch for its `rows` x `count L` matrix.
     private static func forEachChunk(
-        samples: Int, l: Int, k: Int, bytes: Int, _ body: (Int, Int, Int, UnsafeMutablePointer<Scalar>) -> Void
+        samples: Int, l: Int, k: Int, rows: Int, bytes: Int,
+        _ body: (Int, Int, Int, UnsafeMutablePointer<Scalar>, UnsafeMutablePointer<Scalar>?) -> Void
     ) {
         let size = chunkSize(samples: samples, l: l, k: k, bytes: bytes)
         ParallelLoop.forEach(chunkCount(samples: samples, l: l, k: k, bytes: bytes),
-                             state: { [Scalar](repeating: 0, count: size * l * k) }) { columns, index in
-            let start = index * size
-            columns.withUnsafeMutableBufferPointer { body(index, start, min(samples, start + size) - start, $0.baseAddress!) }
+                             state: { [Scalar](unsafeUninitializedCapacity: size * l * k) { $1 = $0.count } }) { columns, index in
+            // Uninitialised: im2col or the GEMM writes every element a chunk reads.
+            let start = index * size, count = min(samples, start + size) - start
+            columns.withUnsafeMutableBufferPointer { columns in
+                guard batchesSamples(l: l) else { return body(index, start, count, columns.baseAddress!, nil) }
+                withScratch(rows * count * l) { body(index, start, count, columns.baseAddress!, $0) }
+            }
         }
     }
 
@@ -75,31 +82,36 @@ extension Tensor {
 
     /// [N, C, H, W] convolved with [Co, C, kh, kw] -> [N, Co, Ho, Wo].
     static func convolution(_ x: Tensor, _ w: Tensor, _ geometry: WindowGeometry, chunkBytes: Int = 8 << 20) -> Tensor {
-        let (n, c, h, width) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
+        convolution(sum: [(x, w)], geometry, chunkBytes: chunkBytes)
+    }
+
+    /// `sum_i conv(x_i, W_i)` (every x_i of one shape, every W_i of one shape): each term's GEMM accumulates into the
+    /// same output, so a tangent `conv(dx, W) + conv(x, dW)` makes no second output and no pass to add them.
+    static func convolution(sum terms: [(x: Tensor, w: Tensor)], _ geometry: WindowGeometry, chunkBytes: Int = 8 << 20) -> Tensor {
+        let (x0, w0) = terms[0]
+        let (n, c, h, width) = (x0.shape[0], x0.shape[1], x0.shape[2], x0.shape[3])
         let (oh, ow) = geometry.outputSize(height: h, width: width)
-        let (co, k, l) = (w.shape[0], w.count / w.shape[0], oh * ow)
+        let (co, k, l) = (w0.shape[0], w0.count / w0.shape[0], oh * ow)
         let y = [Scalar](unsafeUninitializedCapacity: n * co * l) { out, initialized in
-            x.withUnsafeBufferPointer { px in
-                w.withUnsafeBufferPointer { pw in
-                    guard let px = px.baseAddress, let pw = pw.baseAddress, let out = out.baseAddress, k > 0 else {
-                        out.initialize(repeating: 0)
-                        return
-                    }
-                    forEachChunk(samples: n, l: l, k: k, bytes: chunkBytes) { _, start, count, columns in
+            withPointers(to: terms) { pointers in
+                guard let out = out.baseAddress, !pointers.isEmpty, k > 0, n > 0 else {
+                    out.initialize(repeating: 0)
+                    return
+                }
+                forEachChunk(samples: n, l: l, k: k, rows: co, bytes: chunkBytes) { _, start, count, columns, packed in
+                    for (term, (px, pw)) in pointers.enumerated() {
                         geometry.im2col(px + start * c * h * width, samples: count, channels: c, height: h, width: width, into: columns)
-                        if Self.batchesSamples(l: l) {  // Y [Co, count L] = W [Co, K] cols^T, then each sample's block out
-                            withScratch(co * count * l) { packed in
-                                Scalar._gemm(transposeA: false, transposeB: true, m: co, n: count * l, k: k, alpha: 1, a: pw, lda: k,
-                                             b: columns, ldb: k, beta: 0, c: packed, ldc: count * l)
-                                unpack(packed, samples: count, rows: co, l: l, into: out + start * co * l)
-                            }
-                            return
+                        if let packed {  // Y [Co, count L] (+)= W [Co, K] cols^T
+                            Scalar._gemm(transposeA: false, transposeB: true, m: co, n: count * l, k: k, alpha: 1, a: pw, lda: k,
+                                         b: columns, ldb: k, beta: term == 0 ? 0 : 1, c: packed, ldc: count * l)
+                            continue
                         }
-                        for sample in 0..<count {  // y_n [Co, L] = W [Co, K] cols_n^T
+                        for sample in 0..<count {  // y_n [Co, L] (+)= W [Co, K] cols_n^T
                             Scalar._gemm(transposeA: false, transposeB: true, m: co, n: l, k: k, alpha: 1, a: pw, lda: k,
-                                         b: columns + sample * l * k, ldb: k, beta: 0, c: out + (start + sample) * co * l, ldc: l)
+                                         b: columns + sample * l * k, ldb: k, beta: term == 0 ? 0 : 1, c: out + (start + sample) * co * l, ldc: l)
                         }
                     }
+                    if let packed { unpack(packed, samples: count, rows: co, l: l, into: out + start * co * l) }
                 }
             }
             initialized = n * co * l
@@ -107,34 +119,39 @@ extension Tensor {
         return Tensor(shape: [n, co, oh, ow], scalars: y)
     }
 
-    /// The input adjoint of ``convolution(_:_:_:)``: g [N, Co, Ho, Wo] and W [Co, C, kh, kw] -> [N, C, H, W].
+    /// The input adjoint of ``convolution(_:_:_:chunkBytes:)``: g [N, Co, Ho, Wo] and W [Co, C, kh, kw] -> [N, C, H, W].
     static func convolutionInputAdjoint(_ g: Tensor, _ w: Tensor, _ geometry: WindowGeometry, inputShape: [Int],
                                         chunkBytes: Int = 8 << 20) -> Tensor {
+        convolutionInputAdjoint(sum: [(g, w)], geometry, inputShape: inputShape, chunkBytes: chunkBytes)
+    }
+
+    /// `sum_i adjoint(g_i, W_i)`: the terms' window matrices accumulate in one GEMM output, folded back by one col2im.
+    static func convolutionInputAdjoint(sum terms: [(g: Tensor, w: Tensor)], _ geometry: WindowGeometry, inputShape: [Int],
+                                        chunkBytes: Int = 8 << 20) -> Tensor {
+        let (g0, w0) = terms[0]
         let (n, c, h, width) = (inputShape[0], inputShape[1], inputShape[2], inputShape[3])
-        let (co, k, l) = (w.shape[0], w.count / w.shape[0], g.shape[2] * g.shape[3])
+        let (co, k, l) = (w0.shape[0], w0.count / w0.shape[0], g0.shape[2] * g0.shape[3])
         let x = [Scalar](unsafeUninitializedCapacity: n * c * h * width) { out, initialized in
-            g.withUnsafeBufferPointer { pg in
-                w.withUnsafeBufferPointer { pw in
-                    guard let pg = pg.baseAddress, let pw = pw.baseAddress, let out = out.baseAddress, k > 0, l > 0 else {
-                        out.initialize(repeating: 0)
-                        return
-                    }
-                    forEachChunk(samples: n, l: l, k: k, bytes: chunkBytes) { _, start, count, columns in
-                        if Self.batchesSamples(l: l) {  // cols [count L, K] = G^T W, G [Co, count L] the chunk's g side by side
-                            withScratch(co * count * l) { packed in
-                                pack(pg + start * co * l, samples: count, rows: co, l: l, into: packed)
-                                Scalar._gemm(transposeA: true, transposeB: false, m: count * l, n: k, k: co, alpha: 1,
-                                             a: packed, lda: count * l, b: pw, ldb: k, beta: 0, c: columns, ldc: k)
-                            }
-                        } else {
-                            for sample in 0..<count {  // cols_n [L, K] = g_n^T [L, Co] W [Co, K]
-                                Scalar._gemm(transposeA: true, transposeB: false, m: l, n: k, k: co, alpha: 1,
-                                             a: pg + (start + sample) * co * l, lda: l, b: pw, ldb: k, beta: 0,
-                                             c: columns + sample * l * k, ldc: k)
-                            }
+            withPointers(to: terms) { pointers in
+                guard let out = out.baseAddress, !pointers.isEmpty, k > 0, l > 0, n > 0 else {
+                    out.initialize(repeating: 0)
+                    return
+                }
+                forEachChunk(samples: n, l: l, k: k, rows: co, bytes: chunkBytes) { _, start, count, columns, packed in
+                    for (term, (pg, pw)) in pointers.enumerated() {
+                        if let packed {  // cols [count L, K] (+)= G^T W, G [Co, count L] the chunk's g side by side
+                            pack(pg + start * co * l, samples: count, rows: co, l: l, into: packed)
+                            Scalar._gemm(transposeA: true, transposeB: false, m: count * l, n: k, k: co, alpha: 1,
+                                         a: packed, lda: count * l, b: pw, ldb: k, beta: term == 0 ? 0 : 1, c: columns, ldc: k)
+                            continue
                         }
-                        geometry.col2im(columns, samples: count, channels: c, height: h, width: width, into: out + start * c * h * width)
+                        for sample in 0..<count {  // cols_n [L, K] (+)= g_n^T [L, Co] W [Co, K]
+                            Scalar._gemm(transposeA: true, transposeB: false, m: l, n: k, k: co, alpha: 1,
+                                         a: pg + (start + sample) * co * l, lda: l, b: pw, ldb: k, beta: term == 0 ? 0 : 1,
+                                         c: columns + sample * l * k, ldc: k)
+                        }
                     }
+                    geometry.col2im(columns, samples: count, channels: c, height: h, width: width, into: out + start * c * h * width)
                 }
             }
             initialized = n * c * h * width
@@ -142,32 +159,41 @@ extension Tensor {
         return Tensor(shape: inputShape, scalars: x)
     }
 
-    /// The weight adjoint of ``convolution(_:_:_:)``: g [N, Co, Ho, Wo] and x [N, C, H, W] -> [Co, C, kh, kw].
+    /// The weight adjoint of ``convolution(_:_:_:chunkBytes:)``: g [N, Co, Ho, Wo] and x [N, C, H, W] -> [Co, C, kh, kw].
     static func convolutionWeightAdjoint(_ g: Tensor, _ x: Tensor, _ geometry: WindowGeometry, weightShape: [Int],
                                          chunkBytes: Int = 8 << 20) -> Tensor {
-        let (n, c, h, width) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
-        let co = weightShape[0], k = weightShape.dropFirst().reduce(1, *), l = g.shape[2] * g.shape[3]
+        convolutionWeightAdjoint(sum: [(g, x)], geometry, weightShape: weightShape, chunkBytes: chunkBytes)
+    }
+
+    /// `sum_i adjoint(g_i, x_i)`: every term's products accumulate in the same per-chunk partial.
+    static func convolutionWeightAdjoint(sum terms: [(g: Tensor, x: Tensor)], _ geometry: WindowGeometry, weightShape: [Int],
+                                         chunkBytes: Int = 8 << 20) -> Tensor {
+        let (g0, x0) = terms[0]
+        let (n, c, h, width) = (x0.shape[0], x0.shape[1], x0.shape[2], x0.shape[3])
+        let co = weightShape[0], k = weightShape.dropFirst().reduce(1, *), l = g0.shape[2] * g0.shape[3]
         // One partial product per chunk, summed in chunk order below.
         let chunks = chunkCount(samples: n, l: l, k: k, bytes: chunkBytes)
-        var partials = [Scalar](repeating: 0, count: max(1, chunks) * co * k)  // zeros for an empty batch
+        // Uninitialised: each chunk's first GEMM writes its partial (beta 0); zeros when there is nothing to multiply.
+        var partials = [Scalar](unsafeUninitializedCapacity: max(1, chunks) * co * k) { $1 = $0.count }
         partials.withUnsafeMutableBufferPointer { partial in
-            g.withUnsafeBufferPointer { pg in
-                x.withUnsafeBufferPointer { px in
-                    guard let pg = pg.baseAddress, let px = px.baseAddress, let partial = partial.baseAddress, k > 0, l > 0 else { return }
-                    forEachChunk(samples: n, l: l, k: k, bytes: chunkBytes) { index, start, count, columns in
+            withPointers(to: terms) { pointers in
+                guard let partial = partial.baseAddress, !pointers.isEmpty, k > 0, l > 0, n > 0 else {
+                    return partial.initialize(repeating: 0)
+                }
+                forEachChunk(samples: n, l: l, k: k, rows: co, bytes: chunkBytes) { index, start, count, columns, packed in
+                    for (term, (pg, px)) in pointers.enumerated() {
                         geometry.im2col(px + start * c * h * width, samples: count, channels: c, height: h, width: width, into: columns)
-                        if Self.batchesSamples(l: l) {  // partial [Co, K] = G [Co, count L] cols [count L, K]
-                            withScratch(co * count * l) { packed in
-                                pack(pg + start * co * l, samples: count, rows: co, l: l, into: packed)
-                                Scalar._gemm(transposeA: false, transposeB: false, m: co, n: k, k: count * l, alpha: 1,
-                                             a: packed, lda: count * l, b: columns, ldb: k, beta: 0, c: partial + index * co * k, ldc: k)
-                            }
-                            return
+                        if let packed {  // partial [Co, K] (+)= G [Co, count L] cols [count L, K]
+                            pack(pg + start * co * l, samples: count, rows: co, l: l, into: packed)
+                            Scalar._gemm(transposeA: false, transposeB: false, m: co, n: k, k: count * l, alpha: 1,
+                                         a: packed, lda: count * l, b: columns, ldb: k, beta: term == 0 ? 0 : 1,
+                                         c: partial + index * co * k, ldc: k)
+                            continue
                         }
                         for sample in 0..<count {  // partial [Co, K] += g_n [Co, L] cols_n [L, K]
                             Scalar._gemm(transposeA: false, transposeB: false, m: co, n: k, k: l, alpha: 1,
                                          a: pg + (start + sample) * co * l, lda: l, b: columns + sample * l * k, ldb: k,
-                                         beta: sample == 0 ? 0 : 1, c: partial + index * co * k, ldc: k)
+                                         beta: term == 0 && sample == 0 ? 0 : 1, c: partial + index * co * k, ldc: k)
                         }
                     }
                 }
@@ -176,8 +202,26 @@ extension Tensor {
         for index in stride(from: 1, to: chunks, by: 1) {
             for j in 0..<(co * k) { partials[j] += partials[index * co * k + j] }
         }
-        let total = Tensor(shape: [co, k], scalars: Array(partials.prefix(co * k)))
-        return total.reshaped(weightShape)
+        partials.removeSubrange((co * k)...)  // the first chunk's partial, now the total, without a copy
+        return Tensor(shape: weightShape, scalars: partials)
+    }
+
+    /// Runs `body` with the base addresses of each pair's storage, valid for the call; with none when some tensor has
+    /// no storage (an empty batch).
+    private static func withPointers(to pairs: [(Tensor, Tensor)],
+                                     _ body: ([(UnsafePointer<Scalar>, UnsafePointer<Scalar>)]) -> Void) {
+        var pointers: [(UnsafePointer<Scalar>, UnsafePointer<Scalar>)] = []
+        func bind(_ index: Int) {
+            guard index < pairs.count else { return body(pointers) }
+            pairs[index].0.withUnsafeBufferPointer { a in
+                pairs[index].1.withUnsafeBufferPointer { b in
+                    guard let a = a.baseAddress, let b = b.baseAddress else { return body([]) }
+                    pointers.append((a, b))
+                    bind(index + 1)
+                }
+            }
+        }
+        bind(0)
     }
 }
 
@@ -188,7 +232,7 @@ extension Variable {
     @_specialize(where Scalar == Double)
     static func convolution(_ x: Variable, _ w: Variable, _ geometry: WindowGeometry) -> Variable {
         make(Tensor.convolution(x.value, w.value, geometry), parents: [x, w], tangent: { t in
-            sum(t[0].map { Tensor.convolution($0, w.value, geometry) }, t[1].map { Tensor.convolution(x.value, $0, geometry) })
+            Tensor.convolution(sum: [t[0].map { ($0, w.value) }, t[1].map { (x.value, $0) }].compactMap { $0 }, geometry)
         }) { g in
             // The data's gradient is never used: skipping it saves an im2col-sized GEMM and a col2im per backward pass.
             [x.isDifferentiable ? convolutionInputAdjoint(g, w, geometry, inputShape: x.shape) : nil,
@@ -201,8 +245,8 @@ extension Variable {
     @_specialize(where Scalar == Double)
     static func convolutionInputAdjoint(_ g: Variable, _ w: Variable, _ geometry: WindowGeometry, inputShape: [Int]) -> Variable {
         make(Tensor.convolutionInputAdjoint(g.value, w.value, geometry, inputShape: inputShape), parents: [g, w], tangent: { t in
-            sum(t[0].map { Tensor.convolutionInputAdjoint($0, w.value, geometry, inputShape: inputShape) },
-                t[1].map { Tensor.convolutionInputAdjoint(g.value, $0, geometry, inputShape: inputShape) })
+            Tensor.convolutionInputAdjoint(sum: [t[0].map { ($0, w.value) }, t[1].map { (g.value, $0) }].compactMap { $0 },
+                                           geometry, inputShape: inputShape)
         }) { u in
             [g.isDifferentiable ? convolution(u, w, geometry) : nil,
              w.isDifferentiable ? convolutionWeightAdjoint(g, u, geometry, weightShape: w.shape) : nil]
@@ -214,8 +258,8 @@ extension Variable {
     @_specialize(where Scalar == Double)
     static func convolutionWeightAdjoint(_ g: Variable, _ x: Variable, _ geometry: WindowGeometry, weightShape: [Int]) -> Variable {
         make(Tensor.convolutionWeightAdjoint(g.value, x.value, geometry, weightShape: weightShape), parents: [g, x], tangent: { t in
-            sum(t[0].map { Tensor.convolutionWeightAdjoint($0, x.value, geometry, weightShape: weightShape) },
-                t[1].map { Tensor.convolutionWeightAdjoint(g.value, $0, geometry, weightShape: weightShape) })
+            Tensor.convolutionWeightAdjoint(sum: [t[0].map { ($0, x.value) }, t[1].map { (g.value, $0) }].compactMap { $0 },
+                                            geometry, weightShape: weightShape)
         }) { upstream in
             [g.isDifferentiable ? convolution(x, upstream, geometry) : nil,
              x.isDifferentiable ? convolutionInputAdjoint(g, upstream, geometry, inputShape: x.shape) : nil]

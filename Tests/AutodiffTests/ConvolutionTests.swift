@@ -101,6 +101,23 @@ func naiveConv2d(_ x: Tensor<Double>, _ w: Tensor<Double>, _ b: Tensor<Double>?,
         #expect((Tensor.convolutionWeightAdjoint(g, x, geometry, weightShape: w.shape, chunkBytes: 1) - weightAdjoint).maxAbsolute() < 1e-12)
     }
 
+    /// A tangent rule's two terms in one kernel call: the sum of the two single calls, on both GEMM paths.
+    @Test(arguments: [[3, 2, 17, 16], [3, 2, 4, 4]])
+    func summedTermsAreTheSumOfSingleKernels(input: [Int]) {
+        let geometry = WindowGeometry(kernel: (3, 3), stride: (1, 2), padding: (1, 1))
+        let x1 = randomTensor(input, seed: 20), x2 = randomTensor(input, seed: 21)
+        let w1 = randomTensor([5, input[1], 3, 3], seed: 22), w2 = randomTensor([5, input[1], 3, 3], seed: 23)
+        let y = Tensor.convolution(x1, w1, geometry)
+        #expect((Tensor.convolution(sum: [(x1, w1), (x2, w2)], geometry) - (y + Tensor.convolution(x2, w2, geometry))).maxAbsolute() < 1e-12)
+        let g1 = randomTensor(y.shape, seed: 24), g2 = randomTensor(y.shape, seed: 25)
+        let inputs = Tensor.convolutionInputAdjoint(sum: [(g1, w1), (g2, w2)], geometry, inputShape: input, chunkBytes: 1)
+        #expect((inputs - Tensor.convolutionInputAdjoint(g1, w1, geometry, inputShape: input)
+                 - Tensor.convolutionInputAdjoint(g2, w2, geometry, inputShape: input)).maxAbsolute() < 1e-12)
+        let weights = Tensor.convolutionWeightAdjoint(sum: [(g1, x1), (g2, x2)], geometry, weightShape: w1.shape)
+        #expect((weights - Tensor.convolutionWeightAdjoint(g1, x1, geometry, weightShape: w1.shape)
+                 - Tensor.convolutionWeightAdjoint(g2, x2, geometry, weightShape: w1.shape)).maxAbsolute() < 1e-12)
+    }
+
     @Test func kernelsOnTwoWorkersEqualOneWorkerBitForBit() {
         // Many chunks (one sample each) claimed by two workers in whatever order: the same bits as one worker, since
         // each chunk's output and the weight adjoint's chunk-ordered sum depend only on the chunking.
