@@ -11,13 +11,13 @@ extension Tensor {
     @inlinable
     public func zipMap(_ other: Tensor, _ transform: (Scalar, Scalar) -> Scalar) -> Tensor {
         precondition(shape == other.shape, "zipMap: shapes \(shape) and \(other.shape) differ")
-        var result = [Scalar](repeating: 0, count: count)
-        scalars.withUnsafeBufferPointer { a in
-            other.scalars.withUnsafeBufferPointer { b in
-                result.withUnsafeMutableBufferPointer { c in
-                    for i in 0..<c.count { c[i] = transform(a[i], b[i]) }
+        let result = [Scalar](unsafeUninitializedCapacity: count) { c, initialized in
+            scalars.withUnsafeBufferPointer { a in
+                other.scalars.withUnsafeBufferPointer { b in
+                    for i in 0..<c.count { c.initializeElement(at: i, to: transform(a[i], b[i])) }
                 }
             }
+            initialized = c.count
         }
         return Tensor(shape: shape, scalars: result)
     }
@@ -25,11 +25,11 @@ extension Tensor {
     /// A new tensor whose elements are `transform` applied to `self`'s.
     @inlinable
     public func map(_ transform: (Scalar) -> Scalar) -> Tensor {
-        var result = [Scalar](repeating: 0, count: count)
-        scalars.withUnsafeBufferPointer { a in
-            result.withUnsafeMutableBufferPointer { c in
-                for i in 0..<c.count { c[i] = transform(a[i]) }
+        let result = [Scalar](unsafeUninitializedCapacity: count) { c, initialized in
+            scalars.withUnsafeBufferPointer { a in
+                for i in 0..<c.count { c.initializeElement(at: i, to: transform(a[i])) }
             }
+            initialized = c.count
         }
         return Tensor(shape: shape, scalars: result)
     }
