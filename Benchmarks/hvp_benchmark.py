@@ -7,6 +7,9 @@ random init) on 32x32x3 images, batch 64, and a BERT-style encoder (Hugging Face
 hidden size 256, 4 layers, 4 heads, eager attention, 3 classes; 3.6M parameters) on 32 sequences of 128 tokens with
 input_ids and attention_mask; mean cross-entropy; BatchNorm in eval mode.
 
+Each model's first lines give its parameters and the GFLOP of a forward pass, a gradient and an HVP as PyTorch's
+FLOP counter sees them, so each median converts to GFLOP/s.
+
 Usage: python Benchmarks/hvp_benchmark.py BENCHMARKS_BINARY [REPEATS]
 """
 import os
@@ -19,6 +22,7 @@ import time
 import numpy as np
 import torch
 import torch.nn as nn
+import torch.utils.flop_counter
 
 binary = sys.argv[1]
 repeats = int(sys.argv[2]) if len(sys.argv) > 2 else 10
@@ -114,6 +118,15 @@ for name, make, shape in [m for m in models if not only or m[0] in only.split(",
 
     n = sum(p.numel() for p in params)
     print(f"# {name}: {n} parameters, input {list(shape)}")
+    # The work of each operation by torch.utils.flop_counter (2 per multiply-add of the matrix products and
+    # convolutions), the same figure for both sides: GFLOP/s = GFLOP / median seconds, against the GEMM peak.
+    flops = {}
+    for op, body in [("forward", forward), ("gradient", gradient), ("hvp", forward_over_reverse)]:
+        with torch.utils.flop_counter.FlopCounterMode(display=False) as counter:
+            body()
+        flops[op] = counter.get_total_flops() / 1e9
+    print(f"# {name}: GFLOP per forward {flops['forward']:.2f}, gradient {flops['gradient']:.2f}, "
+          f"HVP {flops['hvp']:.2f} (torch.utils.flop_counter, forward-over-reverse)")
     for op, body in [("forward", forward), ("gradient", gradient), ("hvp_double_backward", double_backward),
                      ("hvp_forward_over_reverse", forward_over_reverse)]:
         median, best = timed(body)
