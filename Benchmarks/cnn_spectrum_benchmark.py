@@ -89,7 +89,7 @@ top = np.array(ours["top_eigenvalues"])
 error = np.max(np.abs(np.array(theirs["top"]) - top)) / abs(top[0])
 print(f"curvature {ours_seconds:7.1f} s  peak {ours_memory:5.2f} GiB  top {', '.join(f'{v:.5f}' for v in top)}  "
       f"{ours['matvecs'] + ours['trace']['matvecs']} products (Lanczos {ours['matvecs']}, trace {ours['trace']['matvecs']})  converged {ours['converged']}  "
-      f"max residual {max(ours['residuals']['top']):.1e}; trace {ours['trace']['estimate']:.3f} +- {ours['trace']['stderr']:.3f}")
+      f"max residual / lambda_max {max(ours['residuals']['top']) / abs(top[0]):.1e}; trace {ours['trace']['estimate']:.3f} +- {ours['trace']['stderr']:.3f}")
 print(f"pyhessian {theirs_seconds:7.1f} s  peak {theirs_memory:5.2f} GiB  top {', '.join(f'{v:.5f}' for v in theirs['top'])}  "
       f"{theirs['eigen_products'] + budget} products (eigenvalues {theirs['eigen_products']}, trace {budget}); "
       f"trace {theirs['trace']:.3f}; max |error| / lambda_max against curvature's {error:.1e}")
