@@ -73,14 +73,7 @@ extension Variable {
     /// `r[c] = sum over n, ... of a[n, c, ...]`.
     @_specialize(where Scalar == Float)
     @_specialize(where Scalar == Double)
-    public func channelSum() -> Variable {
-        let source = shape
-        var kept = [Int](repeating: 1, count: source.count)
-        kept[1] = source[1]
-        return makeLinear(value.summed(toShape: kept).reshaped([source[1]]), { $0.summed(toShape: kept).reshaped([source[1]]) }) { u in
-            [u.reshaped(kept).broadcast(to: source)]
-        }
-    }
+    public func channelSum() -> Variable { sum(alongAxes: [0] + Array(2..<shape.count)) }
 }
 
 extension Tensor {
