@@ -17,9 +17,9 @@ import tempfile
 
 import numpy as np
 import torch
-import torch.nn as nn
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from image_fixtures import randomise_running_statistics, save_images_and_export  # noqa: E402
 from processes import measured  # noqa: E402
 
 binary = sys.argv[1]
@@ -62,18 +62,9 @@ print(json.dumps({"top": sorted(values, reverse=True), "trace": float(np.mean(sa
 exec(MODEL)
 torch.manual_seed(0)
 model = cnn().eval()
-for module in model.modules():  # real running statistics, not the initial 0 and 1
-    if isinstance(module, nn.BatchNorm2d):
-        module.running_mean.uniform_(-0.5, 0.5)
-        module.running_var.uniform_(0.5, 1.5)
+randomise_running_statistics(model)
 torch.save(model.state_dict(), model_path)
-generator = np.random.default_rng(0)
-x = generator.standard_normal((samples, 3, 32, 32)).astype(np.float32)
-y = generator.integers(0, 10, samples)
-np.savez(data_path, x=x, y=y)
-torch.onnx.export(model, (torch.tensor(x[:2]),), onnx_path, input_names=["input"], output_names=["logits"],
-                  dynamic_axes={"input": {0: "batch"}, "logits": {0: "batch"}}, opset_version=17,
-                  training=torch.onnx.TrainingMode.PRESERVE, do_constant_folding=False, dynamo=False)
+save_images_and_export(model, samples, onnx_path, data_path, torch.onnx.TrainingMode.PRESERVE)
 parameters = sum(p.numel() for p in model.parameters())
 print(f"# torch {torch.__version__}; CNN {parameters} parameters, random init, BatchNorm eval, {samples} images 3x32x32, "
       f"float32, 2 threads; top-5 + trace")

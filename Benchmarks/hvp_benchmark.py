@@ -24,6 +24,9 @@ import torch
 import torch.nn as nn
 import torch.utils.flop_counter
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from image_fixtures import randomise_running_statistics  # noqa: E402
+
 binary = sys.argv[1]
 repeats = int(sys.argv[2]) if len(sys.argv) > 2 else 10
 torch.set_num_threads(2)
@@ -73,10 +76,7 @@ only = os.environ.get("HVP_MODELS")
 for name, make, shape in [m for m in models if not only or m[0] in only.split(",")]:
     torch.manual_seed(0)
     model = make().eval()
-    for module in model.modules():  # real running statistics, not the initial 0 and 1
-        if isinstance(module, nn.BatchNorm2d):
-            module.running_mean.uniform_(-0.5, 0.5)
-            module.running_var.uniform_(0.5, 1.5)
+    randomise_running_statistics(model)
     generator = np.random.default_rng(0)
     onnx_path, data_path = os.path.join(work, f"{name}.onnx"), os.path.join(work, f"{name}.npz")
     if name == "bert":

@@ -10,11 +10,11 @@ import os
 import sys
 import tempfile
 
-import numpy as np
 import torch
 import torchvision
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from image_fixtures import save_images_and_export  # noqa: E402
 from processes import measured  # noqa: E402
 
 binary, samples = sys.argv[1], int(sys.argv[2])
@@ -53,13 +53,7 @@ print(json.dumps(result))
 torch.manual_seed(0)
 model = torchvision.models.resnet18(num_classes=10).eval()
 torch.save(model.state_dict(), model_path)
-generator = np.random.default_rng(0)
-x = generator.standard_normal((samples, 3, 32, 32)).astype(np.float32)
-y = generator.integers(0, 10, samples)
-np.savez(data_path, x=x, y=y)
-torch.onnx.export(model, (torch.tensor(x[:2]),), onnx_path, input_names=["input"], output_names=["logits"],
-                  dynamic_axes={"input": {0: "batch"}, "logits": {0: "batch"}}, opset_version=17,
-                  training=torch.onnx.TrainingMode.EVAL, do_constant_folding=False, dynamo=False)
+save_images_and_export(model, samples, onnx_path, data_path, torch.onnx.TrainingMode.EVAL)
 print(f"# torch {torch.__version__}, torchvision {torchvision.__version__}; ResNet-18 random init, {samples} images 3x32x32, "
       f"float32, 2 threads; top-3{' + trace' if with_trace else ''}")
 extra = ["--trace"] if with_trace else []
