@@ -28,73 +28,87 @@ public struct WindowGeometry: Sendable, Equatable {
 }
 
 extension WindowGeometry {
-    /// For each output column z, the first kernel column j inside an input of width `w` and how many follow it:
-    /// the inner loops of im2col and col2im then run over one range with no bounds tests.
-    func insideColumns(width w: Int, outputWidth ow: Int) -> (low: [Int], count: [Int]) {
-        let ranges = (0..<ow).map { z in (0..<kernel.1).filter { j in (0..<w).contains(z * stride.1 - padding.1 + j * dilation.1) } }
-        return (ranges.map { $0.first ?? 0 }, ranges.map(\.count))
+    /// For each kernel column j, the output columns z whose input column `z sw - pw + j dw` lies inside an image of
+    /// width `w` (one run, as that column grows with z): im2col copies that run and zeroes the rest of the row.
+    func insideOutputs(width w: Int, outputWidth ow: Int) -> [Range<Int>] {
+        (0..<kernel.1).map { j in
+            let inside = (0..<ow).filter { z in (0..<w).contains(z * stride.1 - padding.1 + j * dilation.1) }
+            return (inside.first ?? 0)..<((inside.last ?? -1) + 1)
+        }
     }
 
-    /// im2col of `samples` images [C, H, W] at `x` into the window matrix [samples, Ho Wo, C kh kw] at `target`,
-    /// every element written (zeros in padding). Each window row is written contiguously.
+    /// im2col of `samples` images [C, H, W] at `x` into window matrices [C kh kw, Ho Wo] (torch's unfold layout):
+    /// sample s's at `target + s sampleStride`, row r at `r rowStride` from it, every element written (zeros in
+    /// padding). A row holds one kernel offset (channel, i, j) at every output position, so with stride 1 each output
+    /// row is one contiguous copy of an input row.
     @inline(__always)
     func im2col<Scalar: TensorScalar>(_ x: UnsafePointer<Scalar>, samples: Int, channels c: Int, height h: Int, width w: Int,
-                                      into target: UnsafeMutablePointer<Scalar>) {
+                                      into target: UnsafeMutablePointer<Scalar>, rowStride: Int, sampleStride: Int) {
         let (oh, ow) = outputSize(height: h, width: w)
         let (kh, kw) = kernel, (sh, sw) = stride, (ph, pw) = padding, (dh, dw) = dilation
-        let (lows, counts) = insideColumns(width: w, outputWidth: ow)
-        var row = target
+        let inside = insideOutputs(width: w, outputWidth: ow)
         for sample in 0..<samples {
-            // Zeroed (its padding) just before it is filled, while it is in cache.
-            row.initialize(repeating: 0, count: oh * ow * c * kh * kw)
             let image = x + sample * c * h * w
-            for y in 0..<oh {
-                for z in 0..<ow {
-                    let jLow = lows[z], jCount = counts[z], left = z * sw - pw + jLow * dw
-                    for channel in 0..<c {
-                        let plane = image + channel * h * w
-                        for i in 0..<kh {
-                            let hh = y * sh - ph + i * dh
-                            if hh >= 0 && hh < h {
-                                let source = plane + (hh * w + left), window = row + jLow
-                                for t in 0..<jCount { window[t] = source[t * dw] }
+            var row = target + sample * sampleStride
+            for channel in 0..<c {
+                let plane = image + channel * h * w
+                for i in 0..<kh {
+                    for j in 0..<kw {
+                        let zs = inside[j], offset = j * dw - pw
+                        for y in 0..<oh {
+                            let out = row + y * ow, hh = y * sh - ph + i * dh
+                            // Loops rather than memset/memcpy: rows are as short as one element on small maps.
+                            guard hh >= 0 && hh < h && !zs.isEmpty else {
+                                for z in 0..<ow { out[z] = 0 }
+                                continue
                             }
-                            row += kw
+                            for z in 0..<zs.lowerBound { out[z] = 0 }
+                            let source = plane + hh * w + offset
+                            if sw == 1 {
+                                for z in zs { out[z] = source[z] }
+                            } else {
+                                for z in zs { out[z] = source[z * sw] }
+                            }
+                            for z in zs.upperBound..<ow { out[z] = 0 }
                         }
+                        row += rowStride
                     }
                 }
             }
         }
     }
 
-    /// col2im, the adjoint of ``im2col(_:samples:channels:height:width:into:)``: window values [samples, Ho Wo, C kh kw]
-    /// at `columns` summed into `samples` images [C, H, W] at `target`, which it overwrites.
+    /// col2im, the adjoint of ``im2col(_:samples:channels:height:width:into:rowStride:sampleStride:)``: window
+    /// matrices laid out as there, summed into `samples` images [C, H, W] at `target`, which it overwrites.
     ///
-    /// Its loops repeat im2col's on purpose: one shared walk calling a closure per run of window elements (3 elements
-    /// for a 3 x 3 kernel) made the benchmark CNN's forward pass 10-40% slower (`scripts/benchmarks/hvp.sh`).
+    /// Its loops repeat im2col's on purpose: one shared walk calling a closure per run of window elements made the
+    /// benchmark CNN's forward pass 10-40% slower (`scripts/benchmarks/hvp.sh`).
     @inline(__always)
     func col2im<Scalar: TensorScalar>(_ columns: UnsafePointer<Scalar>, samples: Int, channels c: Int, height h: Int, width w: Int,
-                                      into target: UnsafeMutablePointer<Scalar>) {
+                                      into target: UnsafeMutablePointer<Scalar>, rowStride: Int, sampleStride: Int) {
         let (oh, ow) = outputSize(height: h, width: w)
         let (kh, kw) = kernel, (sh, sw) = stride, (ph, pw) = padding, (dh, dw) = dilation
-        let (lows, counts) = insideColumns(width: w, outputWidth: ow)
+        let inside = insideOutputs(width: w, outputWidth: ow)
         target.initialize(repeating: 0, count: samples * c * h * w)
-        var row = columns
         for sample in 0..<samples {
             let image = target + sample * c * h * w
-            for y in 0..<oh {
-                for z in 0..<ow {
-                    let jLow = lows[z], jCount = counts[z], left = z * sw - pw + jLow * dw
-                    for channel in 0..<c {
-                        let plane = image + channel * h * w
-                        for i in 0..<kh {
+            var row = columns + sample * sampleStride
+            for channel in 0..<c {
+                let plane = image + channel * h * w
+                for i in 0..<kh {
+                    for j in 0..<kw {
+                        let zs = inside[j], offset = j * dw - pw
+                        for y in 0..<oh {
                             let hh = y * sh - ph + i * dh
-                            if hh >= 0 && hh < h {
-                                let destination = plane + (hh * w + left), window = row + jLow
-                                for t in 0..<jCount { destination[t * dw] += window[t] }
+                            guard hh >= 0 && hh < h else { continue }
+                            let destination = plane + hh * w + offset, window = row + y * ow
+                            if sw == 1 {
+                                for z in zs { destination[z] += window[z] }
+                            } else {
+                                for z in zs { destination[z * sw] += window[z] }
                             }
-                            row += kw
                         }
+                        row += rowStride
                     }
                 }
             }
@@ -103,7 +117,8 @@ extension WindowGeometry {
 }
 
 extension Tensor {
-    /// im2col: [N, C, H, W] -> [N, Ho Wo, C kh kw], row (oh, ow) holding the window's values (zeros in padding).
+    /// im2col: [N, C, H, W] -> [N, C kh kw, Ho Wo] (torch.nn.functional.unfold), column (oh, ow) holding the
+    /// window's values (zeros in padding).
     func windows(_ geometry: WindowGeometry) -> Tensor {
         let (n, c, h, w) = (shape[0], shape[1], shape[2], shape[3])
         let (oh, ow) = geometry.outputSize(height: h, width: w)
@@ -111,12 +126,13 @@ extension Tensor {
         let result = [Scalar](unsafeUninitializedCapacity: n * oh * ow * k) { buffer, initialized in
             withUnsafeBufferPointer { x in
                 if let x = x.baseAddress, let target = buffer.baseAddress {
-                    geometry.im2col(x, samples: n, channels: c, height: h, width: w, into: target)
+                    geometry.im2col(x, samples: n, channels: c, height: h, width: w, into: target, rowStride: oh * ow,
+                                    sampleStride: k * oh * ow)
                 }
             }
             initialized = buffer.count
         }
-        return Tensor(shape: [n, oh * ow, k], scalars: result)
+        return Tensor(shape: [n, k, oh * ow], scalars: result)
     }
 
     /// col2im, the adjoint of `windows`: window values summed back into [N, C, H, W].
@@ -125,7 +141,9 @@ extension Tensor {
         let result = [Scalar](unsafeUninitializedCapacity: target.reduce(1, *)) { buffer, initialized in
             withUnsafeBufferPointer { columns in
                 if let columns = columns.baseAddress, let out = buffer.baseAddress {
-                    geometry.col2im(columns, samples: n, channels: c, height: h, width: w, into: out)
+                    let (oh, ow) = geometry.outputSize(height: h, width: w), l = oh * ow
+                    geometry.col2im(columns, samples: n, channels: c, height: h, width: w, into: out, rowStride: l,
+                                    sampleStride: c * geometry.kernel.0 * geometry.kernel.1 * l)
                 } else {
                     buffer.initialize(repeating: 0)
                 }
@@ -153,7 +171,7 @@ extension Tensor {
 }
 
 extension Variable {
-    /// Sliding windows (im2col): [N, C, H, W] -> [N, Ho Wo, C kh kw]. Linear; its adjoint is ``foldedWindows(_:into:)``.
+    /// Sliding windows (im2col, torch.nn.functional.unfold): [N, C, H, W] -> [N, C kh kw, Ho Wo]. Linear; its adjoint is ``foldedWindows(_:into:)``.
     @_specialize(where Scalar == Float)
     @_specialize(where Scalar == Double)
     public func windows(_ geometry: WindowGeometry) -> Variable {
@@ -192,10 +210,10 @@ extension Variable {
         let outputs: [Variable] = (0..<groups).map { g in
             let x = groups == 1 ? input : input.sliced([0..<n, (g * groupChannels)..<((g + 1) * groupChannels), 0..<h, 0..<w])
             let k = groups == 1 ? weight : weight.sliced([(g * outPerGroup)..<((g + 1) * outPerGroup), 0..<groupChannels, 0..<kh, 0..<kw])
-            // [Cout_g, K] x [N L, K]^T -> [Cout_g, N L] -> [N, Cout_g, L]: one GEMM each way (forward and both
-            // adjoints), and the final permutation moves whole rows of L.
-            let columns = x.windows(geometry).reshaped([n * oh * ow, groupChannels * kh * kw])
-            let product = matmul(k.reshaped([outPerGroup, groupChannels * kh * kw]), columns, transposeA: false, transposeB: true)
+            // [Cout_g, K] x [K, N L] -> [Cout_g, N L] -> [N, Cout_g, L]: one GEMM each way (forward and both
+            // adjoints), and the permutations move whole rows of L.
+            let columns = x.windows(geometry).permuted([1, 0, 2]).reshaped([groupChannels * kh * kw, n * oh * ow])
+            let product = matmul(k.reshaped([outPerGroup, groupChannels * kh * kw]), columns, transposeA: false, transposeB: false)
             return product.reshaped([outPerGroup, n, oh * ow]).permuted([1, 0, 2])
         }
         var y = (groups == 1 ? outputs[0] : concatenated(outputs, axis: 1)).reshaped([n, outChannels, oh, ow])
@@ -223,7 +241,7 @@ extension Variable {
     public func averagePool2d(_ geometry: WindowGeometry) -> Variable {
         let (n, c, h, w) = (shape[0], shape[1], shape[2], shape[3])
         let (oh, ow) = geometry.outputSize(height: h, width: w)
-        return reshaped([n * c, 1, h, w]).windows(geometry).mean(alongAxes: [2]).reshaped([n, c, oh, ow])
+        return reshaped([n * c, 1, h, w]).windows(geometry).mean(alongAxes: [1]).reshaped([n, c, oh, ow])
     }
 
     /// Max pooling (padding never wins). The maximum's position is fixed by the values, so this is a gather: its

@@ -1,17 +1,20 @@
 import LinearAlgebra
 
 /// Convolution (groups = 1) as three kernels closed under differentiation:
-/// - `convolution(x, W)`: y[n, co, l] = sum_k W[co, k] cols_n[l, k];
-/// - `convolutionInputAdjoint(g, W)`: the x that `<conv(x, W), g> = <x, .>` defines (col2im of G_n^T W);
-/// - `convolutionWeightAdjoint(g, x)`: the W that `<conv(x, W), g> = <W, .>` defines (sum_n G_n cols_n).
+/// - `convolution(x, W)`: y[n, co, l] = sum_k W[co, k] cols_n[k, l];
+/// - `convolutionInputAdjoint(g, W)`: the x that `<conv(x, W), g> = <x, .>` defines (col2im of W^T G_n);
+/// - `convolutionWeightAdjoint(g, x)`: the W that `<conv(x, W), g> = <W, .>` defines (sum_n G_n cols_n^T).
 /// Each also sums several terms in one output (`sum:`), which is what their bilinear tangent rules need.
 /// The bilinear identities give each one's derivatives in terms of the others, so Hessian-vector products by double
 /// backward stay in these three GEMM-based kernels.
 ///
 /// Each runs over chunks of samples whose im2col matrix is at most about 8 MiB, spread over ``ParallelLoop``'s
-/// workers, each with its own scratch matrix. Within a chunk every sample is one GEMM that reads or writes the
-/// [Co, Ho Wo] block of y or g in place, so no layout shuffle is needed; on small feature maps (fewer than 256
-/// positions) the chunk's samples are packed side by side into one GEMM instead (``batchesSamples(l:)``). The chunking depends only on the shapes,
+/// workers, each with its own scratch matrix. The window matrices are [C kh kw, Ho Wo] (torch's unfold layout), so
+/// im2col and col2im move whole rows and every GEMM is [Co, K] x [K, L]-shaped like y's [Co, Ho Wo] blocks.
+/// Within a chunk every sample is one GEMM that reads or writes the [Co, Ho Wo] block of y or g in place, so no
+/// layout shuffle is needed; on small feature maps (fewer than 256 positions) the chunk's samples are packed side by
+/// side into one GEMM instead (``batchesSamples(l:)``), their window matrices side by side in one [K, count L]
+/// matrix. The chunking depends only on the shapes,
 /// and the weight adjoint sums per-chunk partial products in chunk order, so results do not depend on the thread count.
 extension Tensor {
     /// Samples per chunk for window rows `l` x `k`: an even number of chunks of equal size (give or take one sample),
@@ -32,11 +35,11 @@ extension Tensor {
     }
 
     /// Calls `body(index, start, count, columns, packed)` for every chunk on ParallelLoop's workers: samples
-    /// `start..<start + count` of chunk `index`, the worker's scratch window matrix `columns` with room for a chunk,
+    /// `start..<start + count` of chunk `index`, the worker's scratch window matrices `columns` with room for a chunk,
     /// and, when the chunk's samples share one GEMM (``batchesSamples(l:)``), scratch for its `rows` x `count L` matrix.
     private static func forEachChunk(
         samples: Int, l: Int, k: Int, rows: Int, bytes: Int,
-        _ body: (Int, Int, Int, UnsafeMutablePointer<Scalar>, UnsafeMutablePointer<Scalar>?) -> Void
+        _ body: (Int, Int, Int, WindowMatrices, UnsafeMutablePointer<Scalar>?) -> Void
     ) {
         let size = chunkSize(samples: samples, l: l, k: k, bytes: bytes)
         ParallelLoop.forEach(chunkCount(samples: samples, l: l, k: k, bytes: bytes),
@@ -44,10 +47,31 @@ extension Tensor {
             // Uninitialised: im2col or the GEMM writes every element a chunk reads.
             let start = index * size, count = min(samples, start + size) - start
             columns.withUnsafeMutableBufferPointer { columns in
-                guard batchesSamples(l: l) else { return body(index, start, count, columns.baseAddress!, nil) }
-                withScratch(rows * count * l) { body(index, start, count, columns.baseAddress!, $0) }
+                let base = columns.baseAddress!
+                guard batchesSamples(l: l) else {
+                    return body(index, start, count, WindowMatrices(base: base, rowStride: l, sampleStride: k * l), nil)
+                }
+                withScratch(rows * count * l) { body(index, start, count, WindowMatrices(base: base, rowStride: count * l, sampleStride: l), $0) }
             }
         }
+    }
+
+    /// A chunk's window matrices [K, L], sample s's at `base + s sampleStride` with rows `rowStride` apart: one
+    /// after another for per-sample GEMMs, side by side in one [K, count L] matrix for a shared one.
+    struct WindowMatrices {
+        var base: UnsafeMutablePointer<Scalar>
+        var rowStride: Int
+        var sampleStride: Int
+
+        func fill(_ geometry: WindowGeometry, from x: UnsafePointer<Scalar>, samples: Int, channels c: Int, height h: Int, width w: Int) {
+            geometry.im2col(x, samples: samples, channels: c, height: h, width: w, into: base, rowStride: rowStride, sampleStride: sampleStride)
+        }
+
+        func fold(_ geometry: WindowGeometry, samples: Int, channels c: Int, height h: Int, width w: Int, into x: UnsafeMutablePointer<Scalar>) {
+            geometry.col2im(base, samples: samples, channels: c, height: h, width: w, into: x, rowStride: rowStride, sampleStride: sampleStride)
+        }
+
+        func sample(_ s: Int) -> UnsafeMutablePointer<Scalar> { base + s * sampleStride }
     }
 
     /// Whether a chunk's samples go through one GEMM side by side rather than one GEMM each: below 256 output
@@ -100,15 +124,15 @@ extension Tensor {
                 }
                 forEachChunk(samples: n, l: l, k: k, rows: co, bytes: chunkBytes) { _, start, count, columns, packed in
                     for (term, (px, pw)) in pointers.enumerated() {
-                        geometry.im2col(px + start * c * h * width, samples: count, channels: c, height: h, width: width, into: columns)
-                        if let packed {  // Y [Co, count L] (+)= W [Co, K] cols^T
-                            Scalar._gemm(transposeA: false, transposeB: true, m: co, n: count * l, k: k, alpha: 1, a: pw, lda: k,
-                                         b: columns, ldb: k, beta: term == 0 ? 0 : 1, c: packed, ldc: count * l)
+                        columns.fill(geometry, from: px + start * c * h * width, samples: count, channels: c, height: h, width: width)
+                        if let packed {  // Y [Co, count L] (+)= W [Co, K] cols [K, count L]
+                            Scalar._gemm(transposeA: false, transposeB: false, m: co, n: count * l, k: k, alpha: 1, a: pw, lda: k,
+                                         b: columns.base, ldb: count * l, beta: term == 0 ? 0 : 1, c: packed, ldc: count * l)
                             continue
                         }
-                        for sample in 0..<count {  // y_n [Co, L] (+)= W [Co, K] cols_n^T
-                            Scalar._gemm(transposeA: false, transposeB: true, m: co, n: l, k: k, alpha: 1, a: pw, lda: k,
-                                         b: columns + sample * l * k, ldb: k, beta: term == 0 ? 0 : 1, c: out + (start + sample) * co * l, ldc: l)
+                        for sample in 0..<count {  // y_n [Co, L] (+)= W [Co, K] cols_n [K, L]
+                            Scalar._gemm(transposeA: false, transposeB: false, m: co, n: l, k: k, alpha: 1, a: pw, lda: k,
+                                         b: columns.sample(sample), ldb: l, beta: term == 0 ? 0 : 1, c: out + (start + sample) * co * l, ldc: l)
                         }
                     }
                     if let packed { unpack(packed, samples: count, rows: co, l: l, into: out + start * co * l) }
@@ -139,19 +163,19 @@ extension Tensor {
                 }
                 forEachChunk(samples: n, l: l, k: k, rows: co, bytes: chunkBytes) { _, start, count, columns, packed in
                     for (term, (pg, pw)) in pointers.enumerated() {
-                        if let packed {  // cols [count L, K] (+)= G^T W, G [Co, count L] the chunk's g side by side
+                        if let packed {  // cols [K, count L] (+)= W^T G, G [Co, count L] the chunk's g side by side
                             pack(pg + start * co * l, samples: count, rows: co, l: l, into: packed)
-                            Scalar._gemm(transposeA: true, transposeB: false, m: count * l, n: k, k: co, alpha: 1,
-                                         a: packed, lda: count * l, b: pw, ldb: k, beta: term == 0 ? 0 : 1, c: columns, ldc: k)
+                            Scalar._gemm(transposeA: true, transposeB: false, m: k, n: count * l, k: co, alpha: 1,
+                                         a: pw, lda: k, b: packed, ldb: count * l, beta: term == 0 ? 0 : 1, c: columns.base, ldc: count * l)
                             continue
                         }
-                        for sample in 0..<count {  // cols_n [L, K] (+)= g_n^T [L, Co] W [Co, K]
-                            Scalar._gemm(transposeA: true, transposeB: false, m: l, n: k, k: co, alpha: 1,
-                                         a: pg + (start + sample) * co * l, lda: l, b: pw, ldb: k, beta: term == 0 ? 0 : 1,
-                                         c: columns + sample * l * k, ldc: k)
+                        for sample in 0..<count {  // cols_n [K, L] (+)= W^T [K, Co] g_n [Co, L]
+                            Scalar._gemm(transposeA: true, transposeB: false, m: k, n: l, k: co, alpha: 1,
+                                         a: pw, lda: k, b: pg + (start + sample) * co * l, ldb: l, beta: term == 0 ? 0 : 1,
+                                         c: columns.sample(sample), ldc: l)
                         }
                     }
-                    geometry.col2im(columns, samples: count, channels: c, height: h, width: width, into: out + start * c * h * width)
+                    columns.fold(geometry, samples: count, channels: c, height: h, width: width, into: out + start * c * h * width)
                 }
             }
             initialized = n * c * h * width
@@ -182,17 +206,17 @@ extension Tensor {
                 }
                 forEachChunk(samples: n, l: l, k: k, rows: co, bytes: chunkBytes) { index, start, count, columns, packed in
                     for (term, (pg, px)) in pointers.enumerated() {
-                        geometry.im2col(px + start * c * h * width, samples: count, channels: c, height: h, width: width, into: columns)
-                        if let packed {  // partial [Co, K] (+)= G [Co, count L] cols [count L, K]
+                        columns.fill(geometry, from: px + start * c * h * width, samples: count, channels: c, height: h, width: width)
+                        if let packed {  // partial [Co, K] (+)= G [Co, count L] cols^T [count L, K]
                             pack(pg + start * co * l, samples: count, rows: co, l: l, into: packed)
-                            Scalar._gemm(transposeA: false, transposeB: false, m: co, n: k, k: count * l, alpha: 1,
-                                         a: packed, lda: count * l, b: columns, ldb: k, beta: term == 0 ? 0 : 1,
+                            Scalar._gemm(transposeA: false, transposeB: true, m: co, n: k, k: count * l, alpha: 1,
+                                         a: packed, lda: count * l, b: columns.base, ldb: count * l, beta: term == 0 ? 0 : 1,
                                          c: partial + index * co * k, ldc: k)
                             continue
                         }
-                        for sample in 0..<count {  // partial [Co, K] += g_n [Co, L] cols_n [L, K]
-                            Scalar._gemm(transposeA: false, transposeB: false, m: co, n: k, k: l, alpha: 1,
-                                         a: pg + (start + sample) * co * l, lda: l, b: columns + sample * l * k, ldb: k,
+                        for sample in 0..<count {  // partial [Co, K] += g_n [Co, L] cols_n^T [L, K]
+                            Scalar._gemm(transposeA: false, transposeB: true, m: co, n: k, k: l, alpha: 1,
+                                         a: pg + (start + sample) * co * l, lda: l, b: columns.sample(sample), ldb: l,
                                          beta: term == 0 && sample == 0 ? 0 : 1, c: partial + index * co * k, ldc: k)
                         }
                     }
