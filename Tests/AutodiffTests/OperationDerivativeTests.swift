@@ -148,6 +148,12 @@ func checkDerivatives(
         checkDerivatives("mean axis 2", [x]) { ($0[0] * $0[0]).mean(alongAxes: [2]) }
         checkDerivatives("logsumexp", [x]) { $0[0].logSumExp(alongAxis: 1) }
         checkDerivatives("softmax", [x]) { $0[0].softmax(alongAxis: 2) }
+        checkDerivatives("softmax axis 1", [x]) { $0[0].softmax(alongAxis: 1) }
+        // The primitive against its definition, exp(x - logsumexp(x)).
+        for axis in 0..<3 {
+            let definition = (V(x) - V(x).logSumExp(alongAxis: axis, keepingDimensions: true)).exp().value
+            #expect((V(x).softmax(alongAxis: axis).value - definition).maxAbsolute() < 1e-15)
+        }
         checkDerivatives("log-softmax", [x]) { $0[0].logSoftmax(alongAxis: 0) }
     }
 
@@ -165,6 +171,11 @@ func checkDerivatives(
         checkDerivatives("cos", [a]) { $0[0].cos() }
         checkDerivatives("softplus", [a * 3]) { $0[0].softplus() }
         checkDerivatives("gelu (erf)", [a]) { $0[0].gelu() }
+        // Its derivatives are primitives too; the third-order rule is checked through them.
+        checkDerivatives("gelu slope", [a]) { $0[0].geluSlope() }
+        checkDerivatives("gelu curvature", [a]) { $0[0].geluCurvature() }
+        let definition = (V(a) * 0.5 * ((V(a) * (1 / 2.0.squareRoot())).erf() + 1)).value
+        #expect((V(a).gelu().value - definition).maxAbsolute() < 1e-15)
         checkDerivatives("gelu (tanh)", [a]) { $0[0].geluTanh() }
         // Piecewise-linear: exact away from the kink; second derivative zero.
         checkDerivatives("relu", [a]) { $0[0].relu() * $0[0] }
