@@ -47,6 +47,13 @@ extension WindowGeometry {
         let (oh, ow) = outputSize(height: h, width: w)
         let (kh, kw) = kernel, (sh, sw) = stride, (ph, pw) = padding, (dh, dw) = dilation
         let inside = insideOutputs(width: w, outputWidth: ow)
+        // Rows as long as the image's (stride 1, "same" padding): a window row's in-bounds part is one shifted copy
+        // of the image plane, its wrapped-around columns zeroed after. Small maps (ResNet's 4x4) have short rows.
+        let planeShifts = sh == 1 && sw == 1 && ow == w
+        let insideRows: [Range<Int>] = !planeShifts ? [] : (0..<kh).map { i in
+            let rows = (0..<oh).filter { y in (0..<h).contains(y - ph + i * dh) }
+            return (rows.first ?? 0)..<((rows.last ?? -1) + 1)
+        }
         for sample in 0..<samples {
             let image = x + sample * c * h * w
             var row = target + sample * sampleStride
@@ -55,6 +62,26 @@ extension WindowGeometry {
                 for i in 0..<kh {
                     for j in 0..<kw {
                         let zs = inside[j], offset = j * dw - pw
+                        if planeShifts {
+                            let ys = insideRows[i], out = row
+                            row += rowStride
+                            guard !ys.isEmpty && !zs.isEmpty else {
+                                for t in 0..<(oh * ow) { out[t] = 0 }
+                                continue
+                            }
+                            let shift = (i * dh - ph) * w + offset
+                            let first = ys.lowerBound * ow + zs.lowerBound, end = (ys.upperBound - 1) * ow + zs.upperBound
+                            for t in 0..<first { out[t] = 0 }
+                            for t in first..<end { out[t] = plane[t + shift] }
+                            for t in end..<(oh * ow) { out[t] = 0 }
+                            if zs.count < ow {
+                                for y in ys {
+                                    for z in 0..<zs.lowerBound { out[y * ow + z] = 0 }
+                                    for z in zs.upperBound..<ow { out[y * ow + z] = 0 }
+                                }
+                            }
+                            continue
+                        }
                         for y in 0..<oh {
                             let out = row + y * ow, hh = y * sh - ph + i * dh
                             // Loops rather than memset/memcpy: rows are as short as one element on small maps.

@@ -37,6 +37,9 @@ func naiveConv2d(_ x: Tensor<Double>, _ w: Tensor<Double>, _ b: Tensor<Double>?,
         Case(input: [1, 3, 4, 4], weight: [3, 1, 2, 2], stride: (1, 1), padding: (1, 1), dilation: (1, 1), groups: 3),
         // Width 1 with a 3-wide kernel: the outer kernel columns fall wholly in the padding at every output position.
         Case(input: [2, 2, 3, 1], weight: [2, 2, 3, 3], stride: (1, 1), padding: (1, 1), dilation: (1, 1), groups: 1),
+        // "Same" padding (output rows as long as input rows), dilated and not: im2col's shifted-plane copies.
+        Case(input: [2, 2, 6, 6], weight: [2, 2, 3, 3], stride: (1, 1), padding: (2, 2), dilation: (2, 2), groups: 1),
+        Case(input: [2, 3, 4, 4], weight: [2, 3, 3, 3], stride: (1, 1), padding: (1, 1), dilation: (1, 1), groups: 1),
     ]
 
     @Test func valuesMatchDirectConvolution() {
