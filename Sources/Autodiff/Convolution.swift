@@ -31,8 +31,18 @@ extension WindowGeometry {
     /// For each kernel column j, the output columns z whose input column `z sw - pw + j dw` lies inside an image of
     /// width `w` (one run, as that column grows with z): im2col copies that run and zeroes the rest of the row.
     func insideOutputs(width w: Int, outputWidth ow: Int) -> [Range<Int>] {
-        (0..<kernel.1).map { j in
-            let inside = (0..<ow).filter { z in (0..<w).contains(z * stride.1 - padding.1 + j * dilation.1) }
+        Self.insideRuns(input: w, output: ow, kernel: kernel.1, stride: stride.1, padding: padding.1, dilation: dilation.1)
+    }
+
+    /// The same along the height: for each kernel row i, the output rows y whose input row lies inside the image.
+    func insideOutputRows(height h: Int, outputHeight oh: Int) -> [Range<Int>] {
+        Self.insideRuns(input: h, output: oh, kernel: kernel.0, stride: stride.0, padding: padding.0, dilation: dilation.0)
+    }
+
+    /// For each kernel offset j along one axis, the outputs z with `z stride - padding + j dilation` in `0..<input`.
+    private static func insideRuns(input: Int, output: Int, kernel: Int, stride: Int, padding: Int, dilation: Int) -> [Range<Int>] {
+        (0..<kernel).map { j in
+            let inside = (0..<output).filter { z in (0..<input).contains(z * stride - padding + j * dilation) }
             return (inside.first ?? 0)..<((inside.last ?? -1) + 1)
         }
     }
@@ -50,10 +60,7 @@ extension WindowGeometry {
         // Rows as long as the image's (stride 1, "same" padding): a window row's in-bounds part is one shifted copy
         // of the image plane, its wrapped-around columns zeroed after. Small maps (ResNet's 4x4) have short rows.
         let planeShifts = sh == 1 && sw == 1 && ow == w
-        let insideRows: [Range<Int>] = !planeShifts ? [] : (0..<kh).map { i in
-            let rows = (0..<oh).filter { y in (0..<h).contains(y - ph + i * dh) }
-            return (rows.first ?? 0)..<((rows.last ?? -1) + 1)
-        }
+        let insideRows = planeShifts ? insideOutputRows(height: h, outputHeight: oh) : []
         for sample in 0..<samples {
             let image = x + sample * c * h * w
             var row = target + sample * sampleStride

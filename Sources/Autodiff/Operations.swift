@@ -361,7 +361,7 @@ extension Variable {
     func geluSlope() -> Variable {
         elementwise({ x in
             let d = Double(x)
-            return Scalar(0.5 * (1 + Foundation.erf(d / 2.0.squareRoot())) + d * Foundation.exp(-0.5 * d * d) / (2 * Double.pi).squareRoot())
+            return Scalar(0.5 * (1 + Foundation.erf(d / 2.0.squareRoot())) + d * Self.normalDensity(d))
         }) { $0.geluCurvature() }
     }
 
@@ -369,9 +369,12 @@ extension Variable {
     func geluCurvature() -> Variable {
         elementwise({ x in
             let d = Double(x)
-            return Scalar(Foundation.exp(-0.5 * d * d) / (2 * Double.pi).squareRoot() * (2 - d * d))
-        }) { x in (x * x * x - x * 4) * (x * x * -0.5).exp() * Scalar(1 / (2 * Double.pi).squareRoot()) }
+            return Scalar(Self.normalDensity(d) * (2 - d * d))
+        }) { x in (x * x * x - x * 4) * (x * x * -0.5).exp() * Scalar(Self.normalDensity(0)) }
     }
+
+    /// The standard normal density `exp(-x^2 / 2) / sqrt(2 pi)`.
+    private static func normalDensity(_ x: Double) -> Double { Foundation.exp(-0.5 * x * x) / (2 * Double.pi).squareRoot() }
 
     /// GELU's tanh approximation: `x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))) / 2` (PyTorch's approximate="tanh").
     @_specialize(where Scalar == Float)
@@ -384,19 +387,25 @@ extension Variable {
 }
 
 extension Tensor {
+    /// Calls `line(index, base, extent, stride)` for every line along `axis`, in order: its index among the lines, its
+    /// first element's offset, its length and the distance between its elements.
+    func forEachLine(alongAxis axis: Int, _ line: (Int, Int, Int, Int) -> Void) {
+        let outer = shape[..<axis].reduce(1, *), extent = shape[axis], inner = shape[(axis + 1)...].reduce(1, *)
+        for o in 0..<outer {
+            for i in 0..<inner { line(o * inner + i, o * extent * inner + i, extent, inner) }
+        }
+    }
+
     /// The maximum over `axis`, removed from the shape.
     func maxima(alongAxis axis: Int) -> Tensor {
-        let outer = shape[..<axis].reduce(1, *), extent = shape[axis], inner = shape[(axis + 1)...].reduce(1, *)
-        var result = [Scalar](repeating: -.infinity, count: outer * inner)
-        withUnsafeBufferPointer { px in
-            for o in 0..<outer {
-                for k in 0..<extent {
-                    for i in 0..<inner { result[o * inner + i] = Swift.max(result[o * inner + i], px[(o * extent + k) * inner + i]) }
-                }
-            }
-        }
         var newShape = shape
         newShape.remove(at: axis)
+        var result = [Scalar](repeating: -.infinity, count: newShape.reduce(1, *))
+        withUnsafeBufferPointer { px in
+            forEachLine(alongAxis: axis) { index, base, extent, stride in
+                for k in 0..<extent { result[index] = Swift.max(result[index], px[base + k * stride]) }
+            }
+        }
         return Tensor(shape: newShape, scalars: result)
     }
 }

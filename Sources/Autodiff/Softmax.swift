@@ -24,20 +24,11 @@ extension Variable {
 }
 
 extension Tensor {
-    /// Calls `row(base, extent, stride)` for every line along `axis`: its first element's offset, its length and the
-    /// distance between its elements.
-    private func forEachLine(alongAxis axis: Int, _ row: (Int, Int, Int) -> Void) {
-        let outer = shape[..<axis].reduce(1, *), extent = shape[axis], inner = shape[(axis + 1)...].reduce(1, *)
-        for o in 0..<outer {
-            for i in 0..<inner { row(o * extent * inner + i, extent, inner) }
-        }
-    }
-
     /// Softmax over `axis`, the maximum subtracted before exp.
     func softmax(alongAxis axis: Int) -> Tensor {
         let scalars = [Scalar](unsafeUninitializedCapacity: count) { out, initialized in
             withUnsafeBufferPointer { x in
-                forEachLine(alongAxis: axis) { base, extent, stride in
+                forEachLine(alongAxis: axis) { _, base, extent, stride in
                     var maximum = -Scalar.infinity
                     for k in 0..<extent { maximum = Swift.max(maximum, x[base + k * stride]) }
                     var total: Scalar = 0
@@ -60,7 +51,7 @@ extension Tensor {
         let scalars = [Scalar](unsafeUninitializedCapacity: y.count) { out, initialized in
             y.withUnsafeBufferPointer { py in
                 v.withUnsafeBufferPointer { pv in
-                    y.forEachLine(alongAxis: axis) { base, extent, stride in
+                    y.forEachLine(alongAxis: axis) { _, base, extent, stride in
                         var total: Scalar = 0
                         for k in 0..<extent { total += py[base + k * stride] * pv[base + k * stride] }
                         for k in 0..<extent { out[base + k * stride] = py[base + k * stride] * (pv[base + k * stride] - total) }
