@@ -78,9 +78,11 @@ extension WindowGeometry {
                             }
                             let shift = (i * dh - ph) * w + offset
                             let first = ys.lowerBound * ow + zs.lowerBound, end = (ys.upperBound - 1) * ow + zs.upperBound
-                            for t in 0..<first { out[t] = 0 }
-                            for t in first..<end { out[t] = plane[t + shift] }
-                            for t in end..<(oh * ow) { out[t] = 0 }
+                            // Library calls for the plane-long runs: the same code whatever the optimiser makes of the
+                            // loops around them (a loop here lost 11% of im2col's speed to an unrelated change once).
+                            out.update(repeating: 0, count: first)
+                            (out + first).update(from: plane + first + shift, count: end - first)
+                            (out + end).update(repeating: 0, count: oh * ow - end)
                             if zs.count < ow {
                                 for y in ys {
                                     for z in 0..<zs.lowerBound { out[y * ow + z] = 0 }
