@@ -123,6 +123,49 @@ func naiveConv2d(_ x: Tensor<Double>, _ w: Tensor<Double>, _ b: Tensor<Double>?,
                  - Tensor.convolutionWeightAdjoint(g2, x2, geometry, weightShape: w1.shape)).maxAbsolute() < 1e-12)
     }
 
+    /// Sums over shared inputs (a value and its tangent, x's window matrices formed once for both) give each output
+    /// exactly as the one-sum kernels do, on both GEMM paths and with several chunks.
+    @Test(arguments: [[3, 2, 17, 16], [3, 2, 4, 4]])
+    func sharedInputSumsEqualSeparateSumsBitForBit(input: [Int]) {
+        let geometry = WindowGeometry(kernel: (3, 3), stride: (1, 2), padding: (1, 1))
+        let x = randomTensor(input, seed: 30), dx = randomTensor(input, seed: 31)
+        let w = randomTensor([5, input[1], 3, 3], seed: 32), dw = randomTensor([5, input[1], 3, 3], seed: 33)
+        let outputs = Tensor.convolutions(of: [x, dx], [[(0, w)], [(1, w), (0, dw)]], geometry, chunkBytes: 4096)
+        #expect(outputs[0].scalars == Tensor.convolution(x, w, geometry, chunkBytes: 4096).scalars)
+        #expect(outputs[1].scalars == Tensor.convolution(sum: [(dx, w), (x, dw)], geometry, chunkBytes: 4096).scalars)
+        #expect((outputs[1] - naiveConv2d(dx, w, nil, stride: (1, 2), padding: (1, 1), dilation: (1, 1), groups: 1)
+                 - naiveConv2d(x, dw, nil, stride: (1, 2), padding: (1, 1), dilation: (1, 1), groups: 1)).maxAbsolute() < 1e-12)
+        let g = randomTensor(outputs[0].shape, seed: 34), dg = randomTensor(outputs[0].shape, seed: 35)
+        let adjoints = Tensor.convolutionWeightAdjoints(of: [x, dx], [[(g, 0)], [(dg, 0), (g, 1)]], geometry, weightShape: w.shape,
+                                                        chunkBytes: 4096)
+        #expect(adjoints[0].scalars == Tensor.convolutionWeightAdjoint(g, x, geometry, weightShape: w.shape, chunkBytes: 4096).scalars)
+        #expect(adjoints[1].scalars == Tensor.convolutionWeightAdjoint(sum: [(dg, x), (g, dx)], geometry, weightShape: w.shape,
+                                                                       chunkBytes: 4096).scalars)
+        // <conv(dx, W) + conv(x, dW), g> pairs with the weight and input adjoints.
+        let pairing = outputs[1].dot(g)
+        let expected = dx.dot(Tensor.convolutionInputAdjoint(g, w, geometry, inputShape: input))
+            + dw.dot(Tensor.convolutionWeightAdjoint(g, x, geometry, weightShape: w.shape))
+        #expect(abs(pairing - expected) < 1e-10 * abs(pairing))
+    }
+
+    /// A convolution whose inputs carry tangents computes the tangent in the value's pass: the same bits as its
+    /// recorded tangent rule replayed on a linearization, forward and backward.
+    @Test func tangentsFromTheValuePassEqualTheReplayedRule() {
+        let x = randomTensor([2, 3, 6, 5], seed: 40), dx = randomTensor([2, 3, 6, 5], seed: 41)
+        let w = randomTensor([4, 3, 3, 3], seed: 42), dw = randomTensor([4, 3, 3, 3], seed: 43)
+        func loss(_ x: Variable<Double>, _ w: Variable<Double>) -> Variable<Double> {
+            let y = Variable.conv2d(x, weight: w, padding: (1, 1))
+            return (y * y).sum()
+        }
+        let xv = Variable.differentiable(x, tangent: dx), wv = Variable.differentiable(w, tangent: dw)
+        let direct = gradients(of: loss(xv, wv), withRespectTo: [xv, wv], createGraph: true)
+        let linearization = Linearization<Double>()
+        let (xl, wl) = (linearization.leaf(x), linearization.leaf(w))
+        let recorded = linearization.recording { gradients(of: loss(xl, wl), withRespectTo: [xl, wl], createGraph: true) }
+        let replayed = linearization.replay(leaves: [(xl, dx), (wl, dw)], outputs: recorded)
+        for (a, b) in zip(direct, replayed) { #expect(a.tangent!.scalars == b.scalars) }
+    }
+
     @Test func kernelsOnTwoWorkersEqualOneWorkerBitForBit() {
         // Many chunks (one sample each) claimed by two workers in whatever order: the same bits as one worker, since
         // each chunk's output and the weight adjoint's chunk-ordered sum depend only on the chunking.
