@@ -3,7 +3,11 @@
 plain Lanczos in PyTorch (double backward, full reorthogonalisation), on the same weights and images, one run. Each
 side is a process of its own; its wall time and peak resident memory (wait4's ru_maxrss) are reported.
 
-Usage: python Benchmarks/resnet_spectrum_benchmark.py CURVATURE SAMPLES [--trace]
+With --trace, ours gets the budget PyHessian's trace() used (its products are counted; the same estimator,
+Hutchinson with Rademacher probes, so both carry the same variance); with --tolerance T, ours stops at Lanczos
+residual T x ||H|| instead of its Float default 1e-5 (PyHessian's power iteration stops at a 1e-3 relative change).
+
+Usage: python Benchmarks/resnet_spectrum_benchmark.py CURVATURE SAMPLES [--trace] [--tolerance T]
 """
 import json
 import os
@@ -35,12 +39,19 @@ criterion = torch.nn.CrossEntropyLoss()
 start = time.perf_counter()
 result = {}
 if side == "pyhessian":
-    from pyhessian import hessian
-    h = hessian(model, criterion, data=(x, y), cuda=False)
+    import pyhessian
+    module = sys.modules["pyhessian.hessian"]
+    calls, original = {"n": 0}, module.hessian_vector_product
+    def counted(*args, **kwargs):
+        calls["n"] += 1
+        return original(*args, **kwargs)
+    module.hessian_vector_product = counted
+    h = pyhessian.hessian(model, criterion, data=(x, y), cuda=False)
     values, _ = h.eigenvalues(top_n=3)
-    result["top"] = sorted(values, reverse=True)
+    result["top"], result["products"] = sorted(values, reverse=True), calls["n"]
     if with_trace:
-        result["trace"] = float(np.mean(h.trace()))
+        samples = h.trace()
+        result["trace"], result["trace_products"] = float(np.mean(samples)), len(samples)
 else:
     sys.path.insert(0, sys.argv[5])
     from torch_lanczos import lanczos_top
@@ -56,17 +67,26 @@ torch.save(model.state_dict(), model_path)
 save_images_and_export(model, samples, onnx_path, data_path, torch.onnx.TrainingMode.EVAL)
 print(f"# torch {torch.__version__}, torchvision {torchvision.__version__}; ResNet-18 random init, {samples} images 3x32x32, "
       f"float32, 2 threads; top-3{' + trace' if with_trace else ''}")
-extra = ["--trace"] if with_trace else []
+sides = {}
+if with_trace:  # PyHessian first: its trace's products are ours' budget
+    out, seconds, memory = measured([sys.executable, "-c", SIDE, "pyhessian", model_path, data_path, "1",
+                                     os.path.dirname(os.path.abspath(__file__))])
+    sides["pyhessian"] = (json.loads(out), seconds, memory)
+extra = ["--trace", "--matvecs", str(sides["pyhessian"][0]["trace_products"])] if with_trace else []
+if "--tolerance" in sys.argv:
+    extra += ["--tolerance", sys.argv[sys.argv.index("--tolerance") + 1]]
 out, seconds, memory = measured([binary, "spectrum", onnx_path, "--data", data_path, "--top-k", "3", "--precision", "float",
                                  "--batch-size", "128", "--format", "json", *extra])
 ours = json.loads(out)
-trace = f", trace {ours['trace']['estimate']:.2f} +- {ours['trace']['stderr']:.2f}" if with_trace else ""
+trace = f", trace {ours['trace']['estimate']:.2f} +- {ours['trace']['stderr']:.2f} ({ours['trace']['matvecs']} products)" if with_trace else ""
 print(f"curvature  {seconds:8.1f} s  peak {memory:5.2f} GiB  top {', '.join(f'{v:.4f}' for v in ours['top_eigenvalues'])}  "
       f"{ours['matvecs']} products  converged {ours['converged']}{trace}")
 for side in ["pyhessian"] + ([] if with_trace else ["torch-lanczos"]):
-    out, seconds, memory = measured([sys.executable, "-c", SIDE, side, model_path, data_path, "1" if with_trace else "0",
-                                     os.path.dirname(os.path.abspath(__file__))])
-    theirs = json.loads(out)
+    if side not in sides:
+        out, seconds, memory = measured([sys.executable, "-c", SIDE, side, model_path, data_path, "1" if with_trace else "0",
+                                         os.path.dirname(os.path.abspath(__file__))])
+        sides[side] = (json.loads(out), seconds, memory)
+    theirs, seconds, memory = sides[side]
     extra_text = f"  {theirs['products']} products" if "products" in theirs else ""
-    extra_text += f", trace {theirs['trace']:.2f}" if "trace" in theirs else ""
+    extra_text += f", trace {theirs['trace']:.2f} ({theirs['trace_products']} products)" if "trace" in theirs else ""
     print(f"{side:10s} {seconds:8.1f} s  peak {memory:5.2f} GiB  top {', '.join(f'{v:.4f}' for v in theirs['top'])}{extra_text}")
