@@ -44,14 +44,9 @@ model.eval()
 data = np.load(sys.argv[2])
 x, y = torch.tensor(data["x"]), torch.tensor(data["y"])
 start = time.perf_counter()
-import pyhessian
-module = sys.modules["pyhessian.hessian"]
-calls, original = {"n": 0}, module.hessian_vector_product
-def counted(*args, **kwargs):
-    calls["n"] += 1
-    return original(*args, **kwargs)
-module.hessian_vector_product = counted
-h = pyhessian.hessian(model, torch.nn.CrossEntropyLoss(), data=(x, y), cuda=False)
+sys.path.insert(0, sys.argv[3])
+from pyhessian_counted import counted_hessian
+h, calls = counted_hessian(model, torch.nn.CrossEntropyLoss(), (x, y))
 values, _ = h.eigenvalues(top_n=5)
 eigen_products = calls["n"]
 samples = h.trace()
@@ -69,7 +64,8 @@ parameters = sum(p.numel() for p in model.parameters())
 print(f"# torch {torch.__version__}; CNN {parameters} parameters, random init, BatchNorm eval, {samples} images 3x32x32, "
       f"float32, 2 threads; top-5 + trace")
 
-out, theirs_seconds, theirs_memory = measured([sys.executable, "-c", PYHESSIAN, model_path, data_path])
+out, theirs_seconds, theirs_memory = measured([sys.executable, "-c", PYHESSIAN, model_path, data_path,
+                                                    os.path.dirname(os.path.abspath(__file__))])
 theirs = json.loads(out)
 budget = theirs["trace_products"]
 out, ours_seconds, ours_memory = measured([binary, "spectrum", onnx_path, "--data", data_path, "--top-k", "5", "--trace",

@@ -30,6 +30,7 @@ SIDE = r'''
 import sys, time, json, numpy as np, torch, torchvision
 torch.set_num_threads(2)
 side, model_path, data_path, with_trace = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4] == "1"
+sys.path.insert(0, sys.argv[5])
 model = torchvision.models.resnet18(num_classes=10)
 model.load_state_dict(torch.load(model_path))
 model.eval()
@@ -39,21 +40,14 @@ criterion = torch.nn.CrossEntropyLoss()
 start = time.perf_counter()
 result = {}
 if side == "pyhessian":
-    import pyhessian
-    module = sys.modules["pyhessian.hessian"]
-    calls, original = {"n": 0}, module.hessian_vector_product
-    def counted(*args, **kwargs):
-        calls["n"] += 1
-        return original(*args, **kwargs)
-    module.hessian_vector_product = counted
-    h = pyhessian.hessian(model, criterion, data=(x, y), cuda=False)
+    from pyhessian_counted import counted_hessian
+    h, calls = counted_hessian(model, criterion, (x, y))
     values, _ = h.eigenvalues(top_n=3)
     result["top"], result["products"] = sorted(values, reverse=True), calls["n"]
     if with_trace:
         samples = h.trace()
         result["trace"], result["trace_products"] = float(np.mean(samples)), len(samples)
 else:
-    sys.path.insert(0, sys.argv[5])
     from torch_lanczos import lanczos_top
     result["top"], result["products"], _ = lanczos_top(criterion(model(x), y), list(model.parameters()), limit=120)
 result["seconds"] = time.perf_counter() - start
