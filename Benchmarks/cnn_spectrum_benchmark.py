@@ -38,6 +38,7 @@ def cnn():
 PYHESSIAN = MODEL + r'''
 import sys, time, json, numpy as np, torch
 torch.set_num_threads(2)
+torch.manual_seed(0)  # PyHessian's random start vectors, as ours come from --seed 0
 model = cnn()
 model.load_state_dict(torch.load(sys.argv[1]))
 model.eval()

@@ -29,6 +29,7 @@ model_path, onnx_path, data_path = f"{work}/resnet18.pt", f"{work}/resnet18.onnx
 SIDE = r'''
 import sys, time, json, numpy as np, torch, torchvision
 torch.set_num_threads(2)
+torch.manual_seed(0)  # PyHessian's random start vectors, as ours come from --seed 0
 side, model_path, data_path, with_trace = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4] == "1"
 sys.path.insert(0, sys.argv[5])
 model = torchvision.models.resnet18(num_classes=10)
