@@ -140,7 +140,7 @@ extension Tensor {
                         for (term, (input, _)) in terms.enumerated() {
                             let (pw, columns) = (pointers[weight], columns[slots[input]])
                             weight += 1
-                            if !filled[input] {  // just before its first read, while the GEMM can still find it in cache
+                            if !filled[input] {  // just before its first read: inputs read once share a matrix
                                 columns.fill(geometry, from: pointers[input] + start * c * h * width, samples: count, channels: c, height: h, width: width)
                                 filled[input] = true
                             }
@@ -245,7 +245,7 @@ extension Tensor {
                         for (term, (_, input)) in terms.enumerated() {
                             let (pg, columns) = (pointers[gradient], columns[slots[input]])
                             gradient += 1
-                            if !filled[input] {  // just before its first read, as in convolutions(of:_:_:chunkBytes:)
+                            if !filled[input] {  // just before its first read: inputs read once share a matrix
                                 columns.fill(geometry, from: pointers[input] + start * c * h * width, samples: count, channels: c, height: h, width: width)
                                 filled[input] = true
                             }
@@ -281,8 +281,8 @@ extension Tensor {
 
     /// Which scratch window matrices the inputs use, given the input each term reads (in order), and how many there
     /// are: an input read more than once keeps one of its own, formed once per chunk; the inputs read once share one,
-    /// each formed just before its read. Sharing keeps a tangent rule's two single-read inputs in one matrix's memory,
-    /// still in cache from the first; separate matrices there made a block of ResNet-18 HVPs 7% slower.
+    /// each formed just before its read. A replayed tangent rule (two inputs, each read once) so keeps the one scratch
+    /// matrix it had before this sharing existed; with one per input a block of ResNet-18 HVPs measured slower.
     private static func windowSlots(inputs: Int, reads: [Int]) -> (slots: [Int], count: Int) {
         var readCount = [Int](repeating: 0, count: inputs)
         for input in reads { readCount[input] += 1 }
