@@ -59,6 +59,24 @@ extension Tensor {
         }
     }
 
+    /// ``forEachChunk(samples:l:k:rows:matrices:bytes:_:)`` for kernels whose terms read the images at `inputs`
+    /// (the first pointers, each [N, C, H, W] of `inputShape`) in the order `reads`: `body` gets the chunk's
+    /// ``ChunkWindows``, which forms an input's window matrices on its first request.
+    private static func forEachChunk(
+        windowsOf inputs: [UnsafePointer<Scalar>], inputShape: [Int], reads: [Int], _ geometry: WindowGeometry,
+        l: Int, k: Int, rows: Int, bytes: Int, _ body: (Int, Int, Int, inout ChunkWindows, UnsafeMutablePointer<Scalar>?) -> Void
+    ) {
+        let (n, c, h, w) = (inputShape[0], inputShape[1], inputShape[2], inputShape[3])
+        let count = (reads.max() ?? 0) + 1
+        let (slots, matrices) = windowSlots(inputs: count, reads: reads)
+        forEachChunk(samples: n, l: l, k: k, rows: rows, matrices: matrices, bytes: bytes) { index, start, samples, columns, packed in
+            var windows = ChunkWindows(matrices: columns, slots: slots) {
+                $0.fill(geometry, from: inputs[$1] + start * c * h * w, samples: samples, channels: c, height: h, width: w)
+            }
+            body(index, start, samples, &windows, packed)
+        }
+    }
+
     /// A chunk's window matrices [K, L], sample s's at `base + s sampleStride` with rows `rowStride` apart: one
     /// after another for per-sample GEMMs, side by side in one [K, count L] matrix for a shared one.
     struct WindowMatrices {
@@ -126,24 +144,19 @@ extension Tensor {
     static func convolutions(of inputs: [Tensor], _ outputs: [[(input: Int, w: Tensor)]], _ geometry: WindowGeometry,
                              chunkBytes: Int = 8 << 20) -> [Tensor] {
         let w0 = outputs[0][0].w
-        let (n, c, h, width) = (inputs[0].shape[0], inputs[0].shape[1], inputs[0].shape[2], inputs[0].shape[3])
+        let (n, h, width) = (inputs[0].shape[0], inputs[0].shape[2], inputs[0].shape[3])
         let (oh, ow) = geometry.outputSize(height: h, width: width)
         let (co, k, l) = (w0.shape[0], w0.count / w0.shape[0], oh * ow)
         let results = withOutputs(outputs.count, size: n * co * l) { out in
             withPointers(to: inputs + outputs.flatMap { $0.map(\.w) }) { pointers in
                 guard let pointers, k > 0, n > 0 else { return out.forEach { $0.initialize(repeating: 0, count: n * co * l) } }
-                let (slots, matrices) = windowSlots(inputs: inputs.count, reads: outputs.flatMap { $0.map(\.input) })
-                forEachChunk(samples: n, l: l, k: k, rows: co, matrices: matrices, bytes: chunkBytes) { _, start, count, columns, packed in
-                    var filled = [Bool](repeating: false, count: inputs.count)
+                forEachChunk(windowsOf: pointers, inputShape: inputs[0].shape, reads: outputs.flatMap { $0.map(\.input) }, geometry,
+                             l: l, k: k, rows: co, bytes: chunkBytes) { _, start, count, windows, packed in
                     var weight = inputs.count  // the next term's W among `pointers`
                     for (output, terms) in outputs.enumerated() {
                         for (term, (input, _)) in terms.enumerated() {
-                            let (pw, columns) = (pointers[weight], columns[slots[input]])
+                            let (pw, columns) = (pointers[weight], windows.of(input))
                             weight += 1
-                            if !filled[input] {  // just before its first read: inputs read once share a matrix
-                                columns.fill(geometry, from: pointers[input] + start * c * h * width, samples: count, channels: c, height: h, width: width)
-                                filled[input] = true
-                            }
                             if let packed {  // Y [Co, count L] (+)= W [Co, K] cols [K, count L]
                                 Scalar._gemm(transposeA: false, transposeB: false, m: co, n: count * l, k: k, alpha: 1, a: pw, lda: k,
                                              b: columns.base, ldb: count * l, beta: term == 0 ? 0 : 1, c: packed, ldc: count * l)
@@ -226,7 +239,7 @@ extension Tensor {
     static func convolutionWeightAdjoints(of inputs: [Tensor], _ outputs: [[(g: Tensor, input: Int)]], _ geometry: WindowGeometry,
                                           weightShape: [Int], chunkBytes: Int = 8 << 20) -> [Tensor] {
         let g0 = outputs[0][0].g
-        let (n, c, h, width) = (inputs[0].shape[0], inputs[0].shape[1], inputs[0].shape[2], inputs[0].shape[3])
+        let n = inputs[0].shape[0]
         let co = weightShape[0], k = weightShape.dropFirst().reduce(1, *), l = g0.shape[2] * g0.shape[3]
         // One partial product per chunk and output, summed in chunk order below.
         let chunks = chunkCount(samples: n, l: l, k: k, bytes: chunkBytes)
@@ -236,19 +249,14 @@ extension Tensor {
                 guard let pointers, k > 0, l > 0, n > 0 else {
                     return partial.forEach { $0.initialize(repeating: 0, count: max(1, chunks) * co * k) }
                 }
-                let (slots, matrices) = windowSlots(inputs: inputs.count, reads: outputs.flatMap { $0.map(\.input) })
-                forEachChunk(samples: n, l: l, k: k, rows: co, matrices: matrices, bytes: chunkBytes) { index, start, count, columns, packed in
-                    var filled = [Bool](repeating: false, count: inputs.count)
+                forEachChunk(windowsOf: pointers, inputShape: inputs[0].shape, reads: outputs.flatMap { $0.map(\.input) }, geometry,
+                             l: l, k: k, rows: co, bytes: chunkBytes) { index, start, count, windows, packed in
                     var gradient = inputs.count  // the next term's g among `pointers`
                     for (output, terms) in outputs.enumerated() {
                         let target = partial[output] + index * co * k
                         for (term, (_, input)) in terms.enumerated() {
-                            let (pg, columns) = (pointers[gradient], columns[slots[input]])
+                            let (pg, columns) = (pointers[gradient], windows.of(input))
                             gradient += 1
-                            if !filled[input] {  // just before its first read: inputs read once share a matrix
-                                columns.fill(geometry, from: pointers[input] + start * c * h * width, samples: count, channels: c, height: h, width: width)
-                                filled[input] = true
-                            }
                             if let packed {  // partial [Co, K] (+)= G [Co, count L] cols^T [count L, K]
                                 pack(pg + start * co * l, samples: count, rows: co, l: l, into: packed)
                                 Scalar._gemm(transposeA: false, transposeB: true, m: co, n: k, k: count * l, alpha: 1,
@@ -276,6 +284,31 @@ extension Tensor {
             }
             total.removeSubrange((co * k)...)  // the first chunk's partial, now the total, without a copy
             return Tensor(shape: weightShape, scalars: total)
+        }
+    }
+
+    /// A chunk's window matrices of several inputs, each formed by `fill(matrices, input)` on its first request,
+    /// which is just before its first read: inputs read once share a matrix (``windowSlots(inputs:reads:)``), so
+    /// one formed earlier may have been overwritten since.
+    struct ChunkWindows {
+        let matrices: [WindowMatrices]
+        let slots: [Int]
+        let fill: (WindowMatrices, Int) -> Void
+        private var formed: [Bool]
+
+        init(matrices: [WindowMatrices], slots: [Int], fill: @escaping (WindowMatrices, Int) -> Void) {
+            (self.matrices, self.slots, self.fill) = (matrices, slots, fill)
+            formed = [Bool](repeating: false, count: slots.count)
+        }
+
+        /// Input `input`'s window matrices, formed now if this is their first request.
+        mutating func of(_ input: Int) -> WindowMatrices {
+            let target = matrices[slots[input]]
+            if !formed[input] {
+                fill(target, input)
+                formed[input] = true
+            }
+            return target
         }
     }
 
