@@ -371,17 +371,12 @@ extension Variable {
     @_specialize(where Scalar == Float)
     @_specialize(where Scalar == Double)
     static func convolution(_ x: Variable, _ w: Variable, _ geometry: WindowGeometry) -> Variable {
-        // With tangents, the value and the tangent in one pass, x's window matrices serving both conv(x, W) and
-        // conv(x, dW); the terms in the rule's order, so the tangent is the rule's bit for bit.
-        var inputs = [x.value], tangentTerms: [(input: Int, w: Tensor<Scalar>)] = []
-        if let dx = x.tangent {
-            inputs.append(dx)
-            tangentTerms.append((1, w.value))
-        }
-        if let dw = w.tangent { tangentTerms.append((0, dw)) }
-        let outputs = Tensor.convolutions(of: inputs, [[(0, w.value)]] + (tangentTerms.isEmpty ? [] : [tangentTerms]), geometry)
+        // With tangents, the value and the tangent in one pass, x's window matrices serving both conv(x, W) and conv(x, dW).
+        let tangent = convolutionTangent(x.value, w.value, dx: x.tangent, dw: w.tangent)
+        let outputs = Tensor.convolutions(of: tangent.inputs, [[(0, w.value)]] + (tangent.terms.isEmpty ? [] : [tangent.terms]), geometry)
         return make(outputs[0], parents: [x, w], known: outputs.count > 1 ? outputs[1] : nil, tangent: { t in
-            Tensor.convolution(sum: [t[0].map { ($0, w.value) }, t[1].map { (x.value, $0) }].compactMap { $0 }, geometry)
+            let tangent = convolutionTangent(x.value, w.value, dx: t[0], dw: t[1])
+            return Tensor.convolutions(of: tangent.inputs, [tangent.terms], geometry)[0]
         }) { g in
             // The data's gradient is never used: skipping it saves an im2col-sized GEMM and a col2im per backward pass.
             [x.isDifferentiable ? convolutionInputAdjoint(g, w, geometry, inputShape: x.shape) : nil,
@@ -407,21 +402,31 @@ extension Variable {
     @_specialize(where Scalar == Double)
     static func convolutionWeightAdjoint(_ g: Variable, _ x: Variable, _ geometry: WindowGeometry, weightShape: [Int]) -> Variable {
         // With tangents, the value and the tangent in one pass, x's window matrices serving both adjoint(g, x) and
-        // adjoint(dg, x); the terms in the rule's order, so the tangent is the rule's bit for bit.
-        var inputs = [x.value], tangentTerms: [(g: Tensor<Scalar>, input: Int)] = []
-        if let dg = g.tangent { tangentTerms.append((dg, 0)) }
-        if let dx = x.tangent {
-            inputs.append(dx)
-            tangentTerms.append((g.value, 1))
-        }
-        let outputs = Tensor.convolutionWeightAdjoints(of: inputs, [[(g.value, 0)]] + (tangentTerms.isEmpty ? [] : [tangentTerms]),
+        // adjoint(dg, x).
+        let tangent = weightAdjointTangent(g.value, x.value, dg: g.tangent, dx: x.tangent)
+        let outputs = Tensor.convolutionWeightAdjoints(of: tangent.inputs, [[(g.value, 0)]] + (tangent.terms.isEmpty ? [] : [tangent.terms]),
                                                        geometry, weightShape: weightShape)
         return make(outputs[0], parents: [g, x], known: outputs.count > 1 ? outputs[1] : nil, tangent: { t in
-            Tensor.convolutionWeightAdjoint(sum: [t[0].map { ($0, x.value) }, t[1].map { (g.value, $0) }].compactMap { $0 },
-                                            geometry, weightShape: weightShape)
+            let tangent = weightAdjointTangent(g.value, x.value, dg: t[0], dx: t[1])
+            return Tensor.convolutionWeightAdjoints(of: tangent.inputs, [tangent.terms], geometry, weightShape: weightShape)[0]
         }) { upstream in
             [g.isDifferentiable ? convolution(x, upstream, geometry) : nil,
              x.isDifferentiable ? convolutionInputAdjoint(g, upstream, geometry, inputShape: x.shape) : nil]
         }
+    }
+
+    /// conv(x, W)'s tangent `conv(dx, W) + conv(x, dW)`, the terms present, as ``Tensor/convolutions(of:_:_:chunkBytes:)``
+    /// reads them from the inputs [x, dx]. The one spelling of the rule: the tangent formed in the value's pass and
+    /// the replayed rule run the same GEMMs in the same order, so they agree bit for bit.
+    private static func convolutionTangent(_ x: Tensor<Scalar>, _ w: Tensor<Scalar>, dx: Tensor<Scalar>?, dw: Tensor<Scalar>?)
+        -> (inputs: [Tensor<Scalar>], terms: [(input: Int, w: Tensor<Scalar>)]) {
+        ([x] + [dx].compactMap { $0 }, [dx.map { _ in (1, w) }, dw.map { (0, $0) }].compactMap { $0 })
+    }
+
+    /// adjoint(g, x)'s tangent `adjoint(dg, x) + adjoint(g, dx)`, the terms present, over the inputs [x, dx]: the one
+    /// spelling of the rule, as ``convolutionTangent(_:_:dx:dw:)`` is for the convolution.
+    private static func weightAdjointTangent(_ g: Tensor<Scalar>, _ x: Tensor<Scalar>, dg: Tensor<Scalar>?, dx: Tensor<Scalar>?)
+        -> (inputs: [Tensor<Scalar>], terms: [(g: Tensor<Scalar>, input: Int)]) {
+        ([x] + [dx].compactMap { $0 }, [dg.map { ($0, 0) }, dx.map { _ in (g, 1) }].compactMap { $0 })
     }
 }

@@ -353,7 +353,7 @@ extension Variable {
         // One primitive, not x * 0.5 * (erf(x / sqrt 2) + 1): one pass per value and per tangent instead of five.
         elementwise({ x in
             let d = Double(x)
-            return Scalar(0.5 * d * (1 + Foundation.erf(d / 2.0.squareRoot())))
+            return Scalar(d * Self.normalDistribution(d))
         }) { $0.geluSlope() }
     }
 
@@ -361,7 +361,7 @@ extension Variable {
     func geluSlope() -> Variable {
         elementwise({ x in
             let d = Double(x)
-            return Scalar(0.5 * (1 + Foundation.erf(d / 2.0.squareRoot())) + d * Self.normalDensity(d))
+            return Scalar(Self.normalDistribution(d) + d * Self.normalDensity(d))
         }) { $0.geluCurvature() }
     }
 
@@ -372,6 +372,9 @@ extension Variable {
             return Scalar(Self.normalDensity(d) * (2 - d * d))
         }) { x in (x * x * x - x * 4) * (x * x * -0.5).exp() * Scalar(Self.normalDensity(0)) }
     }
+
+    /// The standard normal distribution function `Phi(x) = (1 + erf(x / sqrt 2)) / 2`.
+    private static func normalDistribution(_ x: Double) -> Double { 0.5 * (1 + Foundation.erf(x / 2.0.squareRoot())) }
 
     /// The standard normal density `exp(-x^2 / 2) / sqrt(2 pi)`.
     private static func normalDensity(_ x: Double) -> Double { Foundation.exp(-0.5 * x * x) / (2 * Double.pi).squareRoot() }
