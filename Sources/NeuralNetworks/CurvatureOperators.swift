@@ -1,3 +1,4 @@
+import Foundation
 import LinearAlgebra
 
 /// Which curvature matrix of an objective: one name in Swift, the CLI (`--matrix`) and JSON (`matrix`).
@@ -34,14 +35,41 @@ extension CurvatureOperator {
 
 /// The Hessian `H = (1/N) sum_i d^2 l_i / d theta^2`, by Pearlmutter's R-operator in the objective's
 /// ``Objective/hessianProductMode`` (forward-over-reverse by default; blocks replay one linearization per batch).
+///
+/// When the data is one batch and products run forward-over-reverse, the first product records the forward and
+/// backward passes at ``point`` and every later product (Lanczos steps, trace probes, density probes) replays only
+/// their tangent rules, as PyHessian reuses its gradient's graph: two thirds of a full product's matrix arithmetic on
+/// a ResNet. The recording lives as long as the operator. With several batches nothing is kept: every batch's
+/// recording at once would hold the activations of the whole data set.
 public struct HessianOperator<Scalar: TensorScalar>: CurvatureOperator {
     public let objective: Objective<Scalar>
     public let point: Tensor<Scalar>
+    private let recording: RecordedOnce<[RecordedGradient<Scalar>]>?
     public init(_ objective: Objective<Scalar>) {
         self.objective = objective
         point = objective.point
+        recording = objective.hessianProductMode == .forwardOverReverse && objective.batchCount == 1 ? RecordedOnce() : nil
     }
-    public func products(_ vectors: [Tensor<Scalar>]) -> [Tensor<Scalar>] { objective.hessianBlockProduct(at: point, vectors) }
+    public func products(_ vectors: [Tensor<Scalar>]) -> [Tensor<Scalar>] {
+        guard let recording else { return objective.hessianBlockProduct(at: point, vectors) }
+        return objective.hessianBlockProduct(replaying: recording.value { objective.recordedGradients(at: point) }, vectors)
+    }
+}
+
+/// A value made by the first caller that asks for it and shared with every later one, across copies of its owner.
+final class RecordedOnce<Value>: @unchecked Sendable {
+    // @unchecked: `value` is written once, under `lock`, and only read after that.
+    private let lock = NSLock()
+    private var made: Value?
+
+    func value(_ make: () -> Value) -> Value {
+        lock.lock()
+        defer { lock.unlock() }
+        if let made { return made }
+        let value = make()
+        made = value
+        return value
+    }
 }
 
 /// The generalised Gauss-Newton matrix `G = (1/N) sum_i J_i^T H_{z,i} J_i` (Schraudolph 2002), J_i the Jacobian of

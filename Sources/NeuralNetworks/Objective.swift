@@ -91,6 +91,14 @@ public struct Objective<Scalar: TensorScalar>: Sendable {
         }
     }
 
+    /// How many batches ``weightedBatches`` has, without slicing the data.
+    var batchCount: Int {
+        switch scope {
+        case .fullData: (data.count + batchSize - 1) / batchSize
+        case .batch: 1
+        }
+    }
+
     /// The leaves for `theta` and the scope the model reads its parameters from. The leaves are differentiable
     /// (reverse mode) when `differentiable`, and carry the pieces of `tangent` as forward-mode tangents when given.
     /// With `linearization`, the leaves are that linearization's (differentiable, their tangents given at replay).
@@ -224,24 +232,35 @@ public struct Objective<Scalar: TensorScalar>: Sendable {
         return accumulate(parts)
     }
 
-    /// `H v` for each of `vectors`: the forward and backward passes run once under a linearization, whose tangent
-    /// rules are then replayed per vector with the parameters' tangents `v`.
+    /// `H v` for each of `vectors`: the forward and backward passes run once per batch under a linearization, whose
+    /// tangent rules are then replayed per vector with the parameters' tangents `v`.
     func forwardOverReverseBlock(at theta: Tensor<Scalar>, _ vectors: [Tensor<Scalar>]) -> [Tensor<Scalar>] {
         var parts = [[(Scalar, Tensor<Scalar>)]](repeating: [], count: vectors.count)
         for batch in weightedBatches {
-            let linearization = Linearization<Scalar>()
-            let (variables, gradient) = linearization.recording {
-                let (variables, scope) = leaves(theta, linearization: linearization)
-                let batchLoss = loss(model(batch.data, scope), batch.data.targets)
-                return (variables, gradients(of: batchLoss, withRespectTo: variables))
-            }
-            for (index, v) in vectors.enumerated() {
-                let tangents = Self.split(v, like: variables).map(\.value)
-                let product = linearization.replay(leaves: Array(zip(variables, tangents)), outputs: gradient)
-                parts[index].append((batch.weight, Tensor(concatenating: product)))
-            }
+            let recorded = recordedGradient(at: theta, on: batch)
+            for (index, v) in vectors.enumerated() { parts[index].append((batch.weight, recorded.hessianProduct(v))) }
         }
         return accumulateBlock(parts)
+    }
+
+    /// Every batch's gradient at `theta`, recorded under its own linearization, ready for any number of products.
+    func recordedGradients(at theta: Tensor<Scalar>) -> [RecordedGradient<Scalar>] {
+        weightedBatches.map { recordedGradient(at: theta, on: $0) }
+    }
+
+    func recordedGradient(at theta: Tensor<Scalar>, on batch: (weight: Scalar, data: Dataset<Scalar>)) -> RecordedGradient<Scalar> {
+        let linearization = Linearization<Scalar>()
+        let (variables, gradient) = linearization.recording {
+            let (variables, scope) = leaves(theta, linearization: linearization)
+            let batchLoss = loss(model(batch.data, scope), batch.data.targets)
+            return (variables, gradients(of: batchLoss, withRespectTo: variables))
+        }
+        return RecordedGradient(weight: batch.weight, linearization: linearization, variables: variables, gradient: gradient)
+    }
+
+    /// `H v` for each of `vectors` from recorded gradients (``recordedGradients(at:)``): only the tangent rules run.
+    func hessianBlockProduct(replaying recorded: [RecordedGradient<Scalar>], _ vectors: [Tensor<Scalar>]) -> [Tensor<Scalar>] {
+        accumulateBlock(vectors.map { v in recorded.map { ($0.weight, $0.hessianProduct(v)) } })
     }
 
     // MARK: Jacobian products of the model's outputs
@@ -386,5 +405,22 @@ extension Objective {
         guard let share else { return (total, counted > 0 ? Double(correct) / Double(counted) : nil) }
         let sums = share.sums.sum([Double(total), Double(correct), Double(counted)])
         return (Scalar(sums[0]), sums[2] > 0 ? sums[1] / sums[2] : nil)
+    }
+}
+
+/// One batch's forward and backward passes at a point, recorded under a linearization with the batch's weight: the
+/// Hessian times `v` at that point is the gradient's tangent when the parameters carry `v`, and replaying the recorded
+/// tangent rules gives it without recomputing any value (Pearlmutter 1994, forward-over-reverse).
+struct RecordedGradient<Scalar: TensorScalar>: @unchecked Sendable {
+    // @unchecked: built once, then only read; `Linearization.replay` does not change the recording.
+    let weight: Scalar
+    let linearization: Linearization<Scalar>
+    let variables: [Variable<Scalar>]
+    let gradient: [Variable<Scalar>]
+
+    /// This batch's `H v`.
+    func hessianProduct(_ v: Tensor<Scalar>) -> Tensor<Scalar> {
+        let tangents = Objective<Scalar>.split(v, like: variables).map(\.value)
+        return Tensor(concatenating: linearization.replay(leaves: Array(zip(variables, tangents)), outputs: gradient))
     }
 }

@@ -111,7 +111,7 @@ func residentMiB(_ field: String) -> Double {
     return (Double(line.split(separator: " ").dropFirst().first ?? "") ?? .nan) / 1024
 }
 
-/// Forward, gradient, an HVP in each mode, 8 single HVPs and a block of 8 of an ONNX model's mean cross-entropy on one
+/// Forward, gradient, an HVP in each mode, a replayed HVP, 8 single HVPs and a block of 8 of an ONNX model's mean cross-entropy on one
 /// batch (the whole npz), float, with the BLAS threads the process starts with. With `only` = "hvp", just one HVP in
 /// `mode` (the default mode when nil), for peak memory.
 func hvpBenchmark(model: String, data: String, repeats: Int, only: String?, mode: HessianProductMode?) throws {
@@ -154,6 +154,9 @@ func hvpBenchmark(model: String, data: String, repeats: Int, only: String?, mode
         single.hessianProductMode = mode
         report(operation(mode)) { _ = single.hessianVectorProduct(at: theta, vectors[0]) }
     }
+    // A product of the Hessian operator after its first: the recorded passes replayed, as PyHessian reuses its graph.
+    let recorded = HessianOperator(objective)
+    report("hvp_replayed") { _ = recorded.products([vectors[0]]) }
     report("8_hvps") { for v in vectors { _ = objective.hessianVectorProduct(at: theta, v) } }
     report("block_8") { _ = objective.hessianBlockProduct(at: theta, vectors) }
 }
