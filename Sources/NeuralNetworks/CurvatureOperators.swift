@@ -50,6 +50,8 @@ public struct HessianOperator<Scalar: TensorScalar>: CurvatureOperator {
         point = objective.point
         recording = objective.hessianProductMode == .forwardOverReverse && objective.batchCount == 1 ? RecordedOnce() : nil
     }
+    /// Whether products after the first replay a recording (one batch, forward-over-reverse).
+    var replaysRecording: Bool { recording != nil }
     public func products(_ vectors: [Tensor<Scalar>]) -> [Tensor<Scalar>] {
         guard let recording else { return objective.hessianBlockProduct(at: point, vectors) }
         return objective.hessianBlockProduct(replaying: recording.value { objective.recordedGradients(at: point) }, vectors)

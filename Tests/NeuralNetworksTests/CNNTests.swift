@@ -166,6 +166,27 @@ func tinyCNNState() -> (ParameterSet<Double>, ParameterSet<Double>) {
         }
     }
 
+    @Test func hessianOperatorReplaysOneRecordingForEveryProduct() {
+        for mode in [BatchNormMode.eval, .train] {
+            let f = objective(batchSize: 6, mode: mode)
+            let op = HessianOperator(f)
+            #expect(op.replaysRecording)
+            let vectors = (0..<3).map { gaussian([f.dimension], seed: 40 + UInt64($0)) }
+            let fresh = vectors.map { f.hessianVectorProduct(at: f.point, $0) }
+            // The first product records; singles, a block and a repeat afterwards all replay the same recording.
+            let replayed = vectors.map { op.products([$0])[0] } + op.products(vectors) + [op.products([vectors[0]])[0]]
+            for (product, expected) in zip(replayed, fresh + fresh + [fresh[0]]) {
+                #expect(expected.maxAbsolute() > 0)
+                #expect((product - expected).maxAbsolute() < 1e-12 * expected.maxAbsolute(), "\(mode)")
+            }
+        }
+        // Several batches would keep every batch's activations, and reverse-over-reverse has nothing to replay.
+        #expect(!HessianOperator(objective(batchSize: 4)).replaysRecording)
+        var reverse = objective(batchSize: 6)
+        reverse.hessianProductMode = .reverseOverReverse
+        #expect(!HessianOperator(reverse).replaysRecording)
+    }
+
     @Test func trainModeDerivativesMatchFiniteDifferences() {
         let f = objective(batchSize: 3, mode: .train)
         let v = gaussian([f.dimension], seed: 8)
