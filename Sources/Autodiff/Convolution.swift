@@ -290,6 +290,7 @@ extension Variable {
         // Non-overlapping windows inside the input (the usual 2 x 2, stride 2): no bounds to check.
         if geometry.padding == (0, 0) && geometry.dilation == (1, 1) && geometry.stride == geometry.kernel && !needsGraph && !carriesTangent {
             let (kh, kw) = geometry.kernel
+            if kh == 2 && kw == 2 && h % 2 == 0 && w % 2 == 0 { return Variable(value.maxPooledPairs()) }
             let maxima = [Scalar](unsafeUninitializedCapacity: n * c * oh * ow) { maximum, initialized in
                 initialized = maximum.count
                 value.withUnsafeBufferPointer { x in
@@ -299,14 +300,8 @@ extension Variable {
                             var corner = plane * h * w + y * kh * w
                             for _ in 0..<ow {
                                 var best = x[corner]
-                                if kh == 2 && kw == 2 {
-                                    let (right, below, diagonal) = (x[corner + 1], x[corner + w], x[corner + w + 1])
-                                    let top = right > best ? right : best, bottom = diagonal > below ? diagonal : below
-                                    best = bottom > top ? bottom : top
-                                } else {
-                                    for i in 0..<kh {
-                                        for j in 0..<kw where x[corner + i * w + j] > best { best = x[corner + i * w + j] }
-                                    }
+                                for i in 0..<kh {
+                                    for j in 0..<kw where x[corner + i * w + j] > best { best = x[corner + i * w + j] }
                                 }
                                 maximum[output] = best
                                 output += 1
@@ -378,5 +373,35 @@ extension Variable {
         let d = shape[1]
         precondition(indices.allSatisfy { $0 >= 0 && $0 < shape[0] }, "embedding index outside 0..<\(shape[0])")
         return gathered(indices.flatMap { row in (0..<d).map { row * d + $0 } }).reshaped(indexShape + [d])
+    }
+}
+
+extension Tensor {
+    /// 2 x 2, stride-2 max pooling of an NCHW tensor with even height and width: the maxima of horizontal pairs over
+    /// the whole tensor, then of vertical pairs of those. Each pass is one loop over contiguous memory with a fixed
+    /// stride, which the compiler vectorises; a window-by-window loop was a sixth of a landscape's time on a wide CNN.
+    /// A NaN in a window gives NaN or another of its values, as `>` decides.
+    func maxPooledPairs() -> Tensor {
+        let n = shape[0], c = shape[1], h = shape[2], w = shape[3]
+        let pairs = count / 2, ow = w / 2, rows = n * c * h / 2
+        let across = [Scalar](unsafeUninitializedCapacity: pairs) { out, initialized in
+            withUnsafeBufferPointer { x in
+                for i in 0..<pairs {
+                    let (left, right) = (x[2 * i], x[2 * i + 1])
+                    out[i] = right > left ? right : left
+                }
+            }
+            initialized = pairs
+        }
+        let maxima = [Scalar](unsafeUninitializedCapacity: rows * ow) { out, initialized in
+            across.withUnsafeBufferPointer { a in
+                for row in 0..<rows {
+                    let (top, bottom, output) = (2 * row * ow, 2 * row * ow + ow, row * ow)
+                    for z in 0..<ow { out[output + z] = a[bottom + z] > a[top + z] ? a[bottom + z] : a[top + z] }
+                }
+            }
+            initialized = rows * ow
+        }
+        return Tensor(shape: [n, c, h / 2, ow], scalars: maxima)
     }
 }

@@ -211,6 +211,22 @@ func naiveConv2d(_ x: Tensor<Double>, _ w: Tensor<Double>, _ b: Tensor<Double>?,
         checkDerivatives("global average pool", [x]) { $0[0].mean(alongAxes: [2, 3], keepingDimensions: true).exp() }
     }
 
+    @Test func nonOverlappingMaxPoolingWithoutAGraphEqualsTheRecordedOne() {
+        // Without a graph, stride = kernel pooling takes loops of its own (2 x 2 on even sizes: pairs across, then
+        // down); a differentiable input takes the gather that records the maxima's positions. Both give the same
+        // values, ties and negative values included.
+        var x = randomTensor([3, 2, 6, 8], seed: 5)
+        x[0, 0, 0, 0] = x[0, 0, 1, 1]
+        x[1, 1, 2, 3] = x[1, 1, 3, 3]
+        for (kernel, size) in [((2, 2), (6, 8)), ((2, 2), (5, 7)), ((3, 2), (6, 8)), ((2, 2), (2, 2))] {
+            let input = x.sliced([0..<3, 0..<2, 0..<size.0, 0..<size.1])
+            let geometry = WindowGeometry(kernel: kernel, stride: kernel)
+            let plain = V(input).maxPool2d(geometry), recorded = V.differentiable(input).maxPool2d(geometry)
+            #expect(plain.value.shape == recorded.value.shape)
+            #expect(plain.value.scalars == recorded.value.scalars, "kernel \(kernel), input \(size)")
+        }
+    }
+
     @Test func embeddingLookupAndGatherScatter() {
         let table = randomTensor([5, 3], seed: 4)
         let indices = [4, 0, 4, 2]
