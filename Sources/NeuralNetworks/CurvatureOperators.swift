@@ -38,9 +38,9 @@ extension CurvatureOperator {
 ///
 /// When the data is one batch and products run forward-over-reverse, the first product records the forward and
 /// backward passes at ``point`` and every later product (Lanczos steps, trace probes, density probes) replays only
-/// their tangent rules, as PyHessian reuses its gradient's graph: two thirds of a full product's matrix arithmetic on
-/// a ResNet. The recording lives as long as the operator. With several batches nothing is kept: every batch's
-/// recording at once would hold the activations of the whole data set.
+/// their tangent rules, as PyHessian reuses its gradient's graph: such a product takes 0.5-0.65 of a full one's time
+/// on the benchmark models (docs/performance.md). The recording lives as long as the operator. With several batches
+/// nothing is kept: every batch's recording at once would hold the activations of the whole data set.
 public struct HessianOperator<Scalar: TensorScalar>: CurvatureOperator {
     public let objective: Objective<Scalar>
     public let point: Tensor<Scalar>

@@ -111,9 +111,9 @@ func residentMiB(_ field: String) -> Double {
     return (Double(line.split(separator: " ").dropFirst().first ?? "") ?? .nan) / 1024
 }
 
-/// Forward, gradient, an HVP in each mode, a replayed HVP, 8 single HVPs and a block of 8 of an ONNX model's mean cross-entropy on one
-/// batch (the whole npz), float, with the BLAS threads the process starts with. With `only` = "hvp", just one HVP in
-/// `mode` (the default mode when nil), for peak memory.
+/// Forward, gradient, an HVP in each mode, a replayed HVP, 8 single HVPs and a block of 8 of an ONNX model's mean
+/// cross-entropy on one batch (the whole npz), float, with the BLAS threads the process starts with. With `only` =
+/// "hvp", just one HVP in `mode` (the default mode when nil), for peak memory.
 func hvpBenchmark(model: String, data: String, repeats: Int, only: String?, mode: HessianProductMode?) throws {
     let loaded = try ModelLoader.load(model, as: Float.self)
     var options = DataOptions()
