@@ -39,85 +39,116 @@ extension CurvatureOperator {
 /// When the data is one batch and products run forward-over-reverse, the first product records the forward and
 /// backward passes at ``point`` and every later product (Lanczos steps, trace probes, density probes) replays only
 /// their tangent rules, as PyHessian reuses its gradient's graph: such a product takes 0.5-0.65 of a full one's time
-/// on the benchmark models (docs/performance.md). The recording lives as long as the operator. With several batches
-/// nothing is kept: every batch's recording at once would hold the activations of the whole data set.
+/// on the benchmark models (docs/performance.md).
 public struct HessianOperator<Scalar: TensorScalar>: CurvatureOperator {
     public let objective: Objective<Scalar>
     public let point: Tensor<Scalar>
-    private let recording: RecordedOnce<[RecordedGradient<Scalar>]>?
+    let recording: RecordedOnce<RecordedGradient<Scalar>>
     public init(_ objective: Objective<Scalar>) {
         self.objective = objective
         point = objective.point
-        recording = objective.hessianProductMode == .forwardOverReverse && objective.batchCount == 1 ? RecordedOnce() : nil
+        recording = RecordedOnce(objective, when: objective.hessianProductMode == .forwardOverReverse)
     }
-    /// Whether products after the first replay a recording (one batch, forward-over-reverse).
-    var replaysRecording: Bool { recording != nil }
     public func products(_ vectors: [Tensor<Scalar>]) -> [Tensor<Scalar>] {
-        guard let recording else { return objective.hessianBlockProduct(at: point, vectors) }
-        return objective.hessianBlockProduct(replaying: recording.value { objective.recordedGradients(at: point) }, vectors)
-    }
-}
-
-/// A value made by the first caller that asks for it and shared with every later one, across copies of its owner.
-final class RecordedOnce<Value>: @unchecked Sendable {
-    // @unchecked: `value` is written once, under `lock`, and only read after that.
-    private let lock = NSLock()
-    private var made: Value?
-
-    func value(_ make: () -> Value) -> Value {
-        lock.lock()
-        defer { lock.unlock() }
-        if let made { return made }
-        let value = make()
-        made = value
-        return value
+        recording.products(vectors, of: objective) { objective.recordedGradients(at: point) } otherwise: {
+            objective.hessianBlockProduct(at: point, vectors)
+        }
     }
 }
 
 /// The generalised Gauss-Newton matrix `G = (1/N) sum_i J_i^T H_{z,i} J_i` (Schraudolph 2002), J_i the Jacobian of
 /// sample i's outputs and H_{z,i} its loss's Hessian with respect to them: positive semi-definite for
-/// cross-entropy and MSE, and equal to the Hessian where the model is linear in its parameters.
+/// cross-entropy and MSE, and equal to the Hessian where the model is linear in its parameters. On one batch the
+/// first product records the forward pass and later ones replay it.
 public struct GGNOperator<Scalar: TensorScalar>: CurvatureOperator {
     public let objective: Objective<Scalar>
     public let point: Tensor<Scalar>
+    let recording: RecordedOnce<RecordedOutputs<Scalar>>
     public init(_ objective: Objective<Scalar>) {
         self.objective = objective
         point = objective.point
+        recording = RecordedOnce(objective)
     }
-    public func products(_ vectors: [Tensor<Scalar>]) -> [Tensor<Scalar>] { objective.ggnBlockProduct(at: point, vectors) }
+    public func products(_ vectors: [Tensor<Scalar>]) -> [Tensor<Scalar>] {
+        recording.products(vectors, of: objective) { objective.recordedOutputs(at: point, .ggn) } otherwise: {
+            objective.ggnBlockProduct(at: point, vectors)
+        }
+    }
 }
 
 /// The empirical Fisher `F = (1/N) sum_i g_i g_i^T`, g_i the gradient of sample i's loss at its observed target
-/// (Kunstner et al. 2019 on how it differs from the Fisher).
+/// (Kunstner et al. 2019 on how it differs from the Fisher). On one batch the first product records the forward pass
+/// and later ones replay it.
 public struct EmpiricalFisherOperator<Scalar: TensorScalar>: CurvatureOperator {
     public let objective: Objective<Scalar>
     public let point: Tensor<Scalar>
+    let recording: RecordedOnce<RecordedOutputs<Scalar>>
     public init(_ objective: Objective<Scalar>) {
         self.objective = objective
         point = objective.point
+        recording = RecordedOnce(objective)
     }
     public func products(_ vectors: [Tensor<Scalar>]) -> [Tensor<Scalar>] {
-        objective.empiricalFisherBlockProduct(at: point, vectors)
+        recording.products(vectors, of: objective) { objective.recordedOutputs(at: point, .empiricalFisher) } otherwise: {
+            objective.empiricalFisherBlockProduct(at: point, vectors)
+        }
     }
 }
 
 /// The Monte-Carlo Fisher: `(1/(N S)) sum_i sum_s g_is g_is^T`, g_is the gradient of sample i's loss at a target
 /// drawn from the model's predictive distribution, S draws per sample. The draws are fixed by `seed` (batch b uses
-/// stream b), so the operator is one symmetric matrix that every product sees; its expectation is the GGN.
+/// stream b), so the operator is one symmetric matrix that every product sees; its expectation is the GGN. On one
+/// batch the first product records the forward pass and the draws, and later ones replay them.
 public struct MonteCarloFisherOperator<Scalar: TensorScalar>: CurvatureOperator {
     public let objective: Objective<Scalar>
     public let point: Tensor<Scalar>
     public let seed: UInt64
     public let samples: Int
+    let recording: RecordedOnce<RecordedOutputs<Scalar>>
     public init(_ objective: Objective<Scalar>, seed: UInt64, samples: Int = 1) {
         precondition(samples >= 1, "Monte-Carlo Fisher needs at least one sample")
         self.objective = objective
         point = objective.point
         self.seed = seed
         self.samples = samples
+        recording = RecordedOnce(objective)
     }
     public func products(_ vectors: [Tensor<Scalar>]) -> [Tensor<Scalar>] {
-        objective.monteCarloFisherBlockProduct(at: point, vectors, seed: seed, samples: samples)
+        recording.products(vectors, of: objective) {
+            objective.recordedOutputs(at: point, .monteCarloFisher(seed: seed, samples: samples))
+        } otherwise: {
+            objective.monteCarloFisherBlockProduct(at: point, vectors, seed: seed, samples: samples)
+        }
+    }
+}
+
+/// An operator's recorded batches, made by its first product and replayed by every later one (and shared by copies
+/// of the operator), when the objective's data is one batch. With several batches nothing is kept, since every
+/// batch's recording at once would hold the activations of the whole data set: each product records afresh.
+final class RecordedOnce<Recorded: RecordedBatch>: @unchecked Sendable {
+    // @unchecked: `made` is written once, under `lock`, and only read after that.
+    private let lock = NSLock()
+    private var made: [Recorded]?
+    /// Whether products after the first replay the recording.
+    let replays: Bool
+
+    init<Scalar>(_ objective: Objective<Scalar>, when condition: Bool = true) {
+        replays = condition && objective.batchCount == 1
+    }
+
+    func products(_ vectors: [Tensor<Recorded.Scalar>], of objective: Objective<Recorded.Scalar>, record: () -> [Recorded],
+                  otherwise fresh: () -> [Tensor<Recorded.Scalar>]) -> [Tensor<Recorded.Scalar>] {
+        guard replays else { return fresh() }
+        return objective.blockProduct(replaying: recorded(record), vectors)
+    }
+
+    private func recorded(_ record: () -> [Recorded]) -> [Recorded] {
+        lock.lock()
+        defer { lock.unlock() }
+        if let made { return made }
+        let value = record()
+        made = value
+        return value
     }
 }
 

@@ -238,7 +238,7 @@ public struct Objective<Scalar: TensorScalar>: Sendable {
         var parts = [[(Scalar, Tensor<Scalar>)]](repeating: [], count: vectors.count)
         for batch in weightedBatches {
             let recorded = recordedGradient(at: theta, on: batch)
-            for (index, v) in vectors.enumerated() { parts[index].append((batch.weight, recorded.hessianProduct(v))) }
+            for (index, v) in vectors.enumerated() { parts[index].append((batch.weight, recorded.product(v))) }
         }
         return accumulateBlock(parts)
     }
@@ -258,9 +258,10 @@ public struct Objective<Scalar: TensorScalar>: Sendable {
         return RecordedGradient(weight: batch.weight, linearization: linearization, variables: variables, gradient: gradient)
     }
 
-    /// `H v` for each of `vectors` from recorded gradients (``recordedGradients(at:)``): only the tangent rules run.
-    func hessianBlockProduct(replaying recorded: [RecordedGradient<Scalar>], _ vectors: [Tensor<Scalar>]) -> [Tensor<Scalar>] {
-        accumulateBlock(vectors.map { v in recorded.map { ($0.weight, $0.hessianProduct(v)) } })
+    /// The products with `vectors` of the matrix whose batches were recorded (``recordedGradients(at:)``,
+    /// ``recordedOutputs(at:_:)``): no value is recomputed.
+    func blockProduct<Recorded: RecordedBatch<Scalar>>(replaying recorded: [Recorded], _ vectors: [Tensor<Scalar>]) -> [Tensor<Scalar>] {
+        accumulateBlock(vectors.map { v in recorded.map { ($0.weight, $0.product(v)) } })
     }
 
     // MARK: Jacobian products of the model's outputs
@@ -294,12 +295,7 @@ public struct Objective<Scalar: TensorScalar>: Sendable {
     /// recorded forward pass's tangent rules, `H_loss (J v)` is the tangent of the loss's gradient with respect to the
     /// outputs, and `J^T` one backward pass through the recorded outputs.
     public func ggnBlockProduct(at theta: Tensor<Scalar>, _ vectors: [Tensor<Scalar>]) -> [Tensor<Scalar>] {
-        outputSpaceBlockProduct(at: theta, vectors) { outputs, batch, _ in
-            { jv in
-                let z = Variable.differentiable(outputs, tangent: jv)
-                return Self.tangent(of: gradients(of: loss(z, batch.targets), withRespectTo: [z])[0])
-            }
-        }
+        outputSpaceBlockProduct(at: theta, vectors, .ggn)
     }
 
     /// The empirical Fisher times `v`: `(1/N) sum_i g_i (g_i . v)`, g_i the gradient of sample i's loss l_i
@@ -311,10 +307,7 @@ public struct Objective<Scalar: TensorScalar>: Sendable {
     /// ``empiricalFisherVectorProduct(at:_:)`` for each of `vectors`, sharing each batch's forward pass and
     /// per-sample output gradients.
     public func empiricalFisherBlockProduct(at theta: Tensor<Scalar>, _ vectors: [Tensor<Scalar>]) -> [Tensor<Scalar>] {
-        outputSpaceBlockProduct(at: theta, vectors) { outputs, batch, _ in
-            let g = outputGradients(outputs, batch.targets)
-            return { jv in Self.fisherWeighting([g], jv) }
-        }
+        outputSpaceBlockProduct(at: theta, vectors, .empiricalFisher)
     }
 
     /// The Monte-Carlo Fisher times `v`: the empirical Fisher with targets drawn from the model's predictive
@@ -329,36 +322,55 @@ public struct Objective<Scalar: TensorScalar>: Sendable {
     public func monteCarloFisherBlockProduct(at theta: Tensor<Scalar>, _ vectors: [Tensor<Scalar>], seed: UInt64,
                                              samples: Int = 1) -> [Tensor<Scalar>] {
         precondition(samples >= 1, "Monte-Carlo Fisher needs at least one sample")
-        return outputSpaceBlockProduct(at: theta, vectors) { outputs, _, batchIndex in
-            var random = SeededRandom(seed: seed, stream: UInt64(batchIndex))
+        return outputSpaceBlockProduct(at: theta, vectors, .monteCarloFisher(seed: seed, samples: samples))
+    }
+
+    /// `J^T M_b J v` for each vector, summed over the batches with their weights, M_b the output-space factor
+    /// `weighting` makes of batch b. Each batch's forward pass is recorded once under a linearization; per vector,
+    /// `J v` replays its tangent rules and `J^T` is one backward pass through it.
+    func outputSpaceBlockProduct(at theta: Tensor<Scalar>, _ vectors: [Tensor<Scalar>], _ weighting: OutputWeighting) -> [Tensor<Scalar>] {
+        var parts = [[(Scalar, Tensor<Scalar>)]](repeating: [], count: vectors.count)
+        for (batchIndex, batch) in weightedBatches.enumerated() {
+            let recorded = recordedOutputs(at: theta, on: batch, index: batchIndex, weighting)
+            for (index, v) in vectors.enumerated() { parts[index].append((batch.weight, recorded.product(v))) }
+        }
+        return accumulateBlock(parts)
+    }
+
+    /// Every batch's outputs at `theta`, recorded under its own linearization with its output-space factor.
+    func recordedOutputs(at theta: Tensor<Scalar>, _ weighting: OutputWeighting) -> [RecordedOutputs<Scalar>] {
+        weightedBatches.enumerated().map { recordedOutputs(at: theta, on: $1, index: $0, weighting) }
+    }
+
+    func recordedOutputs(at theta: Tensor<Scalar>, on batch: (weight: Scalar, data: Dataset<Scalar>), index: Int,
+                         _ weighting: OutputWeighting) -> RecordedOutputs<Scalar> {
+        let linearization = Linearization<Scalar>()
+        let (variables, outputs) = linearization.recording {
+            let (variables, scope) = leaves(theta, linearization: linearization)
+            return (variables, model(batch.data, scope))
+        }
+        return RecordedOutputs(weight: batch.weight, linearization: linearization, variables: variables, outputs: outputs,
+                               factor: outputFactor(weighting, outputs.value, batch.data, index))
+    }
+
+    /// The map `u -> M_b u` of batch `index` with outputs `outputs`: the loss's Hessian with respect to the outputs
+    /// (GGN), or the Fisher's sum of outer products of per-sample output gradients, at the observed or drawn targets.
+    func outputFactor(_ weighting: OutputWeighting, _ outputs: Tensor<Scalar>, _ batch: Dataset<Scalar>,
+                      _ index: Int) -> (Tensor<Scalar>) -> Tensor<Scalar> {
+        switch weighting {
+        case .ggn:
+            return { [loss] jv in
+                let z = Variable.differentiable(outputs, tangent: jv)
+                return Self.tangent(of: gradients(of: loss(z, batch.targets), withRespectTo: [z])[0])
+            }
+        case .empiricalFisher:
+            let g = outputGradients(outputs, batch.targets)
+            return { jv in Self.fisherWeighting([g], jv) }
+        case .monteCarloFisher(let seed, let samples):
+            var random = SeededRandom(seed: seed, stream: UInt64(index))
             let draws = (0..<samples).map { _ in outputGradients(outputs, loss.sampledTargets(outputs, using: &random)) }
             return { jv in Self.fisherWeighting(draws, jv) }
         }
-    }
-
-    /// `J^T M_b J v` for each vector, summed over the batches with their weights, where `weighting(outputs, batch,
-    /// index)` gives the map `u -> M_b u` in output space. Each batch's forward pass is recorded once under a
-    /// linearization; per vector, `J v` replays its tangent rules and `J^T` is one backward pass through it.
-    func outputSpaceBlockProduct(
-        at theta: Tensor<Scalar>, _ vectors: [Tensor<Scalar>],
-        weighting: (Tensor<Scalar>, Dataset<Scalar>, Int) -> (Tensor<Scalar>) -> Tensor<Scalar>
-    ) -> [Tensor<Scalar>] {
-        var parts = [[(Scalar, Tensor<Scalar>)]](repeating: [], count: vectors.count)
-        for (batchIndex, batch) in weightedBatches.enumerated() {
-            let linearization = Linearization<Scalar>()
-            let (variables, outputs) = linearization.recording {
-                let (variables, scope) = leaves(theta, linearization: linearization)
-                return (variables, model(batch.data, scope))
-            }
-            let outputWeighting = weighting(outputs.value, batch.data, batchIndex)
-            for (index, v) in vectors.enumerated() {
-                let tangents = Self.split(v, like: variables).map(\.value)
-                let jv = linearization.replay(leaves: Array(zip(variables, tangents)), outputs: [outputs])[0]
-                let u = Variable(outputWeighting(jv))
-                parts[index].append((batch.weight, Self.flatten(gradients(of: outputs.dot(u), withRespectTo: variables))))
-            }
-        }
-        return accumulateBlock(parts)
     }
 
     /// The rows `grad_z l_i` of the per-sample losses' output gradients: l_i depends only on z_i, so the gradient of
@@ -411,7 +423,7 @@ extension Objective {
 /// One batch's forward and backward passes at a point, recorded under a linearization with the batch's weight: the
 /// Hessian times `v` at that point is the gradient's tangent when the parameters carry `v`, and replaying the recorded
 /// tangent rules gives it without recomputing any value (Pearlmutter 1994, forward-over-reverse).
-struct RecordedGradient<Scalar: TensorScalar>: @unchecked Sendable {
+struct RecordedGradient<Scalar: TensorScalar>: RecordedBatch, @unchecked Sendable {
     // @unchecked: built once, then only read; `Linearization.replay` does not change the recording.
     let weight: Scalar
     let linearization: Linearization<Scalar>
@@ -419,8 +431,40 @@ struct RecordedGradient<Scalar: TensorScalar>: @unchecked Sendable {
     let gradient: [Variable<Scalar>]
 
     /// This batch's `H v`.
-    func hessianProduct(_ v: Tensor<Scalar>) -> Tensor<Scalar> {
+    func product(_ v: Tensor<Scalar>) -> Tensor<Scalar> {
         let tangents = Objective<Scalar>.split(v, like: variables).map(\.value)
         return Tensor(concatenating: linearization.replay(leaves: Array(zip(variables, tangents)), outputs: gradient))
+    }
+}
+
+/// One batch of a curvature matrix, recorded at a point with the batch's weight: its share of the matrix's product
+/// with any vector, without recomputing a value.
+protocol RecordedBatch<Scalar>: Sendable {
+    associatedtype Scalar: TensorScalar
+    var weight: Scalar { get }
+    func product(_ v: Tensor<Scalar>) -> Tensor<Scalar>
+}
+
+/// The output-space factor M of a matrix `J^T M J` (``Objective/outputSpaceBlockProduct(at:_:_:)``).
+enum OutputWeighting: Sendable {
+    case ggn, empiricalFisher
+    case monteCarloFisher(seed: UInt64, samples: Int)
+}
+
+/// One batch's forward pass at a point, recorded under a linearization, with its output-space factor M_b: the batch's
+/// `J^T M_b J v` is a replay of the tangent rules (`J v`), M_b, and one backward pass through the recorded outputs.
+struct RecordedOutputs<Scalar: TensorScalar>: RecordedBatch, @unchecked Sendable {
+    // @unchecked: built once, then only read; the replay and the backward pass do not change the recording.
+    let weight: Scalar
+    let linearization: Linearization<Scalar>
+    let variables: [Variable<Scalar>]
+    let outputs: Variable<Scalar>
+    let factor: (Tensor<Scalar>) -> Tensor<Scalar>
+
+    /// This batch's `J^T M_b J v`.
+    func product(_ v: Tensor<Scalar>) -> Tensor<Scalar> {
+        let tangents = Objective<Scalar>.split(v, like: variables).map(\.value)
+        let jv = linearization.replay(leaves: Array(zip(variables, tangents)), outputs: [outputs])[0]
+        return Objective<Scalar>.flatten(gradients(of: outputs.dot(Variable(factor(jv))), withRespectTo: variables))
     }
 }

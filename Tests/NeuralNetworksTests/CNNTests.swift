@@ -166,11 +166,11 @@ func tinyCNNState() -> (ParameterSet<Double>, ParameterSet<Double>) {
         }
     }
 
-    @Test func hessianOperatorReplaysOneRecordingForEveryProduct() {
+    @Test func curvatureOperatorsReplayOneRecordingForEveryProduct() {
         for mode in [BatchNormMode.eval, .train] {
             let f = objective(batchSize: 6, mode: mode)
             let op = HessianOperator(f)
-            #expect(op.replaysRecording)
+            #expect(op.recording.replays)
             let vectors = (0..<3).map { gaussian([f.dimension], seed: 40 + UInt64($0)) }
             let fresh = vectors.map { f.hessianVectorProduct(at: f.point, $0) }
             // The first product records; singles, a block and a repeat afterwards all replay the same recording.
@@ -180,11 +180,30 @@ func tinyCNNState() -> (ParameterSet<Double>, ParameterSet<Double>) {
                 #expect((product - expected).maxAbsolute() < 1e-12 * expected.maxAbsolute(), "\(mode)")
             }
         }
+        // The GGN and both Fishers record the forward pass (and the Fisher's output gradients or draws) the same way.
+        let f = objective(batchSize: 6)
+        let vectors = (0..<3).map { gaussian([f.dimension], seed: 50 + UInt64($0)) }
+        let fresh: [CurvatureMatrix: (Tensor<Double>) -> Tensor<Double>] = [
+            .hessian: { f.hessianVectorProduct(at: f.point, $0) }, .ggn: { f.ggnVectorProduct(at: f.point, $0) },
+            .fisher: { f.empiricalFisherVectorProduct(at: f.point, $0) },
+            .monteCarloFisher: { f.monteCarloFisherVectorProduct(at: f.point, $0, seed: 8, samples: 2) }]
+        #expect(GGNOperator(f).recording.replays && EmpiricalFisherOperator(f).recording.replays)
+        #expect(MonteCarloFisherOperator(f, seed: 8, samples: 2).recording.replays)
+        for matrix in CurvatureMatrix.allCases {
+            let op = f.curvature(matrix, seed: 8, samples: 2)
+            let expected = vectors.map { fresh[matrix]!($0) }
+            let replayed = vectors.map { op.apply($0) } + op.apply(block: vectors)
+            for (product, expected) in zip(replayed, expected + expected) {
+                #expect(expected.maxAbsolute() > 0)
+                #expect((product - expected).maxAbsolute() < 1e-12 * expected.maxAbsolute(), "\(matrix)")
+            }
+        }
         // Several batches would keep every batch's activations, and reverse-over-reverse has nothing to replay.
-        #expect(!HessianOperator(objective(batchSize: 4)).replaysRecording)
+        #expect(!HessianOperator(objective(batchSize: 4)).recording.replays)
+        #expect(!GGNOperator(objective(batchSize: 4)).recording.replays)
         var reverse = objective(batchSize: 6)
         reverse.hessianProductMode = .reverseOverReverse
-        #expect(!HessianOperator(reverse).replaysRecording)
+        #expect(!HessianOperator(reverse).recording.replays)
     }
 
     @Test func trainModeDerivativesMatchFiniteDifferences() {
