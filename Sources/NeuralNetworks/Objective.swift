@@ -235,12 +235,7 @@ public struct Objective<Scalar: TensorScalar>: Sendable {
     /// `H v` for each of `vectors`: the forward and backward passes run once per batch under a linearization, whose
     /// tangent rules are then replayed per vector with the parameters' tangents `v`.
     func forwardOverReverseBlock(at theta: Tensor<Scalar>, _ vectors: [Tensor<Scalar>]) -> [Tensor<Scalar>] {
-        var parts = [[(Scalar, Tensor<Scalar>)]](repeating: [], count: vectors.count)
-        for batch in weightedBatches {
-            let recorded = recordedGradient(at: theta, on: batch)
-            for (index, v) in vectors.enumerated() { parts[index].append((batch.weight, recorded.product(v))) }
-        }
-        return accumulateBlock(parts)
+        blockProduct(vectors) { batch, _ in recordedGradient(at: theta, on: batch) }
     }
 
     /// Every batch's gradient at `theta`, recorded under its own linearization, ready for any number of products.
@@ -256,6 +251,19 @@ public struct Objective<Scalar: TensorScalar>: Sendable {
             return (variables, gradients(of: batchLoss, withRespectTo: variables))
         }
         return RecordedGradient(weight: batch.weight, linearization: linearization, variables: variables, gradient: gradient)
+    }
+
+    /// The products with `vectors`, one batch at a time: `record(batch, index)` records it, every vector replays it,
+    /// and it is released before the next batch is recorded.
+    func blockProduct<Recorded: RecordedBatch<Scalar>>(
+        _ vectors: [Tensor<Scalar>], recordingEach record: ((weight: Scalar, data: Dataset<Scalar>), Int) -> Recorded
+    ) -> [Tensor<Scalar>] {
+        var parts = [[(Scalar, Tensor<Scalar>)]](repeating: [], count: vectors.count)
+        for (batchIndex, batch) in weightedBatches.enumerated() {
+            let recorded = record(batch, batchIndex)
+            for (index, v) in vectors.enumerated() { parts[index].append((batch.weight, recorded.product(v))) }
+        }
+        return accumulateBlock(parts)
     }
 
     /// The products with `vectors` of the matrix whose batches were recorded (``recordedGradients(at:)``,
@@ -329,12 +337,7 @@ public struct Objective<Scalar: TensorScalar>: Sendable {
     /// `weighting` makes of batch b. Each batch's forward pass is recorded once under a linearization; per vector,
     /// `J v` replays its tangent rules and `J^T` is one backward pass through it.
     func outputSpaceBlockProduct(at theta: Tensor<Scalar>, _ vectors: [Tensor<Scalar>], _ weighting: OutputWeighting) -> [Tensor<Scalar>] {
-        var parts = [[(Scalar, Tensor<Scalar>)]](repeating: [], count: vectors.count)
-        for (batchIndex, batch) in weightedBatches.enumerated() {
-            let recorded = recordedOutputs(at: theta, on: batch, index: batchIndex, weighting)
-            for (index, v) in vectors.enumerated() { parts[index].append((batch.weight, recorded.product(v))) }
-        }
-        return accumulateBlock(parts)
+        blockProduct(vectors) { batch, index in recordedOutputs(at: theta, on: batch, index: index, weighting) }
     }
 
     /// Every batch's outputs at `theta`, recorded under its own linearization with its output-space factor.
