@@ -132,7 +132,7 @@ final class RecordedOnce<Recorded: RecordedBatch>: @unchecked Sendable {
     /// Whether products after the first replay the recording.
     let replays: Bool
 
-    init<Scalar>(_ objective: Objective<Scalar>, when condition: Bool = true) {
+    init(_ objective: Objective<Recorded.Scalar>, when condition: Bool = true) {
         replays = condition && objective.batchCount == 1
     }
 
