@@ -147,6 +147,9 @@ extension Tensor {
         let (n, h, width) = (inputs[0].shape[0], inputs[0].shape[2], inputs[0].shape[3])
         let (oh, ow) = geometry.outputSize(height: h, width: width)
         let (co, k, l) = (w0.shape[0], w0.count / w0.shape[0], oh * ow)
+        if n > 0, let small = SmallMapConvolution(geometry, channels: inputs[0].shape[1], height: h, width: width, outputChannels: co) {
+            return convolutions(of: inputs, outputs, small, outputShape: [n, co, oh, ow])
+        }
         let results = withOutputs(outputs.count, size: n * co * l) { out in
             withPointers(to: inputs + outputs.flatMap { $0.map(\.w) }) { pointers in
                 guard let pointers, k > 0, n > 0 else { return out.forEach { $0.initialize(repeating: 0, count: n * co * l) } }
@@ -188,6 +191,9 @@ extension Tensor {
         let (g0, w0) = terms[0]
         let (n, c, h, width) = (inputShape[0], inputShape[1], inputShape[2], inputShape[3])
         let (co, k, l) = (w0.shape[0], w0.count / w0.shape[0], g0.shape[2] * g0.shape[3])
+        if n > 0, let small = SmallMapConvolution(geometry, channels: c, height: h, width: width, outputChannels: co) {
+            return convolutionInputAdjoint(sum: terms, small, inputShape: inputShape)
+        }
         let x = [Scalar](unsafeUninitializedCapacity: n * c * h * width) { out, initialized in
             withPointers(to: terms.flatMap { [$0.g, $0.w] }) { pointers in
                 guard let out = out.baseAddress, let pointers, k > 0, l > 0, n > 0 else {
@@ -241,6 +247,10 @@ extension Tensor {
         let g0 = outputs[0][0].g
         let n = inputs[0].shape[0]
         let co = weightShape[0], k = weightShape.dropFirst().reduce(1, *), l = g0.shape[2] * g0.shape[3]
+        if n > 0, let small = SmallMapConvolution(geometry, channels: inputs[0].shape[1], height: inputs[0].shape[2],
+                                                  width: inputs[0].shape[3], outputChannels: co) {
+            return convolutionWeightAdjoints(of: inputs, outputs, small, weightShape: weightShape)
+        }
         // One partial product per chunk and output, summed in chunk order below.
         let chunks = chunkCount(samples: n, l: l, k: k, bytes: chunkBytes)
         // Uninitialised: each chunk's first GEMM writes its partial (beta 0); zeros when there is nothing to multiply.

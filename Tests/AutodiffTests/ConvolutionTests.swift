@@ -166,6 +166,58 @@ func naiveConv2d(_ x: Tensor<Double>, _ w: Tensor<Double>, _ b: Tensor<Double>?,
         for (a, b) in zip(direct, replayed) { #expect(a.tangent!.scalars == b.scalars) }
     }
 
+    /// Maps no larger than the kernel (ResNet's 2 x 2 and 1 x 1 stages) go through one dense matrix instead of
+    /// im2col: every kernel against the naive loops and the adjoint identities, with strides, dilations, offsets that
+    /// reach no input, several terms and shared inputs.
+    @Test(arguments: [
+        ([3, 4, 1, 1], [5, 4, 3, 3], (1, 1), (1, 1), (1, 1)),  // a 1 x 1 map: only the centre offset reaches it
+        ([3, 4, 2, 2], [5, 4, 3, 3], (1, 1), (1, 1), (1, 1)),  // 2 x 2: four offsets per output position
+        ([2, 3, 2, 2], [4, 3, 3, 3], (2, 2), (1, 1), (1, 1)),  // ResNet's strided block entry, 2 x 2 -> 1 x 1
+        ([2, 3, 2, 3], [4, 3, 3, 2], (1, 2), (2, 0), (2, 1)),  // dilated, uneven padding and stride
+        ([2, 3, 1, 1], [4, 3, 1, 1], (1, 1), (0, 0), (1, 1)),  // a 1 x 1 kernel on a 1 x 1 map
+    ] as [([Int], [Int], (Int, Int), (Int, Int), (Int, Int))])
+    func smallMapsThroughOneMatrixMatchTheDirectLoops(input: [Int], weight: [Int], stride: (Int, Int), padding: (Int, Int),
+                                                       dilation: (Int, Int)) {
+        let geometry = WindowGeometry(kernel: (weight[2], weight[3]), stride: stride, padding: padding, dilation: dilation)
+        #expect(SmallMapConvolution(geometry, channels: input[1], height: input[2], width: input[3], outputChannels: weight[0]) != nil)
+        let x = randomTensor(input, seed: 60), dx = randomTensor(input, seed: 61)
+        let w = randomTensor(weight, seed: 62), dw = randomTensor(weight, seed: 63)
+        func naive(_ x: Tensor<Double>, _ w: Tensor<Double>) -> Tensor<Double> {
+            naiveConv2d(x, w, nil, stride: stride, padding: padding, dilation: dilation, groups: 1)
+        }
+        let y = Tensor.convolution(x, w, geometry)
+        #expect((y - naive(x, w)).maxAbsolute() < 1e-12)
+        let outputs = Tensor.convolutions(of: [x, dx], [[(0, w)], [(1, w), (0, dw)]], geometry)
+        #expect(outputs[0].scalars == y.scalars)
+        #expect((outputs[1] - naive(dx, w) - naive(x, dw)).maxAbsolute() < 1e-12)
+        // <conv(x, W), g> = <x, input adjoint> = <W, weight adjoint>, term by term and summed.
+        let g = randomTensor(y.shape, seed: 64), dg = randomTensor(y.shape, seed: 65)
+        let inputAdjoint = Tensor.convolutionInputAdjoint(g, w, geometry, inputShape: input)
+        let weightAdjoint = Tensor.convolutionWeightAdjoint(g, x, geometry, weightShape: weight)
+        #expect(abs(x.dot(inputAdjoint) - y.dot(g)) < 1e-10 * abs(y.dot(g)))
+        #expect(abs(w.dot(weightAdjoint) - y.dot(g)) < 1e-10 * abs(y.dot(g)))
+        let inputs = Tensor.convolutionInputAdjoint(sum: [(g, w), (dg, dw)], geometry, inputShape: input)
+        #expect((inputs - inputAdjoint - Tensor.convolutionInputAdjoint(dg, dw, geometry, inputShape: input)).maxAbsolute() < 1e-12)
+        let adjoints = Tensor.convolutionWeightAdjoints(of: [x, dx], [[(g, 0)], [(dg, 0), (g, 1)]], geometry, weightShape: weight)
+        #expect(adjoints[0].scalars == weightAdjoint.scalars)
+        #expect(abs(dw.dot(adjoints[1]) - naive(x, dw).dot(dg) - naive(dx, dw).dot(g)) < 1e-10 * abs(dw.dot(adjoints[1])))
+        // Offsets that reach no input position get no gradient.
+        if input[2] == 1 && input[3] == 1 && weight[2] == 3 {
+            for o in 0..<weight[0] { for c in 0..<weight[1] { for i in 0..<3 { for j in 0..<3 where (i, j) != (1, 1) {
+                #expect(weightAdjoint[o, c, i, j] == 0)
+            } } } }
+        }
+    }
+
+    /// The dense path only where it costs no more than im2col: maps up to kh kw positions, and a bounded matrix.
+    @Test func smallMapPathOnlyForMapsNoLargerThanTheKernel() {
+        let geometry = WindowGeometry(kernel: (3, 3), padding: (1, 1))
+        #expect(SmallMapConvolution(geometry, channels: 512, height: 1, width: 1, outputChannels: 512) != nil)
+        #expect(SmallMapConvolution(geometry, channels: 256, height: 2, width: 2, outputChannels: 256) != nil)
+        #expect(SmallMapConvolution(geometry, channels: 128, height: 4, width: 4, outputChannels: 128) == nil)
+        #expect(SmallMapConvolution(geometry, channels: 1 << 12, height: 3, width: 3, outputChannels: 1 << 12) == nil)
+    }
+
     @Test func kernelsOnTwoWorkersEqualOneWorkerBitForBit() {
         // Many chunks (one sample each) claimed by two workers in whatever order: the same bits as one worker, since
         // each chunk's output and the weight adjoint's chunk-ordered sum depend only on the chunking.
