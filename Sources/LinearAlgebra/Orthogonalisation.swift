@@ -4,29 +4,29 @@ extension Tensor where Scalar == Double {
     /// Coordinates per chunk: the chunk of `self` stays in cache while every basis vector's chunk streams past.
     static let projectionChunk = 8192
 
-    /// `self` minus its projections on the orthonormal `vectors`, by classical Gram-Schmidt applied twice (as
-    /// accurate as modified Gram-Schmidt twice, Giraud et al. 2005). Each pass reads every vector twice, chunk by
-    /// chunk on ``ParallelLoop``'s workers, where modified Gram-Schmidt reads it twice and `self` three times per
-    /// vector. The coefficients add the chunks' partial dot products in chunk order, so the result does not depend on
-    /// the thread count.
-    public mutating func subtractProjections(on vectors: [Tensor<Double>]) {
-        subtractProjections(onStored: vectors)
+    /// `self` minus its projections on the orthonormal `vectors`, by classical Gram-Schmidt applied `passes` times
+    /// (twice is as accurate as modified Gram-Schmidt twice, Giraud et al. 2005). Each pass reads every vector twice,
+    /// chunk by chunk on ``ParallelLoop``'s workers, where modified Gram-Schmidt reads it twice and `self` three times
+    /// per vector. The coefficients add the chunks' partial dot products in chunk order, so the result does not
+    /// depend on the thread count.
+    public mutating func subtractProjections(on vectors: [Tensor<Double>], passes: Int = 2) {
+        subtractProjections(onStored: vectors, passes: passes)
     }
 
     /// The same on orthonormal vectors stored in Float (a Lanczos basis of an operator evaluated in Float, at half
     /// the memory): the coefficients and the update are computed in Double.
-    public mutating func subtractProjections(on vectors: [Tensor<Float>]) {
-        subtractProjections(onStored: vectors)
+    public mutating func subtractProjections(on vectors: [Tensor<Float>], passes: Int = 2) {
+        subtractProjections(onStored: vectors, passes: passes)
     }
 
     @_specialize(where Stored == Float)
     @_specialize(where Stored == Double)
-    private mutating func subtractProjections<Stored: TensorScalar & SIMDScalar>(onStored vectors: [Tensor<Stored>]) {
+    private mutating func subtractProjections<Stored: TensorScalar & SIMDScalar>(onStored vectors: [Tensor<Stored>], passes: Int) {
         guard !vectors.isEmpty else { return }
         let n = count, m = vectors.count
         let chunk = Self.projectionChunk, chunks = (n + chunk - 1) / chunk
         precondition(vectors.allSatisfy { $0.count == n }, "subtractProjections: vectors of other lengths than \(n)")
-        for _ in 0..<2 {
+        for _ in 0..<passes {
             var partials = [Double](repeating: 0, count: chunks * m)
             withUnsafeBufferPointer { w in
                 partials.withUnsafeMutableBufferPointer { partial in
