@@ -150,7 +150,7 @@ extension Tensor {
         if n > 0, let small = SmallMapConvolution(geometry, channels: inputs[0].shape[1], height: h, width: width, outputChannels: co) {
             return convolutions(of: inputs, outputs, small, outputShape: [n, co, oh, ow])
         }
-        let results = withOutputs(outputs.count, size: n * co * l) { out in
+        let results = [Scalar].uninitialized(outputs.count, size: n * co * l) { out in
             withPointers(to: inputs + outputs.flatMap { $0.map(\.w) }) { pointers in
                 guard let pointers, k > 0, n > 0 else { return out.forEach { $0.initialize(repeating: 0, count: n * co * l) } }
                 forEachChunk(windowsOf: pointers, inputShape: inputs[0].shape, reads: outputs.flatMap { $0.map(\.input) }, geometry,
@@ -254,7 +254,7 @@ extension Tensor {
         // One partial product per chunk and output, summed in chunk order below.
         let chunks = chunkCount(samples: n, l: l, k: k, bytes: chunkBytes)
         // Uninitialised: each chunk's first GEMM writes its partial (beta 0); zeros when there is nothing to multiply.
-        var partials = withOutputs(outputs.count, size: max(1, chunks) * co * k) { partial in
+        var partials = [Scalar].uninitialized(outputs.count, size: max(1, chunks) * co * k) { partial in
             withPointers(to: inputs + outputs.flatMap { $0.map(\.g) }) { pointers in
                 guard let pointers, k > 0, l > 0, n > 0 else {
                     return partial.forEach { $0.initialize(repeating: 0, count: max(1, chunks) * co * k) }
@@ -355,23 +355,6 @@ extension Tensor {
             }
         }
         bind(0)
-    }
-
-    /// `count` arrays of `size` elements, uninitialised, written by `body` through their base addresses.
-    private static func withOutputs(_ count: Int, size: Int, _ body: ([UnsafeMutablePointer<Scalar>]) -> Void) -> [[Scalar]] {
-        func nest(_ pointers: [UnsafeMutablePointer<Scalar>]) -> [[Scalar]] {
-            guard pointers.count < count else {
-                body(pointers)
-                return []
-            }
-            var rest: [[Scalar]] = []
-            let array = [Scalar](unsafeUninitializedCapacity: max(1, size)) { buffer, initialized in
-                rest = nest(pointers + [buffer.baseAddress!])
-                initialized = size
-            }
-            return [array] + rest
-        }
-        return nest([])
     }
 }
 

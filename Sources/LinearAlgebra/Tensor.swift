@@ -174,3 +174,23 @@ extension Tensor {
         self.init(values)
     }
 }
+
+extension Array where Element: TensorScalar {
+    /// `count` arrays of `size` elements, uninitialised, written by `body` through their base addresses, all at once
+    /// (a kernel that writes several outputs in one pass over its inputs), without a copy.
+    public static func uninitialized(_ count: Int, size: Int, _ body: ([UnsafeMutablePointer<Element>]) -> Void) -> [[Element]] {
+        func nest(_ pointers: [UnsafeMutablePointer<Element>]) -> [[Element]] {
+            guard pointers.count < count else {
+                body(pointers)
+                return []
+            }
+            var rest: [[Element]] = []
+            let array = [Element](unsafeUninitializedCapacity: Swift.max(1, size)) { buffer, initialized in
+                rest = nest(pointers + [buffer.baseAddress!])
+                initialized = size
+            }
+            return [array] + rest
+        }
+        return nest([])
+    }
+}

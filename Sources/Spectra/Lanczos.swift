@@ -163,22 +163,19 @@ public struct LanczosSolver: Sendable {
                 let j = basis.count - 1
                 var w = linearOperator.apply(v)
                 matvecs += 1
-                t[j][j] = w.dot(v)
+                t[j][j] = w.chunkedDot(v)
                 // Full reorthogonalisation against the basis and the deflated vectors. The recurrence's own terms
                 // (column j of T: alpha v_j, beta v_(j-1), or a restart's couplings) go first, vector by vector, so
                 // what is left along the basis is rounding, which one classical Gram-Schmidt pass removes; a second
                 // pass runs only when the first removed much (Daniel, Gragg, Kaufman and Stewart 1976: the norm fell
                 // below 1/sqrt 2 of what it was). Each pass reads the whole basis twice: at ResNet-18's size the
                 // basis is gigabytes, and a second pass on every step took a fifth of a top-3 run.
-                basis.subtract((0...j).map { t[$0][j] }, from: &w)
-                let recurrenceNorm = w.norm()
+                let recurrenceNorm = basis.subtract((0...j).map { t[$0][j] }, from: &w)
                 w.subtractProjections(on: deflation, passes: 1)
-                basis.subtractProjections(from: &w, passes: 1)
-                beta = w.norm()
+                beta = basis.subtractProjections(from: &w, passes: 1)
                 if beta < recurrenceNorm / 2.squareRoot() {
                     w.subtractProjections(on: deflation, passes: 1)
-                    basis.subtractProjections(from: &w, passes: 1)
-                    beta = w.norm()
+                    beta = basis.subtractProjections(from: &w, passes: 1)
                 }
                 residual = w
                 next = nil
@@ -213,21 +210,26 @@ public struct LanczosSolver: Sendable {
             // leading pairs so they are locked and the search goes on in their complement.
             let leading = isConverged.firstIndex(of: false) ?? isConverged.count
             if !done && restarts >= 10 && leading >= 1 {
-                return (wanted.prefix(leading).map { (value: values[$0], vector: ritzVector($0)) }, matvecs, restarts, true)
+                let pairs = Array(wanted.prefix(leading))
+                return (zip(pairs, ritzVectors(pairs)).map { (value: values[$0], vector: $1) }, matvecs, restarts, true)
             }
-            func ritzVector(_ row: Int) -> Tensor<Double> {
-                let y = basis.combination((0..<size).map { vectors[row, $0] })
-                return y * (1 / y.norm())
+            /// The unit Ritz vectors of these eigenpairs of T, in one pass over the basis.
+            func ritzVectors(_ rows: [Int]) -> [Tensor<Double>] {
+                basis.combinations(rows.map { row in (0..<size).map { vectors[row, $0] } }).map { y in
+                    var y = y
+                    y *= 1 / y.chunkedDot(y).squareRoot()
+                    return y
+                }
             }
             if done || size < m || matvecs >= budget {  // converged, the whole space spanned, or out of products
-                return (wanted.map { (value: values[$0], vector: ritzVector($0)) }, matvecs, restarts, done)
+                return (zip(wanted, ritzVectors(wanted)).map { (value: values[$0], vector: $1) }, matvecs, restarts, done)
             }
             // Thick restart: keep the wanted Ritz vectors and about half the rest; continue from the residual.
             restarts += 1
             observe(.restart(restarts: restartsBefore + restarts, products: before + matvecs, residuals: residuals))
             let keep = min(m - 1, max(want + (m - want) / 2, want + 1))
             let kept = Array(order.prefix(keep))
-            basis.replace(with: kept.map(ritzVector))
+            basis.replace(with: ritzVectors(kept))
             t = [[Double]](repeating: [Double](repeating: 0, count: m), count: m)
             for (i, row) in kept.enumerated() {
                 t[i][i] = values[row]
@@ -266,26 +268,23 @@ struct KrylovBasis {
         return floats[floats.count - 1].converted(to: Double.self)
     }
 
-    func subtractProjections(from w: inout Tensor<Double>, passes: Int = 2) {
-        if inFloat { w.subtractProjections(on: floats, passes: passes) } else { w.subtractProjections(on: doubles, passes: passes) }
+    /// `w` minus its projections on the basis (``Tensor/subtractProjections(on:passes:)``); returns its norm.
+    @discardableResult
+    func subtractProjections(from w: inout Tensor<Double>, passes: Int = 2) -> Double {
+        inFloat ? w.subtractProjections(on: floats, passes: passes) : w.subtractProjections(on: doubles, passes: passes)
     }
 
-    /// `w` minus the basis vectors weighted by `coefficients` (vector i by `coefficients[i]`; zeros skip their vector).
-    func subtract(_ coefficients: [Double], from w: inout Tensor<Double>) {
-        for (i, c) in coefficients.enumerated() where c != 0 {
-            if inFloat { w.addScaled(floats[i], by: -c) } else { w.addScaled(doubles[i], by: -c) }
-        }
+    /// `w` minus the basis vectors weighted by `coefficients` (one per vector so far; zeros skip their vector);
+    /// returns its norm.
+    func subtract(_ coefficients: [Double], from w: inout Tensor<Double>) -> Double {
+        inFloat ? w.subtract(coefficients, of: Array(floats.prefix(coefficients.count)))
+            : w.subtract(coefficients, of: Array(doubles.prefix(coefficients.count)))
     }
 
-    /// The sum of the basis vectors weighted by `coefficients` (one per vector).
-    func combination(_ coefficients: [Double]) -> Tensor<Double> {
-        var y = Tensor<Double>(zeros: [inFloat ? floats.first?.count ?? 0 : doubles.first?.count ?? 0])
-        if inFloat {
-            for (v, c) in zip(floats, coefficients) { y.addScaled(v, by: c) }
-        } else {
-            for (v, c) in zip(doubles, coefficients) { y.addScaled(v, by: c) }
-        }
-        return y
+    /// For each row of coefficients (one per vector), the sum of the basis vectors weighted by it: one pass over
+    /// the basis for all of them.
+    func combinations(_ rows: [[Double]]) -> [Tensor<Double>] {
+        inFloat ? Tensor.combinations(rows, of: floats) : Tensor.combinations(rows, of: doubles)
     }
 
     mutating func replace(with vectors: [Tensor<Double>]) {

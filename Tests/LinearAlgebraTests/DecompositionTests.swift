@@ -163,4 +163,35 @@ import Testing
         BLASThreads.with(2) { two.subtractProjections(on: basis) }
         #expect(one.scalars == two.scalars)
     }
+
+    /// The Lanczos step's chunked kernels against plain loops, on both basis precisions, and with the same bits on
+    /// one thread and two: a combination subtracted with its norm, one projection pass with its norm, an inner
+    /// product, and several combinations in one pass.
+    @Test func chunkedLanczosKernelsMatchPlainLoopsOnAnyThreadCount() {
+        let (basis, v) = vectors(5 * Tensor<Double>.projectionChunk + 3, 4)
+        let floats = basis.map { $0.converted(to: Float.self) }
+        let coefficients = [0.5, 0, -2, 1.25]
+        var expected = v
+        for (u, c) in zip(floats, coefficients) { expected.addScaled(u, by: -c) }
+        func kernels() -> [[Double]] {
+            var combined = v, projected = v
+            let combinedNorm = combined.subtract(coefficients, of: floats)
+            let projectedNorm = projected.subtractProjections(on: basis, passes: 1)
+            let rows = Tensor<Double>.combinations([coefficients, [1, 1, 1, 1]], of: floats)
+            return [combined.scalars, [combinedNorm, projectedNorm, v.chunkedDot(basis[0])], projected.scalars] + rows.map(\.scalars)
+        }
+        let one = BLASThreads.with(1) { kernels() }, two = BLASThreads.with(2) { kernels() }
+        #expect(one == two)
+        let norm = v.norm()
+        #expect((Tensor(one[0]) - expected).maxAbsolute() < 1e-14 * norm)
+        #expect(abs(one[1][0] - expected.norm()) < 1e-13 * norm)
+        var once = v
+        for u in basis { once.addScaled(u, by: -u.dot(v)) }  // classical: every coefficient from the same v
+        #expect((Tensor(one[2]) - once).maxAbsolute() < 1e-13 * norm)
+        #expect(abs(one[1][1] - once.norm()) < 1e-13 * norm)
+        #expect(abs(one[1][2] - v.dot(basis[0])) < 1e-13 * norm)
+        #expect((Tensor(one[3]) - (v - expected)).maxAbsolute() < 1e-14 * norm)
+        let sum = floats.dropFirst().reduce(floats[0].converted(to: Double.self)) { $0 + $1.converted(to: Double.self) }
+        #expect((Tensor(one[4]) - sum).maxAbsolute() < 1e-14 * norm)
+    }
 }
