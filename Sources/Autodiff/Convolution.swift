@@ -54,6 +54,9 @@ extension WindowGeometry {
     @inline(__always)
     func im2col<Scalar: TensorScalar>(_ x: UnsafePointer<Scalar>, samples: Int, channels c: Int, height h: Int, width w: Int,
                                       into target: UnsafeMutablePointer<Scalar>, rowStride: Int, sampleStride: Int) {
+        if let gather = PaddedPlaneGather(self, height: h, width: w) {
+            return gather.im2col(x, samples: samples, channels: c, into: target, rowStride: rowStride, sampleStride: sampleStride)
+        }
         let (oh, ow) = outputSize(height: h, width: w)
         let (kh, kw) = kernel, (sh, sw) = stride, (ph, pw) = padding, (dh, dw) = dilation
         let inside = insideOutputs(width: w, outputWidth: ow)
@@ -122,6 +125,9 @@ extension WindowGeometry {
     @inline(__always)
     func col2im<Scalar: TensorScalar>(_ columns: UnsafePointer<Scalar>, samples: Int, channels c: Int, height h: Int, width w: Int,
                                       into target: UnsafeMutablePointer<Scalar>, rowStride: Int, sampleStride: Int) {
+        if let gather = PaddedPlaneGather(self, height: h, width: w) {
+            return gather.col2im(columns, samples: samples, channels: c, into: target, rowStride: rowStride, sampleStride: sampleStride)
+        }
         let (oh, ow) = outputSize(height: h, width: w)
         let (kh, kw) = kernel, (sh, sw) = stride, (ph, pw) = padding, (dh, dw) = dilation
         let inside = insideOutputs(width: w, outputWidth: ow)

@@ -53,6 +53,30 @@ func naiveConv2d(_ x: Tensor<Double>, _ w: Tensor<Double>, _ b: Tensor<Double>?,
         }
     }
 
+    /// Images whose padded plane holds at most 256 elements go through ``PaddedPlaneGather``'s table, larger ones
+    /// row by row: every case again on images 16 rows and columns larger, so both im2col paths and both col2im paths
+    /// meet the direct loops and the adjoint identity.
+    @Test func largerImagesTakeTheRowByRowPathAndAgreeToo() {
+        for (index, c) in cases.enumerated() {
+            let input = [c.input[0], c.input[1], c.input[2] + 16, c.input[3] + 16]
+            let geometry = WindowGeometry(kernel: (c.weight[2], c.weight[3]), stride: c.stride, padding: c.padding, dilation: c.dilation)
+            #expect(PaddedPlaneGather(geometry, height: input[2], width: input[3]) == nil)
+            #expect(PaddedPlaneGather(geometry, height: c.input[2], width: c.input[3]) != nil)
+            let x = randomTensor(input, seed: UInt64(index)), w = randomTensor(c.weight, seed: UInt64(index + 50))
+            let y = V.conv2d(V(x), weight: V(w), stride: c.stride, padding: c.padding, dilation: c.dilation, groups: c.groups).value
+            let expected = naiveConv2d(x, w, nil, stride: c.stride, padding: c.padding, dilation: c.dilation, groups: c.groups)
+            #expect((y - expected).maxAbsolute() < 1e-12, "case \(index)")
+            let g = randomTensor(y.shape, seed: 70)
+            let windows = x.windows(geometry), folded = windows.foldedWindows(geometry, into: input)
+            // <im2col(x), im2col(x)> = <x, col2im(im2col(x))>: col2im is im2col's adjoint.
+            #expect(abs(windows.dot(windows) - x.dot(folded)) < 1e-10 * windows.dot(windows), "case \(index)")
+            if c.groups == 1 {
+                let inputAdjoint = Tensor.convolutionInputAdjoint(g, w, geometry, inputShape: input)
+                #expect(abs(x.dot(inputAdjoint) - y.dot(g)) < 1e-10 * abs(y.dot(g)), "case \(index)")
+            }
+        }
+    }
+
     @Test func derivativesOfStridedPaddedDilatedAndGroupedConvolutions() {
         for (index, c) in cases.enumerated() {
             let x = randomTensor(c.input, seed: UInt64(index)), w = randomTensor(c.weight, seed: UInt64(index + 50))
