@@ -215,11 +215,9 @@ public struct LanczosSolver: Sendable {
             }
             /// The unit Ritz vectors of these eigenpairs of T, in one pass over the basis.
             func ritzVectors(_ rows: [Int]) -> [Tensor<Double>] {
-                basis.combinations(rows.map { row in (0..<size).map { vectors[row, $0] } }).map { y in
-                    var y = y
-                    y *= 1 / y.chunkedDot(y).squareRoot()
-                    return y
-                }
+                var ritz = basis.combinations(rows.map { row in (0..<size).map { vectors[row, $0] } })
+                for i in ritz.indices { ritz[i] *= 1 / ritz[i].chunkedDot(ritz[i]).squareRoot() }  // in place: no copies
+                return ritz
             }
             if done || size < m || matvecs >= budget {  // converged, the whole space spanned, or out of products
                 return (zip(wanted, ritzVectors(wanted)).map { (value: values[$0], vector: $1) }, matvecs, restarts, done)
