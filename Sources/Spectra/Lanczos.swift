@@ -165,18 +165,18 @@ public struct LanczosSolver: Sendable {
                 matvecs += 1
                 t[j][j] = w.chunkedDot(v)
                 // Full reorthogonalisation against the basis and the deflated vectors. The recurrence's own terms
-                // (column j of T: alpha v_j, beta v_(j-1), or a restart's couplings) go first, vector by vector, so
+                // (column j of T: alpha v_j, beta v_(j-1), or a restart's couplings) go first, in one pass over w, so
                 // what is left along the basis is rounding, which one classical Gram-Schmidt pass removes; a second
                 // pass runs only when the first removed much (Daniel, Gragg, Kaufman and Stewart 1976: the norm fell
                 // below 1/sqrt 2 of what it was). Each pass reads the whole basis twice: at ResNet-18's size the
                 // basis is gigabytes, and a second pass on every step took a fifth of a top-3 run.
                 let recurrenceNorm = basis.subtract((0...j).map { t[$0][j] }, from: &w)
-                w.subtractProjections(on: deflation, passes: 1)
-                beta = basis.subtractProjections(from: &w, passes: 1)
-                if beta < recurrenceNorm / 2.squareRoot() {
-                    w.subtractProjections(on: deflation, passes: 1)
-                    beta = basis.subtractProjections(from: &w, passes: 1)
+                func reorthogonalise() -> Double {
+                    if !deflation.isEmpty { w.subtractProjections(on: deflation, passes: 1) }
+                    return basis.subtractProjections(from: &w, passes: 1)
                 }
+                beta = reorthogonalise()
+                if beta < recurrenceNorm / 2.squareRoot() { beta = reorthogonalise() }
                 residual = w
                 next = nil
                 if basis.count < m {
