@@ -258,6 +258,24 @@ func naiveConv2d(_ x: Tensor<Double>, _ w: Tensor<Double>, _ b: Tensor<Double>?,
         #expect((one[0] - naiveConv2d(x, w, nil, stride: (1, 1), padding: (1, 1), dilation: (1, 1), groups: 1)).maxAbsolute() < 1e-12)
     }
 
+    /// The dense small-map path (whole-batch GEMMs at the caller's BLAS thread count) and the gather-table im2col give
+    /// the same bits on one thread and two: OpenBLAS splits a GEMM's rows and columns among its threads, never the
+    /// inner dimension the weight adjoint sums samples over (the 2 x 2 case's GEMMs are above its one-thread threshold).
+    @Test(arguments: [[64, 32, 2, 2], [64, 32, 1, 1], [9, 4, 8, 8]])
+    func smallMapAndGatherKernelsDoNotDependOnTheThreadCount(input: [Int]) {
+        let geometry = WindowGeometry(kernel: (3, 3), padding: (1, 1))
+        let x = randomTensor(input, seed: 80), w = randomTensor([16, input[1], 3, 3], seed: 81)
+        let g = randomTensor([input[0], 16, input[2], input[3]], seed: 82)
+        func kernels() -> [[Double]] {
+            [Tensor.convolution(x, w, geometry).scalars,
+             Tensor.convolutionInputAdjoint(g, w, geometry, inputShape: x.shape).scalars,
+             Tensor.convolutionWeightAdjoint(g, x, geometry, weightShape: w.shape).scalars]
+        }
+        let one = BLASThreads.with(1) { kernels() }, two = BLASThreads.with(2) { (BLASThreads.count, kernels()) }
+        #expect(two.0 == 2)
+        #expect(one == two.1)
+    }
+
     @Test func conv1d() {
         let x = randomTensor([2, 4, 9], seed: 1), w = randomTensor([4, 2, 3], seed: 2)
         let y = V.conv1d(V(x), weight: V(w), stride: 2, padding: 1, dilation: 2, groups: 2)
