@@ -90,11 +90,21 @@ extension Tensor {
     static func convolutions(of inputs: [Tensor], _ outputs: [[(input: Int, w: Tensor)]], _ small: SmallMapConvolution,
                              outputShape: [Int]) -> [Tensor] {
         let n = inputs[0].shape[0]
+        // One M per weight: a value and its tangent, `conv(x, W)` and `conv(dx, W) + conv(x, dW)`, share W's.
+        var matrices: [(storage: UnsafeRawPointer, m: [Scalar])] = []
+        func matrix(_ w: Tensor) -> [Scalar] {
+            w.withUnsafeBufferPointer { w in
+                let storage = UnsafeRawPointer(w.baseAddress!)  // compared only, while `outputs` holds every weight
+                if let built = matrices.first(where: { $0.storage == storage }) { return built.m }
+                matrices.append((storage, small.matrix(w.baseAddress!)))
+                return matrices[matrices.count - 1].m
+            }
+        }
         return outputs.map { terms in
             // Uninitialised: the first term's GEMM writes every element (beta 0).
             let y = [Scalar](unsafeUninitializedCapacity: n * small.rows) { y, initialized in
                 for (term, (input, w)) in terms.enumerated() {
-                    let m: [Scalar] = w.withUnsafeBufferPointer { small.matrix($0.baseAddress!) }
+                    let m = matrix(w)
                     inputs[input].withUnsafeBufferPointer { x in
                         Scalar._gemm(transposeA: false, transposeB: true, m: n, n: small.rows, k: small.columns, alpha: 1,
                                      a: x.baseAddress!, lda: small.columns, b: m, ldb: small.columns, beta: term == 0 ? 0 : 1,
